@@ -1,0 +1,69 @@
+"""build_model: recipe -> registries -> components -> LoRA -> freezing -> RadiologyVLM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from radzoo.conversation import PromptBuilder
+from radzoo.discovery import create_component
+from radzoo.model import RadiologyVLM
+from radzoo.protocols import check_component
+from radzoo.recipe import RecipeError
+
+
+def _args(node: Any) -> dict[str, Any]:
+    return OmegaConf.to_container(node, resolve=True) if node is not None else {}
+
+
+def _create(kind: str, key: str, name: str, **args: Any) -> Any:
+    try:
+        obj = create_component(kind, name, **args)
+    except TypeError as exc:
+        if "argument" in str(exc):
+            raise RecipeError(f"recipe key '{key}.args': {kind} {name!r} rejected its arguments: {exc}") from None
+        raise
+    check_component(kind, name, obj)
+    return obj
+
+
+def apply_lora(llm: Any, lora_cfg: Any) -> None:
+    """Wrap ``llm.model`` with peft LoRA on the recipe's (or the LLM plugin's) target modules."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = list(lora_cfg.target_modules) if lora_cfg.target_modules else list(llm.lora_target_modules)
+    present = {name.rsplit(".", 1)[-1] for name, _ in llm.model.named_modules()}
+    missing = [t for t in targets if t not in present]
+    if missing:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in llm.model.named_modules()
+                         if type(m).__name__ == "Linear" and "." in n})
+        raise RecipeError(f"recipe key 'llm.lora.target_modules': {missing} not found in {llm.name or 'the LLM'}; "
+                          f"its linear layers are: {', '.join(linear)}")
+    config = LoraConfig(r=int(lora_cfg.r), lora_alpha=int(lora_cfg.alpha), lora_dropout=float(lora_cfg.dropout),
+                        target_modules=targets, task_type="CAUSAL_LM", bias="none")
+    llm.model = get_peft_model(llm.model, config)
+
+
+def build_model(recipe: DictConfig) -> RadiologyVLM:
+    """Build the recipe's model; what is trainable follows the recipe's ``freeze`` flags and LoRA."""
+    encoder = _create("encoder", "encoder", recipe.encoder.name, **_args(recipe.encoder.args))
+    llm = _create("llm", "llm", recipe.llm.name, **_args(recipe.llm.args))
+    adapter = _create("adapter", "adapter", recipe.adapter.name, in_dim=int(encoder.embed_dim),
+                      out_dim=int(llm.hidden_size), **_args(recipe.adapter.args))
+    if recipe.llm.lora is not None:
+        apply_lora(llm, recipe.llm.lora)
+    try:
+        prompt = PromptBuilder.from_recipe(recipe.prompt, llm.prompt_format)
+    except ValueError as exc:
+        raise RecipeError(f"recipe: {exc}") from None
+    model = RadiologyVLM(encoder, adapter, llm, prompt, name=recipe.name)
+    parts = ["adapter"] if not recipe.adapter.freeze else []
+    if not recipe.encoder.freeze:
+        parts.append("encoder")
+    if recipe.llm.lora is not None:
+        parts.append("lora")
+    elif not recipe.llm.freeze:
+        parts.append("llm")
+    model.set_trainable(parts)
+    return model

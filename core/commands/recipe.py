@@ -1,0 +1,25 @@
+"""Show a recipe fully resolved (bases merged, overrides applied), or list the bundled recipes."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["show", "list"], help="show RECIPE, or list bundled recipes")
+    parser.add_argument("recipe", nargs="?", help="recipe path or bundled name (e.g. llava-rad, demo/slava-cxr)")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides (a mapping value replaces the node)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from radzoo.recipe import bundled_recipe_names, load_recipe, recipe_hash, recipe_to_yaml
+
+    if args.action == "list":
+        print("\n".join(bundled_recipe_names()))
+        return 0
+    if not args.recipe:
+        raise ValueError("recipe show needs a RECIPE (a path or a bundled name; `radzoo recipe list` lists them)")
+    cfg = load_recipe(args.recipe, args.overrides)
+    print(f"# recipe hash: {recipe_hash(cfg)}")
+    print(recipe_to_yaml(cfg), end="")
+    return 0

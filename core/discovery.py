@@ -1,0 +1,160 @@
+"""Plugin discovery: built-ins and ``radzoo`` entry points fill one registry per component kind.
+
+A plugin that fails (import error, bad hook, duplicate name) is recorded with its name and the
+reason, and every other plugin still loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as metadata
+import traceback
+from dataclasses import dataclass
+from types import ModuleType
+
+import pluggy
+
+from radzoo import hookspecs
+from radzoo.registry import Registry, RegistryError
+
+# Built-in plugin modules: they implement the same hooks a third-party package does.
+BUILTIN_PLUGINS = (
+    "radzoo.plugins.encoders",
+    "radzoo.plugins.llms",
+    "radzoo.plugins.adapters",
+    "radzoo.plugins.evaluators",
+)
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not be loaded or could not register its components."""
+
+    plugin: str
+    package: str
+    stage: str  # "import", "hooks" or "register"
+    error: str
+
+    def __str__(self) -> str:
+        where = f" (package {self.package})" if self.package else ""
+        return f"plugin {self.plugin!r}{where} failed at {self.stage}: {self.error}"
+
+
+@dataclass
+class PluginSet:
+    """The loaded registries plus the failures met while loading them."""
+
+    registries: dict[str, Registry]
+    failures: list[PluginFailure]
+    plugin_manager: pluggy.PluginManager
+
+    def registry(self, kind: str) -> Registry:
+        return self.registries[kind]
+
+    def unknown_hint(self) -> str:
+        """Names failed plugins, which may be where a missing component was supposed to come from."""
+        if not self.failures:
+            return ""
+        return " Note: " + "; ".join(str(f) for f in self.failures)
+
+
+def _short_error(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" at {last[0].filename}:{last[0].lineno}" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _candidate_plugins() -> list[tuple[str, str, str, object]]:
+    """(plugin name, package, version, loader) for built-ins then entry points."""
+    from radzoo import __version__
+
+    found: list[tuple[str, str, str, object]] = [
+        (name, "radzoo", __version__, name) for name in BUILTIN_PLUGINS
+    ]
+    for ep in metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+        if ep.value in BUILTIN_PLUGINS:
+            continue  # an old editable install may still advertise the built-ins
+        dist = getattr(ep, "dist", None)
+        found.append((ep.name, dist.name if dist else "", dist.version if dist else "", ep))
+    return found
+
+
+def load_plugins(extra: list[ModuleType | object] | None = None) -> PluginSet:
+    """Import every plugin and call its register hooks, one plugin at a time."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    registries = {kind: Registry(kind) for kind in hookspecs.KIND_HOOKS}
+    failures: list[PluginFailure] = []
+    loaded: list[tuple[str, str, str, object]] = []
+
+    candidates = _candidate_plugins()
+    candidates += [(getattr(m, "__name__", repr(m)), "", "", m) for m in extra or []]
+    for name, package, version, source in candidates:
+        try:
+            if isinstance(source, str):
+                module = importlib.import_module(source)
+            elif isinstance(source, metadata.EntryPoint):
+                module = source.load()
+            else:
+                module = source
+        except Exception as exc:  # a broken plugin must not hide the others
+            failures.append(PluginFailure(name, package, "import", _short_error(exc)))
+            continue
+        try:
+            pm.register(module, name=name)
+        except Exception as exc:
+            failures.append(PluginFailure(name, package, "hooks", _short_error(exc)))
+            continue
+        loaded.append((name, package, version, module))
+
+    # Catches hook implementations whose names are misspelt (e.g. radzoo_register_encoder).
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        failures.append(PluginFailure(getattr(exc, "plugin_name", "?"), "", "hooks", str(exc)))
+
+    for kind, hook_name in hookspecs.KIND_HOOKS.items():
+        registry = registries[kind]
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            meta = next((m for m in loaded if m[0] == impl.plugin_name), (impl.plugin_name, "", "", None))
+            registry.current_plugin, registry.current_package, registry.current_version = meta[:3]
+            try:
+                impl.function(registry=registry)
+            except RegistryError as exc:
+                failures.append(PluginFailure(impl.plugin_name, meta[1], "register", str(exc)))
+            except Exception as exc:
+                failures.append(PluginFailure(impl.plugin_name, meta[1], "register", _short_error(exc)))
+        registry.current_plugin, registry.current_package, registry.current_version = "unknown", "", ""
+    return PluginSet(registries, failures, pm)
+
+
+_PLUGINS: PluginSet | None = None
+
+
+def get_plugins() -> PluginSet:
+    """The process-wide plugin set, loaded on first use."""
+    global _PLUGINS
+    if _PLUGINS is None:
+        _PLUGINS = load_plugins()
+    return _PLUGINS
+
+
+def reset_plugins() -> None:
+    """Forget the loaded plugins (tests, or after installing a plugin package at run time)."""
+    global _PLUGINS
+    _PLUGINS = None
+    importlib.invalidate_caches()
+
+
+def registries() -> dict[str, Registry]:
+    """Registries by kind: ``encoder``, ``llm``, ``adapter``, ``evaluator``."""
+    return get_plugins().registries
+
+
+def create_component(kind: str, name: str, /, **args):
+    """Build a component, with an error naming close matches and any failed plugin."""
+    plugins = get_plugins()
+    registry = plugins.registry(kind)
+    if name not in registry:
+        raise RegistryError(registry.unknown_message(name) + plugins.unknown_hint())
+    return registry.create(name, **args)

@@ -1,0 +1,57 @@
+"""Conversation formats of the supported LLM families, as the papers' training code renders them.
+
+Each format renders the text before the assistant's answer; the answer follows after
+``answer_prefix`` and ends with the tokenizer's EOS token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+IMAGE_PLACEHOLDER = "<image>"
+
+_CHAT_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
+
+
+@dataclass(frozen=True)
+class ChatFormat:
+    """A prompt template with ``{system}`` and ``{user}`` slots."""
+
+    name: str
+    template: str
+    default_system: str = ""
+    answer_prefix: str = " "
+    # put after a non-empty system text (Mistral folds the system text into the user turn)
+    system_join: str = ""
+
+    def render(self, user: str, system: str | None = None) -> str:
+        """The prompt up to where the assistant's answer starts."""
+        sys_text = self.default_system if system is None else system
+        sys_text = sys_text + self.system_join if sys_text else ""
+        return self.template.format(system=sys_text, user=user)
+
+
+FORMATS: dict[str, ChatFormat] = {
+    # LLaVA conv_vicuna_v1 (LLaVA-1.5, LLaVA-Rad, MAIRA-1)
+    "vicuna_v1": ChatFormat("vicuna_v1", "{system} USER: {user} ASSISTANT:", _CHAT_SYSTEM),
+    # LLaVA conv_llava_llama_2 / LLaMA-2-chat (CXR-LLaVA); BOS comes from the tokenizer
+    "llama_2": ChatFormat("llama_2", "[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST]", ""),
+    # LLaVA-Phi conv_phi_v0 (SLaVA-CXR): USER/ASSISTANT turns, EOS <|endoftext|>
+    "phi": ChatFormat("phi", "{system} USER: {user} ASSISTANT:", _CHAT_SYSTEM),
+    # Mistral-Instruct has no system role: the system text leads the first user turn
+    "mistral_instruct": ChatFormat("mistral_instruct", "[INST] {system}{user} [/INST]", "", system_join="\n\n"),
+    # LLaVA "plain" (caption pre-training): the image and the answer, nothing else
+    "plain": ChatFormat("plain", "{user}", "", answer_prefix=""),
+}
+
+
+def get_format(name: str) -> ChatFormat:
+    """The format called ``name`` (an error lists the known ones)."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown prompt format {name!r}; known formats: {', '.join(FORMATS)}") from None
+

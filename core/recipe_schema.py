@@ -1,0 +1,136 @@
+"""The recipe schema: omegaconf structured configs that type-check every key of a recipe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+
+@dataclass
+class EncoderConfig:
+    name: str = MISSING
+    args: dict[str, Any] = field(default_factory=dict)
+    freeze: bool = True
+
+
+@dataclass
+class AdapterConfig:
+    name: str = "mlp2x_gelu"
+    args: dict[str, Any] = field(default_factory=dict)
+    freeze: bool = False
+
+
+@dataclass
+class LoraConfig:
+    r: int = 64
+    alpha: int = 128
+    dropout: float = 0.05
+    # None: the LLM plugin's own ``lora_target_modules``
+    target_modules: list[str] | None = None
+
+
+@dataclass
+class LLMConfig:
+    name: str = MISSING
+    args: dict[str, Any] = field(default_factory=dict)
+    freeze: bool = True
+    lora: LoraConfig | None = None
+
+
+@dataclass
+class PromptConfig:
+    # None: the LLM plugin's own conversation format
+    format: str | None = None
+    system: str | None = None
+    instruction: str = "<image>\nProvide a description of the findings in the radiology image."
+    # used when the study has an indication; "{indication}" is filled in
+    instruction_with_indication: str | None = None
+
+
+@dataclass
+class GenerationConfig:
+    max_new_tokens: int = 256
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    num_beams: int = 1
+    no_repeat_ngram_size: int = 0
+    repetition_penalty: float = 1.0
+    batch_size: int = 8
+
+
+@dataclass
+class DataConfig:
+    # reader name: synthetic, csv, llava-json, mimic-cxr, chexpert-plus, iu-xray
+    format: str = "synthetic"
+    path: str | None = None
+    image_root: str | None = None
+    # reader-specific options (column names, sections, split file, skip policy, ...)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageConfig:
+    name: str = MISSING
+    # parts updated in this stage: encoder, encoder_head, adapter, llm, lora
+    trainable: list[str] = field(default_factory=lambda: ["adapter"])
+    # what the stage learns from: report, instruction, labels
+    task: str = "report"
+    lr: float = 1e-3
+    epochs: int | None = 1
+    max_steps: int | None = None
+    batch_size: int = 8
+    scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    strategy: str = "auto"
+    precision: str = "32"
+    accumulate_grad_batches: int = 1
+    gradient_checkpointing: bool = False
+    feature_cache: bool = False
+    num_workers: int = 0
+    seed: int = 0
+    log_every_n_steps: int = 10
+
+
+@dataclass
+class EvaluationConfig:
+    metrics: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    bootstrap_samples: int = 500
+
+
+@dataclass
+class Recipe:
+    name: str = MISSING
+    description: str = ""
+    paper: str = ""
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    stages: list[StageConfig] = field(default_factory=list)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+
+
+# key -> allowed values, checked after the merge so errors can list the choices
+CHOICES: dict[str, tuple[str, ...]] = {
+    "data.format": ("synthetic", "csv", "llava-json", "mimic-cxr", "chexpert-plus", "iu-xray"),
+    "stages[].trainable[]": ("encoder", "encoder_head", "adapter", "llm", "lora"),
+    "stages[].task": ("report", "instruction", "labels"),
+    "stages[].scheduler": ("cosine", "linear", "constant"),
+    "trainer.precision": ("32", "32-true", "16-mixed", "bf16-mixed", "bf16-true"),
+    "trainer.strategy": ("auto", "ddp", "ddp_spawn", "fsdp", "deepspeed_stage_2"),
+    "prompt.format": ("vicuna_v1", "llama_2", "phi", "mistral_instruct", "plain"),
+}

@@ -1,0 +1,118 @@
+"""Registry: named component factories of one kind, with metadata and helpful errors."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RegistryError(LookupError):
+    """An unknown or conflicting component name."""
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One registered component: its factory and what `radzoo plugins` shows about it."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    plugin: str = "unknown"
+    package: str = ""
+    version: str = ""
+    description: str = ""
+    license: str = ""
+    paper: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready metadata (the factory itself is left out)."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "plugin": self.plugin,
+            "package": self.package,
+            "version": self.version,
+            "description": self.description,
+            "license": self.license,
+            "paper": self.paper,
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+
+class Registry:
+    """Components of one kind (``encoder``, ``llm``, ``adapter``, ``evaluator``) by name."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._specs: dict[str, ComponentSpec] = {}
+        # set by the plugin loader while a plugin's hook runs, so each entry knows its origin
+        self.current_plugin: str = "unknown"
+        self.current_package: str = ""
+        self.current_version: str = ""
+
+    def add(
+        self,
+        name: str,
+        factory: Callable[..., Any],
+        *,
+        description: str = "",
+        license: str = "",
+        paper: str = "",
+        **extra: Any,
+    ) -> None:
+        """Register ``factory`` under ``name``; a name taken by another plugin is an error naming both."""
+        if not isinstance(name, str) or not name:
+            raise RegistryError(f"{self.current_plugin}: a {self.kind} name must be a non-empty string")
+        if not callable(factory):
+            raise RegistryError(f"{self.current_plugin}: the factory for {self.kind} {name!r} is not callable")
+        if name in self._specs:
+            first = self._specs[name]
+            raise RegistryError(
+                f"duplicate {self.kind} name {name!r}: registered by plugin {first.plugin!r}"
+                f" ({first.package or 'built-in'}) and again by plugin {self.current_plugin!r}"
+                f" ({self.current_package or 'built-in'}); rename one of them"
+            )
+        self._specs[name] = ComponentSpec(
+            kind=self.kind,
+            name=name,
+            factory=factory,
+            plugin=self.current_plugin,
+            package=self.current_package,
+            version=self.current_version,
+            description=description,
+            license=license,
+            paper=paper,
+            extra=extra,
+        )
+
+    def spec(self, name: str) -> ComponentSpec:
+        """The spec for ``name``, or an error listing close matches and every known name."""
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise RegistryError(self.unknown_message(name)) from None
+
+    def create(self, name: str, /, **args: Any) -> Any:
+        """Call the factory of ``name`` with the recipe's ``args``."""
+        return self.spec(name).factory(**args)
+
+    def unknown_message(self, name: str) -> str:
+        close = difflib.get_close_matches(str(name), list(self._specs), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        known = ", ".join(sorted(self._specs)) or "(none registered)"
+        return f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {known}"
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[ComponentSpec]:
+        return iter(sorted(self._specs.values(), key=lambda s: s.name))
+
+    def __len__(self) -> int:
+        return len(self._specs)
