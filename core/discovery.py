@@ -23,6 +23,9 @@ BUILTIN_PLUGINS = (
     "radzoo.plugins.llms",
     "radzoo.plugins.adapters",
     "radzoo.plugins.evaluators",
+    # evaluators that need model weights or an LLM judge: a separate module so a missing optional
+    # dependency there cannot hide the offline metrics
+    "radzoo.plugins.evaluators.model_based",
 )
 
 
