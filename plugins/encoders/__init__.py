@@ -18,7 +18,8 @@ def _lazy(module: str, function: str):
 # name -> (module, factory function, description, license, paper)
 ENCODERS = {
     "biomedclip": ("open_clip_encoders", "build_biomedclip",
-                   "BiomedCLIP ViT-B/16 @224 (open_clip hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224)",
+                   "BiomedCLIP ViT-B/16 @224 "
+                   "(open_clip hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224)",
                    "MIT", "arXiv:2303.00915"),
     "biomedclip-cxr-518": ("open_clip_encoders", "build_biomedclip_cxr_518",
                            "LLaVA-Rad's BiomedCLIP-CXR ViT-B/14 @518, 1369 tokens, second-to-last block",

@@ -1,0 +1,131 @@
+"""Leaderboard: one row per system, metrics with CIs and direction, best marked, paired p vs the best."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+EFFICIENCY_COLUMNS = (
+    ("params_total", "params"),
+    ("params_trainable", "trainable"),
+    ("image_tokens", "img tokens"),
+    ("train_time_s", "train s"),
+    ("reports_per_s", "reports/s"),
+    ("peak_memory_mb", "peak MB"),
+)
+
+
+@dataclass
+class MetricCell:
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    higher_is_better: bool = True
+    p_vs_best: float | None = None  # paired test against the best row on this metric
+
+
+@dataclass
+class LeaderboardRow:
+    name: str
+    kind: str  # "learned" or "baseline"
+    description: str = ""
+    encoder_trained_on: str = ""
+    metrics: dict[str, MetricCell] = field(default_factory=dict)
+    efficiency: dict[str, Any] = field(default_factory=dict)
+
+
+def best_rows(rows: Sequence[LeaderboardRow], metric: str) -> str | None:
+    """Name of the best row on ``metric`` (direction-aware)."""
+    scored = [(r.metrics[metric].value, r.name, r.metrics[metric].higher_is_better) for r in rows
+              if metric in r.metrics and not math.isnan(r.metrics[metric].value)]
+    if not scored:
+        return None
+    higher = scored[0][2]
+    return (max if higher else min)(scored)[1]
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        return f"{x:.{digits}f}" if abs(x) < 1000 else f"{x:,.0f}"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return str(x)
+
+
+def to_markdown(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline: str) -> str:
+    """A GitHub-flavoured table; the best value per metric is bold; p is the paired test vs the best row."""
+    arrows = {m: ("↑" if any(r.metrics.get(m, MetricCell(0)).higher_is_better for r in rows) else "↓")
+              for m in metrics}
+    best = {m: best_rows(rows, m) for m in metrics}
+    head = ["system", "kind", "encoder trained on", *[f"{m} {arrows[m]}" for m in metrics],
+            f"p vs best ({headline})", *[label for _, label in EFFICIENCY_COLUMNS]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r.name, r.kind, r.encoder_trained_on or "–"]
+        for m in metrics:
+            c = r.metrics.get(m)
+            if c is None:
+                cells.append("–")
+                continue
+            text = _fmt(c.value)
+            if c.ci_low is not None:
+                text += f" [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]"
+            cells.append(f"**{text}**" if best[m] == r.name else text)
+        hc = r.metrics.get(headline)
+        cells.append("best" if best.get(headline) == r.name else _fmt(hc.p_vs_best if hc else None, 4))
+        cells += [_fmt(r.efficiency.get(key)) for key, _ in EFFICIENCY_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: Sequence[LeaderboardRow], metrics: Sequence[str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    header = ["system", "kind", "encoder_trained_on"]
+    for m in metrics:
+        header += [m, f"{m}_ci_low", f"{m}_ci_high", f"{m}_higher_is_better", f"{m}_p_vs_best", f"{m}_is_best"]
+    header += [key for key, _ in EFFICIENCY_COLUMNS]
+    writer.writerow(header)
+    best = {m: best_rows(rows, m) for m in metrics}
+    for r in rows:
+        line: list[Any] = [r.name, r.kind, r.encoder_trained_on]
+        for m in metrics:
+            c = r.metrics.get(m)
+            line += ([c.value, c.ci_low, c.ci_high, c.higher_is_better, c.p_vs_best, best[m] == r.name]
+                     if c else ["", "", "", "", "", ""])
+        line += [r.efficiency.get(key, "") for key, _ in EFFICIENCY_COLUMNS]
+        writer.writerow(line)
+    return out.getvalue()
+
+
+def write_leaderboard(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline: str,
+                      out_dir: str | Path) -> dict[str, Path]:
+    """Write leaderboard.md / .csv / .json atomically; returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "headline": headline,
+        "metrics": list(metrics),
+        "best": {m: best_rows(rows, m) for m in metrics},
+        "rows": [asdict(r) for r in rows],
+    }
+    files = {
+        "md": (out_dir / "leaderboard.md", to_markdown(rows, metrics, headline)),
+        "csv": (out_dir / "leaderboard.csv", to_csv(rows, metrics)),
+        "json": (out_dir / "leaderboard.json", json.dumps(payload, indent=2, default=float) + "\n"),
+    }
+    for path, text in files.values():
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return {k: p for k, (p, _) in files.items()}
