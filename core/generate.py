@@ -1,0 +1,251 @@
+"""Batched report generation: left-padded prompts, the KV cache, resumable JSONL output, rank sharding.
+
+``generate(source, data=..., out=...)`` loads a model (a recipe, a run directory or an exported
+directory), builds each study's prompt in the LLM's own format (with the indication when known), and
+writes one JSON line per study as it goes. A rerun skips the ids already in the file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from radzoo.conversation import encode_example
+from radzoo.data.study import Study
+from radzoo.jsonl_output import JsonlWriter, merge_jsonl
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+EXPORT_MARKER = "export.json"  # written by `radzoo export`: the LM is a plain transformers directory
+
+
+@dataclass
+class GenerateResult:
+    """Where the predictions went and how many studies were generated now vs found already done."""
+
+    out: Path
+    generated: int
+    skipped: int
+    total: int
+    repaired_bytes: int = 0
+
+
+def generation_kwargs(gen_cfg: Any) -> dict[str, Any]:
+    """HF ``generate`` keyword arguments from a recipe's ``generation`` section (greedy unless do_sample)."""
+    kwargs: dict[str, Any] = {"max_new_tokens": int(gen_cfg.max_new_tokens), "do_sample": bool(gen_cfg.do_sample),
+                              "num_beams": int(gen_cfg.num_beams)}
+    if gen_cfg.do_sample:
+        kwargs.update(temperature=float(gen_cfg.temperature), top_p=float(gen_cfg.top_p))
+    if gen_cfg.no_repeat_ngram_size:
+        kwargs["no_repeat_ngram_size"] = int(gen_cfg.no_repeat_ngram_size)
+    if float(gen_cfg.repetition_penalty) != 1.0:
+        kwargs["repetition_penalty"] = float(gen_cfg.repetition_penalty)
+    return kwargs
+
+
+def _is_saved_dir(path: str | Path) -> bool:
+    return Path(path).is_dir() and (Path(path) / "recipe.yaml").is_file()
+
+
+def load_model(source: str | Path, checkpoint: str | Path | None = None,
+               overrides: Sequence[str] = ()) -> tuple[Any, DictConfig]:
+    """(model, recipe) from a recipe (untrained), a run directory, or an exported directory."""
+    from radzoo.checkpoint import load_trained_model
+    from radzoo.recipe import load_recipe
+
+    if checkpoint is None and _is_saved_dir(source):
+        checkpoint, source = source, None
+    if checkpoint is None:
+        from radzoo.build import build_model
+
+        recipe = load_recipe(source, list(overrides))
+        # seeded, so the untrained model (random adapter) is the same on a rerun and on every rank
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(recipe.trainer.seed))
+            model = build_model(recipe)
+        model.eval()
+        return model, recipe
+    checkpoint = Path(checkpoint)
+    if not _is_saved_dir(checkpoint):
+        raise FileNotFoundError(f"--checkpoint {checkpoint}: not a run or export directory (no recipe.yaml)")
+    extra = []
+    if (checkpoint / EXPORT_MARKER).is_file():
+        # the exported recipe names its LM directory relative to the export; make it absolute here
+        extra = [f"llm.args.path={(checkpoint / 'llm').resolve()}"]
+    model, recipe = load_trained_model(checkpoint, extra + list(overrides))
+    if source is not None:
+        wanted = load_recipe(source, list(overrides))
+        parts = ("encoder.name", "adapter.name")
+        theirs = [str(wanted[p.split('.')[0]].name) for p in parts]
+        ours = [str(recipe[p.split('.')[0]].name) for p in parts]
+        if theirs != ours:
+            raise ValueError(f"recipe {source} ({' + '.join(theirs)}) does not match the model in {checkpoint} "
+                             f"({' + '.join(ours)}); pass the run's own recipe or the run directory alone")
+    return model, recipe
+
+
+def _image_loader() -> Callable[[str], Any]:
+    """radzoo's image reader (DICOM, 16-bit PNG) when present, else plain PIL."""
+    try:
+        return importlib.import_module("radzoo.data.images").load_image
+    except (ModuleNotFoundError, AttributeError):
+        from PIL import Image
+
+        def open_image(path: str) -> Any:
+            with Image.open(path) as img:
+                img.load()
+                return img
+
+        return open_image
+
+
+def read_data(data_cfg: Any, split: str | None = None) -> list[Study]:
+    """Studies from the data readers (``data_cfg`` is a recipe ``data`` section)."""
+    try:
+        readers = importlib.import_module("radzoo.data.readers")
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"the data readers are not installed ({exc}); pass studies= to radzoo.generate") from None
+    return list(readers.read_studies(data_cfg, split=split).studies)
+
+
+class ReportGenerator:
+    """Turns a batch of studies into records with the model's greedy (or recipe-configured) reports."""
+
+    def __init__(self, model: Any, gen_kwargs: dict[str, Any], model_name: str) -> None:
+        self.model = model
+        self.gen_kwargs = gen_kwargs
+        self.model_name = model_name
+        self.transform = model.encoder.image_transform(False)
+        self.load_image = _image_loader()
+        self.device = next(model.parameters()).device
+
+    def inputs(self, studies: Sequence[Study]) -> dict[str, torch.Tensor]:
+        """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values."""
+        tok = self.model.tokenizer
+        rows = [encode_example(tok, self.model.prompt, None, indication=s.indication)["input_ids"] for s in studies]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, :len(row)] = torch.tensor(row)
+            mask[i, :len(row)] = 1
+        pixels = torch.stack([self.transform(self.load_image(s.image)) for s in studies])
+        return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device),
+                "pixel_values": pixels.to(self.device)}
+
+    def __call__(self, studies: Sequence[Study]) -> list[dict[str, Any]]:
+        new_ids = self.model.generate(**self.inputs(studies), **self.gen_kwargs)
+        texts = self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True)
+        return [{"id": s.id, "prediction": text.strip(), "reference": s.report,
+                 "prompt": self.model.prompt.render(s.indication), "model": self.model_name}
+                for s, text in zip(studies, texts, strict=True)]
+
+
+def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def distributed_rank() -> tuple[int, int]:
+    """(rank, world_size) from torch.distributed or the torchrun/Lightning environment; (0, 1) alone."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def shard_path(out: Path, rank: int, world_size: int) -> Path:
+    return out.with_name(f"{out.stem}.rank{rank}-of-{world_size}{out.suffix}")
+
+
+def prepare_model(model: Any, device: str, dtype: str) -> Any:
+    """Move the model to ``device``/``dtype``; on a GPU use PyTorch SDPA attention."""
+    if dtype not in DTYPES:
+        raise ValueError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda: no CUDA GPU is visible; use --device cpu")
+        lm = model.language_model
+        setter = getattr(lm, "set_attn_implementation", None)
+        if setter is not None:
+            setter("sdpa")
+    elif dtype == "fp16":
+        raise ValueError("--dtype fp16 needs a GPU; use fp32 or bf16 on CPU")
+    return model.to(device=device, dtype=DTYPES[dtype]).eval()
+
+
+def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | None = None,
+             data: Any = None, studies: Sequence[Study] | None = None, split: str | None = None,
+             batch_size: int | None = None, device: str = "cpu", dtype: str = "fp32",
+             overrides: Sequence[str] = (), rank: int | None = None, world_size: int | None = None,
+             log: Callable[[str], None] | None = None) -> GenerateResult:
+    """Generate a report per study into ``out`` (JSONL, resumable).
+
+    ``source``: recipe path/name, run directory or exported directory; ``checkpoint``: a run directory;
+    ``data``: a recipe ``data`` section (default: the recipe's own) unless ``studies`` are given.
+    Under several ranks each rank writes ``<out>.rankR-of-W.jsonl``; rank 0 merges them into ``out``.
+    """
+    log = log or (lambda _msg: None)
+    model, recipe = load_model(source, checkpoint, overrides)
+    if studies is None:
+        studies = read_data(data if data is not None else recipe.data, split)
+    ids = [str(s.id) for s in studies]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise ValueError(f"study ids must be unique to resume safely; {dup!r} appears more than once")
+    if rank is None or world_size is None:
+        rank, world_size = distributed_rank()
+    if device == "cuda" and world_size > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
+    model = prepare_model(model, device, dtype)
+    out = Path(out)
+    target = out if world_size == 1 else shard_path(out, rank, world_size)
+    mine = list(studies)[rank::world_size]
+    run = ReportGenerator(model, generation_kwargs(recipe.generation), str(recipe.name))
+    size = int(batch_size or recipe.generation.batch_size)
+    if size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {size}")
+    if rank == 0:
+        from radzoo.recipe import save_recipe
+
+        save_recipe(recipe, out.with_name(out.stem + ".recipe.yaml"))
+    with JsonlWriter(target) as writer:
+        if writer.repaired_bytes:
+            log(f"{target}: removed a torn last line ({writer.repaired_bytes} bytes) left by an interrupted run")
+        todo = [s for s in mine if str(s.id) not in writer.done]
+        skipped = len(mine) - len(todo)
+        if skipped:
+            log(f"{target}: {skipped} studies already done, {len(todo)} to go")
+        for batch in batches(todo, size):
+            writer.write_batch(run(batch))
+        repaired = writer.repaired_bytes
+    if world_size > 1:
+        _merge_shards(out, world_size, rank, ids)
+    return GenerateResult(out=out, generated=len(todo), skipped=skipped, total=len(mine), repaired_bytes=repaired)
+
+
+def _merge_shards(out: Path, world_size: int, rank: int, order: Sequence[str]) -> None:
+    """Wait for every rank (when a process group exists), then rank 0 merges the shard files into ``out``."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+    if rank == 0:
+        parts = [shard_path(out, r, world_size) for r in range(world_size)]
+        missing = [str(p) for p in parts if not p.exists()]
+        if missing:
+            return  # other ranks still running without a process group; merge_shards(out) merges later
+        merge_jsonl(parts, out, order)
+
+
+def merge_shards(out: str | Path, world_size: int, order: Sequence[str] | None = None) -> int:
+    """Merge ``<out>.rankR-of-W.jsonl`` files into ``out`` (ids unique); returns the record count."""
+    out = Path(out)
+    parts = [shard_path(out, r, world_size) for r in range(world_size)]
+    missing = [str(p) for p in parts if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"shard file(s) missing: {', '.join(missing)}; rerun those ranks")
+    return merge_jsonl(parts, out, order)
