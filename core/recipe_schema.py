@@ -81,6 +81,7 @@ class StageConfig:
     lr: float = 1e-3
     epochs: int | None = 1
     max_steps: int | None = None
+    # per device and micro-batch: one optimizer step sees batch_size x devices x accumulate_grad_batches
     batch_size: int = 8
     scheduler: str = "cosine"
     warmup_ratio: float = 0.03
@@ -95,10 +96,21 @@ class TrainerConfig:
     precision: str = "32"
     accumulate_grad_batches: int = 1
     gradient_checkpointing: bool = False
+    # stages with a frozen encoder train from encoder features computed once and kept on disk
     feature_cache: bool = False
+    # None: RUN_DIR/feature_cache
+    feature_cache_dir: str | None = None
     num_workers: int = 0
     seed: int = 0
     log_every_n_steps: int = 10
+    # resumable checkpoints (weights, optimizer, scheduler, RNG) every N optimizer steps and at stage ends
+    checkpoint_every_n_steps: int = 50
+    # label pre-training: uncertain (-1) CheXpert labels are "mask"ed out of the loss or counted "positive"
+    uncertain_labels: str = "mask"
+    # answer tokens beyond this are cut (None: keep all)
+    max_answer_tokens: int | None = None
+    loggers: list[str] = field(default_factory=lambda: ["csv"])
+    progress_bar: bool = True
 
 
 @dataclass
@@ -132,5 +144,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "stages[].scheduler": ("cosine", "linear", "constant"),
     "trainer.precision": ("32", "32-true", "16-mixed", "bf16-mixed", "bf16-true"),
     "trainer.strategy": ("auto", "ddp", "ddp_spawn", "fsdp", "deepspeed_stage_2"),
+    "trainer.uncertain_labels": ("mask", "positive"),
+    "trainer.loggers[]": ("csv", "tensorboard"),
     "prompt.format": ("vicuna_v1", "llama_2", "phi", "mistral_instruct", "plain"),
 }

@@ -1,0 +1,34 @@
+"""Train a recipe's stages in order (Lightning) and save a run directory: recipe.yaml + model.safetensors.
+
+Example: radzoo train recipes/demo/llava-rad.yaml trainer.feature_cache=true --out runs/demo
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", help="recipe path or bundled name (e.g. demo/llava-rad)")
+    parser.add_argument("overrides", nargs="*", help="key=value recipe overrides (e.g. stages.0.max_steps=20)")
+    parser.add_argument("--out", required=True, help="run directory to write (recipe, weights, checkpoints, logs)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last checkpoint (same recipe and overrides)")
+    parser.add_argument("--stop-after-steps", type=int, default=None, metavar="N",
+                        help="stop (checkpointed, resumable) after N optimizer steps in all")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from radzoo.train import train
+
+    result = train(args.recipe, args.out, resume=args.resume, overrides=args.overrides,
+                   stop_after_steps=args.stop_after_steps)
+    if rank_zero_only.rank == 0:
+        for stage in result.stages:
+            print(f"{stage.name:>18}: {stage.steps} steps, loss {stage.start_loss:.4f} -> {stage.end_loss:.4f}, "
+                  f"{stage.samples / max(stage.seconds, 1e-9):.1f} samples/s")
+        state = "stopped early (rerun with --resume to continue)" if result.stopped_early else "done"
+        print(f"{state}: {result.run_dir}")
+    return 0

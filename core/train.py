@@ -1,0 +1,211 @@
+"""train(recipe, out_dir): run the recipe's stages in order on Lightning and save a radzoo run directory.
+
+RUN_DIR/recipe.yaml + RUN_DIR/model.safetensors hold the result (what generation loads);
+RUN_DIR/checkpoints/last/ lets ``resume=True`` continue exactly where an interrupted run stopped;
+RUN_DIR/checkpoints/<stage>/ keeps each finished stage; RUN_DIR/train_summary.json the losses.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from radzoo.checkpoint import save_run
+from radzoo.data.study import Study
+from radzoo.resume import LAST, TrainState, load_checkpoint, restore_optimizer, restore_rng, save_checkpoint
+
+SUMMARY_FILE = "train_summary.json"
+
+
+@dataclass
+class StageResult:
+    """One stage's optimizer steps, examples seen, mean loss over its first and last steps, and wall time."""
+
+    name: str
+    steps: int
+    samples: int
+    start_loss: float
+    end_loss: float
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    stages: list[StageResult] = field(default_factory=list)
+    replica_checksums: dict[str, list[float]] = field(default_factory=dict)
+    stopped_early: bool = False
+
+
+def _edge_mean(losses: list[float], first: bool) -> float:
+    """Mean of the first (or last) tenth of the steps: a stable start/end loss on noisy small batches."""
+    k = max(1, len(losses) // 10)
+    part = losses[:k] if first else losses[-k:]
+    return sum(part) / len(part) if part else float("nan")
+
+
+def _resolve_recipe(recipe: str | Path | DictConfig, overrides: Sequence[str]) -> DictConfig:
+    from radzoo.recipe import apply_overrides, load_recipe
+
+    if isinstance(recipe, DictConfig):
+        return apply_overrides(recipe.copy(), list(overrides))
+    return load_recipe(recipe, list(overrides))
+
+
+def _check_trainer_keys(cfg: DictConfig) -> None:
+    from radzoo.recipe_schema import CHOICES
+
+    checks = [("trainer.uncertain_labels", cfg.trainer.uncertain_labels, CHOICES["trainer.uncertain_labels"])]
+    checks += [(f"trainer.loggers[{i}]", v, CHOICES["trainer.loggers[]"]) for i, v in enumerate(cfg.trainer.loggers)]
+    for key, value, allowed in checks:
+        if value not in allowed:
+            raise ValueError(f"recipe key '{key}': {value!r} is not allowed. Allowed values: {', '.join(allowed)}")
+    if not cfg.stages:
+        raise ValueError("recipe key 'stages': the recipe declares no training stages")
+
+
+def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = False, *,
+          overrides: Sequence[str] = (), studies: Sequence[Study] | None = None,
+          stop_after_steps: int | None = None) -> RunResult:
+    """Train the recipe's stages in order and save RUN_DIR (see the module doc).
+
+    ``studies`` replaces the recipe's data reader (tests, notebooks); ``stop_after_steps`` ends the run
+    after that many optimizer steps in all, checkpointed so that ``resume=True`` continues it.
+    """
+    import lightning as L
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from radzoo.build import build_model
+    from radzoo.recipe import recipe_hash, save_recipe
+    from radzoo.stages import attach_encoder_head, check_stage, part_state_dict
+
+    cfg = _resolve_recipe(recipe, overrides)
+    _check_trainer_keys(cfg)
+    run_dir = Path(out_dir)
+    is_zero = rank_zero_only.rank == 0
+    state, weights, extra = TrainState(recipe_hash=recipe_hash(cfg)), None, {}
+    if resume:
+        state, weights, extra = load_checkpoint(run_dir / "checkpoints" / LAST)
+        if state.recipe_hash != recipe_hash(cfg):
+            raise ValueError(f"{run_dir}: --resume with a recipe that differs from the run's "
+                             f"({run_dir / 'recipe.yaml'}); resume with that recipe and the same overrides")
+    elif (run_dir / "checkpoints" / LAST / "state.json").is_file():
+        raise FileExistsError(f"{run_dir}: already holds a training run; pass --resume to continue it "
+                              "or choose another --out directory")
+    if is_zero:
+        save_recipe(cfg, run_dir / "recipe.yaml")
+
+    L.seed_everything(int(cfg.trainer.seed), workers=True, verbose=False)
+    model = build_model(cfg)
+    for i, stage in enumerate(cfg.stages):
+        check_stage(model, stage, i)
+    if studies is None:
+        from radzoo.data.readers import read_studies
+
+        studies = read_studies(cfg.data, split="train").studies
+    from radzoo.data.labels import CHEXPERT_OBSERVATIONS
+
+    trained = set(state.trained_parts)
+    if "encoder_head" in trained or any(s.task == "labels" for s in cfg.stages[:state.stage_index]):
+        attach_encoder_head(model, len(CHEXPERT_OBSERVATIONS))
+    if weights is not None:
+        model.load_state_dict(weights, strict=False)
+
+    result = RunResult(run_dir)
+    total_done = sum(len(v) for v in state.losses.values())
+    for index, stage in enumerate(cfg.stages):
+        if index < state.stage_index or (index == state.stage_index and state.stage_done):
+            continue
+        resuming_here = weights is not None and index == state.stage_index and state.step > 0
+        if not resuming_here:
+            state = TrainState(index, 0, False, sorted(trained), state.recipe_hash, losses=state.losses)
+        budget = None if stop_after_steps is None else stop_after_steps - total_done
+        stage_result, stopped = _run_stage(cfg, model, stage, index, studies, run_dir, state, trained,
+                                           extra if resuming_here else None, budget, result)
+        total_done += stage_result.steps
+        result.stages.append(stage_result)
+        if stopped:
+            result.stopped_early = True
+            break
+    if is_zero and not result.stopped_early:
+        save_run(model, cfg, run_dir, state=part_state_dict(model, trained))
+    if is_zero:
+        summary = {"stages": [asdict(s) for s in result.stages], "replica_checksums": result.replica_checksums,
+                   "stopped_early": result.stopped_early, "losses": state.losses}
+        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return result
+
+
+def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Sequence[Study], run_dir: Path,
+               state: TrainState, trained: set[str], extra: dict | None, budget: int | None,
+               result: RunResult) -> tuple[StageResult, bool]:
+    """Fit one stage (from ``state.step`` when resuming); returns its result and whether the run stops here."""
+    import lightning as L
+
+    from radzoo.batches import StageDataset, batches_per_epoch
+    from radzoo.data.labels import CHEXPERT_OBSERVATIONS
+    from radzoo.lightning_module import StageModule
+    from radzoo.stages import attach_encoder_head, part_state_dict, stage_steps
+    from radzoo.trainer_setup import build_trainer, fill_feature_cache
+
+    seed = int(cfg.trainer.seed) + index
+    L.seed_everything(seed, workers=True, verbose=False)
+    if stage.task == "labels":
+        attach_encoder_head(model, len(CHEXPERT_OBSERVATIONS))
+    model.set_trainable(stage.trainable)
+    trained.update(stage.trainable)
+    cache = fill_feature_cache(cfg, model, stage, studies, run_dir)
+    dataset = StageDataset(studies, model, stage.task, features=cache, seed=seed,
+                           uncertain=cfg.trainer.uncertain_labels, max_answer_tokens=cfg.trainer.max_answer_tokens)
+    # a resumed stage logs beside the interrupted part instead of overwriting it
+    trainer = build_trainer(cfg, model, stage, run_dir, stage.name + (f"-from-step{state.step}" if state.step else ""))
+    accumulate = int(cfg.trainer.accumulate_grad_batches)
+    total = stage_steps(stage, batches_per_epoch(len(dataset), int(stage.batch_size), trainer.world_size),
+                        accumulate)
+    start = state.step
+    stop_at = total if budget is None else min(total, start + max(budget, 0))
+    every = int(cfg.trainer.checkpoint_every_n_steps)
+    losses = state.losses.setdefault(stage.name, [])
+    del losses[start:]
+
+    def restore(optimizer: Any, scheduler: Any) -> None:
+        if extra is not None:
+            restore_optimizer(optimizer, extra, state.param_groups or [])
+            scheduler.load_state_dict(state.scheduler)
+
+    def on_step(module: StageModule, step: int) -> None:
+        losses.append(module.step_losses[-1])
+        if step >= stop_at:
+            module.trainer.should_stop = True
+        if module.trainer.is_global_zero and (step == stop_at or (every > 0 and step % every == 0)):
+            state.step, state.stage_done = step, step >= total
+            state.trained_parts, state.scheduler = sorted(trained), module.scheduler.state_dict()
+            save_checkpoint(run_dir / "checkpoints" / LAST, part_state_dict(model, trained), state, module.optimizer)
+
+    module = StageModule(model, stage, dataset, total_steps=total, accumulate=accumulate, seed=seed,
+                         start_step=start, num_workers=int(cfg.trainer.num_workers), restore=restore,
+                         restore_rng=(lambda: restore_rng(extra)) if extra is not None else None, on_step=on_step)
+    if trainer.is_global_zero:
+        print(f"stage {index + 1}/{len(cfg.stages)} {stage.name}: task {stage.task}, trains "
+              f"{', '.join(stage.trainable)}, {total} steps of {stage.batch_size} x {trainer.world_size} device(s)"
+              f" x {accumulate} accumulation" + (f", resuming at step {start}" if start else ""), flush=True)
+    began = time.perf_counter()
+    if start < stop_at:
+        trainer.fit(module)
+    model.to("cpu")
+    steps = len(losses) - start
+    result.replica_checksums[stage.name] = module.checksums
+    outcome = StageResult(stage.name, steps, steps * int(stage.batch_size) * accumulate * trainer.world_size,
+                          _edge_mean(losses, True), _edge_mean(losses, False), time.perf_counter() - began)
+    if trainer.is_global_zero:
+        print(f"stage {stage.name}: loss {outcome.start_loss:.4f} -> {outcome.end_loss:.4f} "
+              f"({len(losses)}/{total} steps, {outcome.seconds:.1f} s)", flush=True)
+        if stop_at >= total:
+            save_checkpoint(run_dir / "checkpoints" / stage.name, part_state_dict(model, trained), state)
+    return outcome, stop_at < total

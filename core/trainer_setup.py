@@ -1,0 +1,81 @@
+"""The Lightning Trainer a stage runs on: strategy, precision, loggers, progress bar, gradient checkpointing."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from radzoo.data.study import Study
+from radzoo.feature_cache import FeatureCache
+from radzoo.model import RadiologyVLM
+
+
+def build_strategy(cfg: DictConfig, model: RadiologyVLM) -> Any:
+    """``trainer.strategy`` as Lightning takes it; FSDP wraps each LLM decoder block."""
+    name = str(cfg.trainer.strategy)
+    if name == "fsdp":
+        from lightning.pytorch.strategies import FSDPStrategy
+
+        blocks = set(getattr(model.llm, "block_classes", set()))
+        if not blocks:
+            raise ValueError(f"trainer.strategy=fsdp: the LLM {cfg.llm.name!r} names no decoder block classes "
+                             "(llm.block_classes) to wrap; use ddp")
+        checkpointing = blocks if cfg.trainer.gradient_checkpointing else None
+        return FSDPStrategy(auto_wrap_policy=blocks, activation_checkpointing_policy=checkpointing,
+                            use_orig_params=True)
+    if name == "deepspeed_stage_2" and importlib.util.find_spec("deepspeed") is None:
+        raise ValueError("trainer.strategy=deepspeed_stage_2 needs the deepspeed package, which is not installed: "
+                         "`pip install deepspeed`, or use trainer.strategy=ddp / fsdp")
+    return name
+
+
+def enable_gradient_checkpointing(model: RadiologyVLM) -> None:
+    """Recompute activations in the backward pass (LLM and, when it trains, a timm encoder)."""
+    model.language_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    inner = getattr(model.encoder, "model", None)
+    if hasattr(inner, "set_grad_checkpointing"):
+        inner.set_grad_checkpointing(True)
+
+
+def build_trainer(cfg: DictConfig, model: RadiologyVLM, stage: Any, run_dir: Path, log_version: str) -> Any:
+    """A Trainer for one stage: one Lightning epoch over the stage's seeded micro-batches."""
+    import lightning as L
+    from lightning.pytorch.callbacks import RichProgressBar
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    t = cfg.trainer
+    if t.gradient_checkpointing and t.strategy != "fsdp":
+        enable_gradient_checkpointing(model)
+    loggers = [CSVLogger(run_dir, name="logs", version=log_version) if kind == "csv"
+               else TensorBoardLogger(run_dir, name="tensorboard", version=log_version) for kind in t.loggers]
+    return L.Trainer(
+        accelerator=t.accelerator, devices=t.devices, strategy=build_strategy(cfg, model),
+        precision=str(t.precision), accumulate_grad_batches=int(t.accumulate_grad_batches),
+        max_epochs=1, logger=loggers or False, log_every_n_steps=int(t.log_every_n_steps),
+        callbacks=[RichProgressBar(leave=True)] if t.progress_bar else [],
+        enable_progress_bar=bool(t.progress_bar), enable_checkpointing=False, enable_model_summary=False,
+        use_distributed_sampler=False, num_sanity_val_steps=0, limit_val_batches=0,
+        deterministic=False, default_root_dir=str(run_dir),
+    )
+
+
+def fill_feature_cache(cfg: DictConfig, model: RadiologyVLM, stage: Any, studies: Sequence[Study],
+                       run_dir: Path) -> FeatureCache | None:
+    """The stage's feature cache, filled, when ``trainer.feature_cache`` is on and the encoder is frozen."""
+    if not cfg.trainer.feature_cache or "encoder" in stage.trainable:
+        return None
+    import torch
+
+    from radzoo.data.images import load_image
+
+    root = Path(cfg.trainer.feature_cache_dir) if cfg.trainer.feature_cache_dir else run_dir / "feature_cache"
+    cache = FeatureCache(root, model.encoder)
+    transform = model.encoder.image_transform(True)
+    use_gpu = torch.cuda.is_available() and cfg.trainer.accelerator in ("auto", "gpu", "cuda")
+    cache.fill([s.image for s in studies], lambda p: transform(load_image(p)),
+               device="cuda" if use_gpu else "cpu")
+    return cache
