@@ -1,0 +1,55 @@
+"""Label reports with radzoo's rule-based CheXpert labeler (14 observations: 1.0 / 0.0 / -1.0 / blank).
+
+Input: a CSV with a `report` column, or one report per row without a header.
+Example: radzoo label reports.csv --out labels.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("reports", help="CSV with a 'report' column, or one report per row and no header")
+    parser.add_argument("--out", required=True, help="labels CSV to write")
+
+
+def read_reports(path: Path) -> tuple[list[str], list[list[str]], int]:
+    """(header, rows, index of the report column) of the input CSV."""
+    if not path.is_file():
+        raise FileNotFoundError(f"reports file {path} does not exist")
+    csv.field_size_limit(sys.maxsize)
+    with path.open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    if not rows:
+        raise ValueError(f"{path}: empty file; expected a 'report' column or one report per row")
+    lowered = [c.strip().lower() for c in rows[0]]
+    if "report" in lowered:
+        return rows[0], rows[1:], lowered.index("report")
+    if len(rows[0]) != 1:
+        raise ValueError(f"{path}: no 'report' column in the header {rows[0]}; add one, or give a single "
+                         "column with one report per row")
+    return ["Reports"], rows, 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports
+
+    path = Path(args.reports)
+    header, rows, column = read_reports(path)
+    for number, row in enumerate(rows, start=2 if header != ["Reports"] else 1):
+        if len(row) <= column:
+            raise ValueError(f"{path}: row {number} has no report (only {len(row)} column(s))")
+    labels = label_reports(row[column] for row in rows)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow([*header, *OBSERVATIONS])
+        for row, values in zip(rows, labels):
+            writer.writerow([*row, *("" if v is None else f"{v:.1f}" for v in values)])
+    print(f"labelled {len(rows)} reports -> {out}")
+    return 0

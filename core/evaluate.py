@@ -1,0 +1,124 @@
+"""Score predictions against references with registered evaluators: value, bootstrap CI, per-sample values."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radzoo.statistics import bootstrap_ci
+
+# Runs offline with no weights: the recipe default for `evaluation.metrics`.
+DEFAULT_METRICS = ("bleu", "rouge_l", "cider", "chexpert")
+PREDICTION_KEYS = ("id", "prediction", "reference")
+
+
+def create_evaluator(name: str, options: Mapping[str, Any] | None = None) -> Any:
+    """Build the registered evaluator ``name`` with its options (unknown names list the known ones)."""
+    from radzoo.discovery import create_component
+    from radzoo.protocols import check_component
+
+    evaluator = create_component("evaluator", name, **dict(options or {}))
+    check_component("evaluator", name, evaluator)
+    return evaluator
+
+
+def _per_sample(evaluator: Any, stats: Any, n: int) -> dict[str, list[float]]:
+    values: dict[str, list[float]] = {m: [] for m in evaluator.metric_names}
+    for i in range(n):
+        for metric, value in evaluator.aggregate(stats, [i]).items():
+            values[metric].append(_plain(value))
+    return values
+
+
+def _plain(value: float) -> float | None:
+    """JSON-safe float (NaN becomes None)."""
+    value = float(value)
+    return None if np.isnan(value) else value
+
+
+def evaluate(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    metrics: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    bootstrap: int = 500,
+    seed: int = 0,
+    ids: Sequence[Any] | None = None,
+    per_sample: bool = True,
+) -> dict[str, Any]:
+    """Every metric of every evaluator in ``metrics`` (default: the offline set) with a percentile 95% CI
+    from ``bootstrap`` resamples, ``higher_is_better``, evaluator version and options; ``options`` maps
+    evaluator name -> its options (e.g. ``{"chexpert": {"uncertain": "negative"}}``)."""
+    if len(predictions) != len(references):
+        raise ValueError(f"got {len(predictions)} predictions but {len(references)} references")
+    names = list(metrics or DEFAULT_METRICS)
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise ValueError(f"options given for {', '.join(unknown)}, which is not among the metrics {names}")
+    ids = list(ids) if ids is not None else list(range(len(predictions)))
+    result: dict[str, Any] = {"n": len(predictions), "bootstrap": {"resamples": bootstrap, "seed": seed,
+                              "confidence": 0.95, "method": "percentile"}, "evaluators": {}, "metrics": {}}
+    samples: dict[str, Any] = {"id": ids}
+    for name in names:
+        evaluator = create_evaluator(name, options.get(name))
+        stats = evaluator.sample_stats(list(predictions), list(references))
+        values = evaluator.aggregate(stats)
+        intervals = bootstrap_ci(evaluator, stats, resamples=bootstrap, seed=seed)
+        evaluator_options = evaluator.options() if hasattr(evaluator, "options") else {}
+        result["evaluators"][name] = {"version": evaluator.version, "options": evaluator_options,
+                                      "metrics": list(evaluator.metric_names)}
+        for metric, value in values.items():
+            low_high = intervals.get(metric)
+            result["metrics"][metric] = {
+                "value": _plain(value),
+                "ci": [_plain(low_high[0]), _plain(low_high[1])] if low_high else None,
+                "higher_is_better": bool(evaluator.higher_is_better[metric]),
+                "evaluator": name,
+                "version": evaluator.version,
+                "options": evaluator_options,
+            }
+        if per_sample:
+            samples.update(_per_sample(evaluator, stats, len(predictions)))
+    if per_sample:
+        result["per_sample"] = samples
+    return result
+
+
+def read_predictions(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a predictions JSONL (``id``, ``prediction``, ``reference`` per line); a torn last line (a
+    crash mid-write) is reported with a warning and skipped, any other bad line is an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"predictions file {path} does not exist (write it with `radzoo generate`)")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines):
+                warnings.warn(f"{path}:{number}: skipped a torn last line ({exc.msg}); rerun generation to "
+                              "finish it", stacklevel=2)
+                break
+            raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}:{number}: expected a JSON object with keys {', '.join(PREDICTION_KEYS)}")
+        missing = [k for k in PREDICTION_KEYS if k not in row]
+        if missing:
+            raise ValueError(f"{path}:{number}: missing key(s) {', '.join(missing)}; each line needs "
+                             f"{', '.join(PREDICTION_KEYS)}")
+        for key in ("prediction", "reference"):
+            if not isinstance(row[key], str):
+                raise ValueError(f"{path}:{number}: {key!r} is {type(row[key]).__name__}, expected a string")
+        rows.append(row)
+    return rows

@@ -1,0 +1,132 @@
+"""Phrase lists of radzoo's rule-based CheXpert labeler (written for radzoo; vocabulary chosen after the
+mention/negation lists of the MIT-licensed stanfordmlgroup/chexpert-labeler). Patterns are regex fragments
+matched on lowercased text at word boundaries.
+"""
+
+from __future__ import annotations
+
+# Output order of the original chexpert-labeler (its labeled_reports.csv header).
+OBSERVATIONS = (
+    "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Lesion", "Lung Opacity", "Edema",
+    "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
+    "Fracture", "Support Devices",
+)
+NO_FINDING = "No Finding"
+SUPPORT_DEVICES = "Support Devices"
+OTHER_FINDING = "other finding"  # not an output column: a positive one only blocks "No Finding"
+EXCLUDED = "excluded"  # phrases that contain a mention word but mean something else
+
+# Mentions that name the observation outright: positive unless negated or uncertain.
+STRONG: dict[str, tuple[str, ...]] = {
+    "Enlarged Cardiomediastinum": (
+        r"widen(?:ed|ing) (?:of the )?(?:superior )?mediastin\w*", r"mediastinal (?:widening|enlargement)",
+        r"enlarged cardiomediastin\w*", r"cardiomediastinal enlargement",
+    ),
+    "Cardiomegaly": (
+        r"cardiomegaly", r"cardiac enlargement", r"enlarged heart", r"enlargement of the (?:heart|cardiac \w+)",
+        r"enlarged cardiac (?:silhouette|contour|shadow|size)",
+    ),
+    "Lung Lesion": (
+        r"mass(?:es)?", r"nodul(?:e|es|ar density|ar densities|ar opacity|ar opacities|ar opacification)",
+        r"lump", r"cavitary lesions?", r"(?:lung|pulmonary) lesions?", r"carcinoma", r"neoplasms?", r"tumou?rs?",
+    ),
+    "Lung Opacity": (
+        r"opacit(?:y|ies)", r"opacification", r"opacified", r"air[- ]?space (?:disease|process|opacit(?:y|ies))",
+        r"infiltrat(?:e|es|ion|ive)", r"ground[- ]glass", r"haziness", r"hazy (?:opacit(?:y|ies)|density)",
+    ),
+    "Edema": (
+        r"(?:pulmonary |interstitial |alveolar )?edema", r"edematous", r"(?:congestive )?heart failure", r"chf",
+        r"(?:pulmonary )?vascular congestion", r"pulmonary congestion", r"(?:pulmonary )?vascular engorgement",
+        r"vascular indistinctness", r"vascular prominence",
+    ),
+    "Consolidation": (r"consolidat(?:ion|ions|ive|ed)",),
+    "Pneumonia": (r"pneumonias?", r"infections?", r"infectious(?: process)?", r"bronchopneumonia"),
+    "Atelectasis": (r"atelecta(?:sis|ses|tic)", r"collapse(?:d)?"),
+    "Pneumothorax": (r"pneumothora(?:x|ces)", r"hydropneumothorax"),
+    "Pleural Effusion": (
+        r"(?:pleural )?effusions?", r"pleural fluid", r"hydrothorax", r"hydropneumothorax",
+        r"fluid in the (?:pleural space|costophrenic angles?)",
+    ),
+    "Pleural Other": (
+        r"pleural thickening", r"fibrothorax", r"fibrosis", r"pleural (?:scar|scarring|plaques?)",
+        r"pleuro-?parenchymal (?:scar|scarring)", r"pleural[- ]parenchymal (?:scar|scarring)",
+        r"apical (?:pleural )?(?:cap|capping|thickening)",
+    ),
+    "Fracture": (r"fractur(?:e|es|ed)", r"fx"),
+    "Support Devices": (
+        r"(?:endotracheal|et|tracheostomy|trach|nasogastric|ng|orogastric|og|enteric|feeding|chest|"
+        r"gastric|dobhoff|nasoenteric|mediastinal) tubes?", r"ett", r"dobhoff", r"(?:central )?(?:venous )?catheters?",
+        r"central (?:venous )?lines?", r"picc(?: lines?)?", r"swan[- ]ganz(?: catheter)?", r"port-?a-?cath",
+        r"(?:cardiac )?pacemaker", r"pacer", r"(?:aicd|icd)", r"defibrillator", r"(?:pacer|pacemaker|cardiac) leads?",
+        r"(?:ecg|ekg|monitoring) leads", r"sternotomy wires?", r"sternal wires?", r"stents?", r"drains?",
+        r"(?:prosthetic|mechanical) (?:valve|mitral valve|aortic valve)", r"valve replacement",
+        r"intra-?aortic balloon pump", r"iabp", r"lvad", r"impella", r"pigtail catheter", r"surgical clips",
+        r"(?:orthopedic |spinal )?hardware", r"support devices?", r"lines and tubes", r"tubes and lines",
+        r"tracheostomy",
+    ),
+}
+
+# Mentions that name an anatomical part: 0 when called normal, 1 only with an enlargement word nearby.
+NEUTRAL: dict[str, tuple[str, ...]] = {
+    "Enlarged Cardiomediastinum": (
+        r"cardiomediastinal (?:silhouette|contours?|shadow|size)", r"cardiomediastinum",
+        r"mediastinal (?:silhouette|contours?|configuration)", r"mediastinum", r"pericardial silhouette",
+        r"hilar and mediastinal contours", r"mediastinal and hilar contours",
+    ),
+    "Cardiomegaly": (
+        r"heart size", r"the heart", r"heart", r"cardiac (?:size|silhouette|shadow|contours?)", r"size of the heart",
+    ),
+}
+ENLARGEMENT = r"\b(?:enlarg\w*|widen\w*|prominen\w*|large|increased|big)\b"
+
+# Blocks "No Finding" when positive (not an output column), after the original's no_finding list.
+OTHER_FINDINGS = (
+    r"emphysema\w*", r"blunt\w*", r"elevat(?:ed|ion) (?:of the )?(?:\w+ )?(?:hemi)?diaphragm\w*",
+    r"eventration", r"scoliosis", r"degenerat\w*", r"calcifi\w*", r"hyperinfla\w*", r"hyperexpan\w*",
+    r"hernias?", r"copd", r"interstitial (?:markings|lung disease|opacities|abnormalit\w*)", r"plaques?",
+    r"osteophyt\w*", r"granulomas?", r"pneumomediastinum", r"pneumoperitoneum", r"kyphosis", r"deformit\w*",
+    r"hematoma", r"hemorrhage", r"bronchiectasis", r"bronchitis", r"aspiration", r"volume loss",
+    r"(?:bronchial wall |peribronchial )?thickening", r"cuffing", r"cephalization", r"reticula\w*",
+    r"metasta\w*", r"bullae", r"bulla", r"osteopenia", r"lucenc\w*", r"abnormalit(?:y|ies)",
+)
+
+EXCLUSIONS = (
+    r"pericardial effusions?", r"joint effusions?", r"mass effect", r"no (?:significant |interval )?change",
+    r"not (?:significantly )?changed", r"without (?:significant |interval )?change",
+    r"heart failure clinic",
+)
+
+# Triggers: (pattern, max words allowed between trigger and mention). Longer phrases come first.
+PRE_UNCERTAINTY = (
+    r"(?:cannot|can ?not|can't|could not|does not|doesn't) (?:be )?(?:entirely |definitely |totally )?"
+    r"(?:exclude|excluded|rule out|ruled out)", r"not (?:be )?(?:entirely )?(?:excluded|ruled out)",
+    r"rule out", r"r/o", r"to exclude", r"differential (?:diagnosis )?(?:includes|include|of)",
+    r"question of", r"questionable", r"suspicious (?:for|of)", r"suspect(?:ed)?", r"concerning for",
+    r"concern for", r"suggestive of", r"suggest(?:s|ing)?", r"worrisome for", r"possibl[ey]", r"probabl[ey]",
+    r"presum(?:ed|ably)", r"likely", r"may", r"might", r"could", r"versus", r"vs\.?", r"borderline",
+    r"equivocal", r"indeterminate", r"cannot be differentiated", r"evaluate for", r"assess for",
+)
+PRE_NEGATION = (
+    r"no evidence of", r"no signs? of", r"no radiographic (?:evidence|signs?) of", r"negative for",
+    r"free of", r"clear of", r"absence of", r"without", r"resolution of", r"resolved", r"removal of",
+    r"removed", r"no longer", r"neither", r"nor", r"rather than", r"no", r"not", r"never",
+)
+PRE_NEGATION_NEAR = (r"normal", r"unremarkable", r"top[- ]normal", r"clear")  # only 0-2 words away
+POST_UNCERTAINTY = (
+    r"(?:cannot|can ?not|can't) (?:be )?(?:entirely |definitely )?(?:excluded|ruled out)",
+    r"not (?:be )?(?:entirely )?(?:excluded|ruled out)", r"(?:is|are) (?:not )?excluded",
+    r"(?:is|are) (?:possible|likely|probable|suspected|questionable|questioned|favou?red)",
+    r"possibl[ey]", r"suspected", r"questionable", r"versus", r"vs\.?", r"may", r"might", r"could",
+    r"(?:is|are) (?:not )?(?:entirely )?(?:certain|definite)",
+)
+POST_NEGATION = (
+    r"within normal limits", r"(?:is|are|was|were|appears?|remains?)? ?(?:normal|unremarkable|top[- ]normal)",
+    r"upper limits? of normal", r"not (?:enlarged|widened|seen|identified|present|demonstrated|visualized|"
+    r"evident|appreciated|detected)", r"(?:has|have)? ?(?:resolved|cleared|been removed)", r"resolved",
+    r"removed", r"absent", r"no longer (?:present|seen|visualized|evident)",
+)
+# Where a scope stops: before the mention (pre) and after it (post).
+PRE_TERMINATORS = (r"\b(?:but|however|although|though|which|except|aside from|apart from|otherwise|whereas|"
+                   r"and(?= (?:the|there|an?|its)\b))\b|;")
+POST_TERMINATORS = r"\b(?:but|however|although|though|which|and|with|except|otherwise|whereas|due to)\b|[,;:]"
+CLAUSE_BREAK = r"\b(?:is|are|was|were|has|have|had|appears?|remains?|demonstrates?|shows?|seen|noted)\b"
