@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from radzoo.conversation import encode_example
 from radzoo.data.study import Study
-from radzoo.jsonl_output import JsonlWriter, merge_jsonl
+from radzoo.jsonl_output import JsonlWriter, merge_jsonl, read_records
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 EXPORT_MARKER = "export.json"  # written by `radzoo export`: the LM is a plain transformers directory
@@ -139,8 +139,15 @@ class ReportGenerator:
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device),
                 "pixel_values": pixels.to(self.device)}
 
+    def new_token_ids(self, studies: Sequence[Study]) -> torch.Tensor:
+        """``[B, T]`` generated ids (pad after a row's EOS)."""
+        return self.model.generate(**self.inputs(studies), **self.gen_kwargs)
+
     def __call__(self, studies: Sequence[Study]) -> list[dict[str, Any]]:
-        new_ids = self.model.generate(**self.inputs(studies), **self.gen_kwargs)
+        return self.records(studies, self.new_token_ids(studies))
+
+    def records(self, studies: Sequence[Study], new_ids: torch.Tensor) -> list[dict[str, Any]]:
+        """One output record per study from its generated ids."""
         texts = self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True)
         return [{"id": s.id, "prediction": text.strip(), "reference": s.report,
                  "prompt": self.model.prompt.render(s.indication), "model": self.model_name}
@@ -200,6 +207,8 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
         raise ValueError(f"study ids must be unique to resume safely; {dup!r} appears more than once")
     if rank is None or world_size is None:
         rank, world_size = distributed_rank()
+        if world_size > 1:
+            _join_process_group(device)
     if device == "cuda" and world_size > 1:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
     model = prepare_model(model, device, dtype)
@@ -217,7 +226,8 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     with JsonlWriter(target) as writer:
         if writer.repaired_bytes:
             log(f"{target}: removed a torn last line ({writer.repaired_bytes} bytes) left by an interrupted run")
-        todo = [s for s in mine if str(s.id) not in writer.done]
+        done = (writer.done | _merged_ids(out)) if world_size > 1 else writer.done
+        todo = [s for s in mine if str(s.id) not in done]
         skipped = len(mine) - len(todo)
         if skipped:
             log(f"{target}: {skipped} studies already done, {len(todo)} to go")
@@ -227,6 +237,18 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     if world_size > 1:
         _merge_shards(out, world_size, rank, ids)
     return GenerateResult(out=out, generated=len(todo), skipped=skipped, total=len(mine), repaired_bytes=repaired)
+
+
+def _join_process_group(device: str) -> None:
+    """Under torchrun (RANK/WORLD_SIZE set) join the process group so rank 0 can wait for the others."""
+    dist = torch.distributed
+    if dist.is_available() and not dist.is_initialized() and "MASTER_ADDR" in os.environ:
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+
+
+def _merged_ids(out: Path) -> set[str]:
+    """Ids already merged into ``out`` by an earlier run (perhaps with another world size)."""
+    return {str(r["id"]) for r in read_records(out)} if out.exists() else set()
 
 
 def _merge_shards(out: Path, world_size: int, rank: int, order: Sequence[str]) -> None:

@@ -1,0 +1,236 @@
+"""Report-generation throughput: per-image loop vs batched (CPU, tiny recipes) and paper-shaped models on a GPU.
+
+CPU part (always): the three demo recipes, reports/s and tokens/s for batch 1 (the per-image loop of
+LLaVA-Rad's inference script) vs batch 8 and 32, outputs asserted identical. Target: batched >= 5x.
+
+GPU part (only when torch.cuda.is_available()): LLaVA-Rad-shaped (ViT-B/14 @518, 1369 tokens,
+mlp2x_gelu, Llama-7B config) and SLaVA-shaped (ViT-L/14 @336, 576 tokens, Phi-2 config) models with
+RANDOM bf16 weights (throughput does not depend on the values): decode tokens/s at batch 1 as a fraction of
+the HBM roofline, reports/s at batch 32 with 256 new tokens vs the loop, peak memory, time-to-first-token,
+and token-reducing adapters (mlp2x_gelu_pool, perceiver) vs the full image-token count.
+`--gpu-path-on-cpu` runs the GPU part with shrunken configs on CPU to check the code path.
+
+    python bench/generate_bench.py            # writes bench/results/generate_cpu.json (+ generate_gpu.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from radzoo.data.study import Study
+from radzoo.generate import ReportGenerator, generation_kwargs, load_model
+
+RESULTS = Path(__file__).parent / "results"
+DEMO_RECIPES = ("demo/llava-rad", "demo/slava-cxr", "demo/cxr-llava")
+
+
+def synthetic_studies(folder: Path, n: int) -> list[Study]:
+    rng = np.random.default_rng(0)
+    studies = []
+    for i in range(n):
+        path = folder / f"{i}.png"
+        Image.fromarray((rng.random((96, 96)) * 255).astype("uint8")).save(path)
+        studies.append(Study(id=f"b{i}", image=str(path), indication=["cough", None, "fever, dyspnoea"][i % 3]))
+    return studies
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def timed_generation(run: ReportGenerator, studies: list[Study], batch: int, device: str = "cpu"):
+    """(predictions, seconds, generated tokens) for ``studies`` in batches of ``batch``."""
+    pad = run.model.tokenizer.pad_token_id
+    predictions, tokens = [], 0
+    sync(device)
+    start = time.perf_counter()
+    for i in range(0, len(studies), batch):
+        chunk = studies[i:i + batch]
+        ids = run.new_token_ids(chunk)
+        tokens += int((ids != pad).sum())
+        predictions += [r["prediction"] for r in run.records(chunk, ids)]
+    sync(device)
+    return predictions, time.perf_counter() - start, tokens
+
+
+def cpu_part(n_studies: int, max_new_tokens: int) -> dict:
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        studies = synthetic_studies(Path(tmp), n_studies)
+        for recipe in DEMO_RECIPES:
+            model, cfg = load_model(recipe, overrides=[f"generation.max_new_tokens={max_new_tokens}"])
+            run = ReportGenerator(model, generation_kwargs(cfg.generation), cfg.name)
+            run(studies[:2])  # warm-up
+            rows, reference = {}, None
+            for batch in (1, 8, 32):
+                preds, seconds, tokens = timed_generation(run, studies, batch)
+                reference = reference or preds
+                rows[f"batch_{batch}"] = {"reports_per_s": round(len(studies) / seconds, 3),
+                                          "tokens_per_s": round(tokens / seconds, 1), "seconds": round(seconds, 2),
+                                          "identical_to_loop": preds == reference}
+                print(f"  {recipe:18s} batch {batch:2d}: {len(studies) / seconds:7.2f} reports/s "
+                      f"{tokens / seconds:8.1f} tokens/s  identical={preds == reference}")
+            for batch in (8, 32):
+                rows[f"batch_{batch}"]["speedup_vs_loop"] = round(
+                    rows[f"batch_{batch}"]["reports_per_s"] / rows["batch_1"]["reports_per_s"], 2)
+            assert all(r["identical_to_loop"] for r in rows.values()), f"{recipe}: batched outputs differ"
+            results[recipe] = rows
+    return results
+
+
+# ----------------------------------------------------------------------------------------------- GPU part
+# name -> (timm encoder, image size, LM config class, LM config, prompt format, instruction)
+SHAPES = {
+    "llava-rad-shaped": ("vit_base_patch14_dinov2", 518, "LlamaConfig",
+                         {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
+                          "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32},
+                         "vicuna_v1", "<image>\nProvide a description of the findings in the radiology image."),
+    "slava-shaped": ("vit_large_patch14_clip_336", 336, "PhiConfig",
+                     {"vocab_size": 51200, "hidden_size": 2560, "intermediate_size": 10240,
+                      "num_hidden_layers": 32, "num_attention_heads": 32, "partial_rotary_factor": 0.4},
+                     "phi", "<image>\nWrite a findings report of this image:"),
+}
+SMALL = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+         "num_key_value_heads": 4}
+
+
+def shaped_model(shape: str, adapter: str, adapter_args: dict, device: str, dtype: torch.dtype, small: bool):
+    """A paper-shaped RadiologyVLM with random weights, built from configs on ``device`` (no downloads)."""
+    import transformers
+
+    from radzoo.conversation import PromptBuilder
+    from radzoo.discovery import create_component
+    from radzoo.model import RadiologyVLM
+    from radzoo.plugins.encoders.timm_encoder import build_timm_encoder
+    from radzoo.plugins.llms.causal_lm import CausalLM
+    from radzoo.plugins.llms.tiny import build_tiny_tokenizer
+    from radzoo.prompts import get_format
+
+    timm_name, size, config_name, lm_args, fmt, instruction = SHAPES[shape]
+    enc_args = {"embed_dim": 64, "depth": 2, "num_heads": 2} if small else {}
+    if small:
+        lm_args = {**lm_args, **{k: v for k, v in SMALL.items() if k in lm_args or k == "num_key_value_heads"}}
+    encoder = build_timm_encoder(timm_name, image_size=size, select_layer=-2, **enc_args)
+    tokenizer = build_tiny_tokenizer(1024, "</s>" if config_name == "LlamaConfig" else "<|endoftext|>")
+    special = {"pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id,
+               "bos_token_id": tokenizer.bos_token_id}
+    config = getattr(transformers, config_name)(**lm_args, **special)
+    if device.startswith("cuda"):
+        config._attn_implementation = "sdpa"
+    with torch.device(device):
+        lm = transformers.AutoModelForCausalLM.from_config(config, dtype=dtype)
+    llm = CausalLM(model=lm, tokenizer=tokenizer, prompt_format=get_format(fmt))
+    adapter_module = create_component("adapter", adapter, in_dim=encoder.embed_dim, out_dim=config.hidden_size,
+                                      **adapter_args)
+    model = RadiologyVLM(encoder, adapter_module, llm, PromptBuilder(get_format(fmt), instruction), name=shape)
+    # counted before the cast: EncoderBase.num_tokens probes with a float32 image
+    model.image_token_count = model.to(device).image_tokens()
+    return model.to(device=device, dtype=dtype).eval()
+
+
+def memory_bandwidth(device: str) -> float:
+    """Bytes/s of a large device-to-device copy (each byte read once and written once)."""
+    n = (1 << 30) if device.startswith("cuda") else (1 << 26)
+    src = torch.empty(n, dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(10):
+        dst.copy_(src)
+    sync(device)
+    return 2 * n * 10 / (time.perf_counter() - start)
+
+
+def gpu_measures(run: ReportGenerator, studies: list[Study], device: str, new_tokens: int, loop_n: int,
+                 bandwidth: float) -> dict:
+    model = run.model
+    fixed = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
+    run.gen_kwargs = {**fixed, "max_new_tokens": 1, "min_new_tokens": 1}
+    timed_generation(run, studies[:1], 1, device)  # warm-up
+    _, ttft, _ = timed_generation(run, studies[:1], 1, device)
+    run.gen_kwargs = fixed
+    _, loop_s, _ = timed_generation(run, studies[:loop_n], 1, device)
+    decode_tps = (new_tokens - 1) / max(loop_s / loop_n - ttft, 1e-9)
+    lm_bytes = sum(p.numel() * p.element_size() for p in model.language_model.parameters())
+    roofline_tps = bandwidth / lm_bytes
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    _, batch_s, tokens = timed_generation(run, studies[:32], 32, device)
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
+    return {"image_tokens": model.image_token_count, "ttft_ms": round(ttft * 1e3, 1),
+            "decode_tokens_per_s_batch1": round(decode_tps, 1), "roofline_tokens_per_s": round(roofline_tps, 1),
+            "fraction_of_roofline": round(decode_tps / roofline_tps, 3),
+            "loop_reports_per_s": round(loop_n / loop_s, 3), "batch32_reports_per_s": round(32 / batch_s, 3),
+            "batch32_tokens_per_s": round(tokens / batch_s, 1),
+            "batch32_speedup_vs_loop": round((32 / batch_s) / (loop_n / loop_s), 2),
+            "peak_memory_gib": round(peak, 2) if peak is not None else None,
+            "lm_weight_gib": round(lm_bytes / 2**30, 2)}
+
+
+def gpu_part(device: str, small: bool) -> dict:
+    dtype = torch.bfloat16
+    new_tokens, loop_n = (256, 4) if not small else (8, 2)
+    bandwidth = memory_bandwidth(device)
+    print(f"  measured copy bandwidth: {bandwidth / 1e9:.0f} GB/s")
+    results = {"device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu (code-path check)",
+               "bandwidth_gb_per_s": round(bandwidth / 1e9, 1), "new_tokens": new_tokens, "models": {}}
+    variants = {"llava-rad-shaped": [("mlp2x_gelu", {}), ("mlp2x_gelu_pool", {"pool": 2}),
+                                     ("perceiver", {"num_latents": 64})],
+                "slava-shaped": [("mlp2x_gelu", {})]}
+    with tempfile.TemporaryDirectory() as tmp:
+        studies = synthetic_studies(Path(tmp), 32)
+        for shape, adapters in variants.items():
+            for adapter, args in adapters:
+                model = shaped_model(shape, adapter, args, device, dtype, small)
+                run = ReportGenerator(model, {}, shape)
+                row = gpu_measures(run, studies, device, new_tokens, loop_n, bandwidth)
+                results["models"][f"{shape}+{adapter}"] = row
+                print(f"  {shape}+{adapter}: {json.dumps(row)}")
+                del model, run
+                if device.startswith("cuda"):
+                    torch.cuda.empty_cache()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--studies", type=int, default=32)
+    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--gpu-path-on-cpu", action="store_true", help="run the GPU part shrunken on CPU")
+    parser.add_argument("--skip-cpu", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    env = {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
+           "cpu": platform.processor() or platform.machine()}
+    if not args.skip_cpu:
+        print(f"CPU: {args.studies} studies, {args.max_new_tokens} new tokens, fp32, greedy")
+        gpu_note = "GPU part recorded in generate_gpu.json" if torch.cuda.is_available() else \
+            "no GPU on the machine that ran this; GPU figures not recorded"
+        cpu = {"env": env, "note": gpu_note, "studies": args.studies, "max_new_tokens": args.max_new_tokens,
+               "recipes": cpu_part(args.studies, args.max_new_tokens)}
+        (RESULTS / "generate_cpu.json").write_text(json.dumps(cpu, indent=2) + "\n")
+    if torch.cuda.is_available():
+        print("GPU: paper-shaped models, random bf16 weights")
+        gpu = gpu_part("cuda", small=False)
+        (RESULTS / "generate_gpu.json").write_text(json.dumps({"env": env, **gpu}, indent=2) + "\n")
+    elif args.gpu_path_on_cpu:
+        print("GPU part, shrunken, on CPU (code-path check only; figures mean nothing)")
+        gpu_part("cpu", small=True)
+    else:
+        print("GPU part skipped: no CUDA device")
+
+
+if __name__ == "__main__":
+    main()
