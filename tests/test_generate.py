@@ -44,7 +44,15 @@ def test_batched_greedy_equals_unbatched(recipe, tmp_path):
     run = ReportGenerator(model, generation_kwargs(cfg.generation), cfg.name)
     lengths = {int(m.sum()) for m in run.inputs(studies)["attention_mask"]}
     assert len(lengths) > 1, "prompts must differ in length for the test to exercise left padding"
+    prefill = []
+    lm = getattr(model.language_model, "get_base_model", lambda: model.language_model)()  # under peft: the HF model
+    hook = lm.register_forward_pre_hook(lambda _m, _a, kw: None if prefill else prefill.append(kw), with_kwargs=True)
     batched = run(studies)
+    hook.remove()
+    mask, positions = prefill[0]["attention_mask"], prefill[0]["position_ids"]
+    for row_mask, row_pos in zip(mask, positions, strict=True):  # each row counts from 0 at its first real token
+        assert row_mask[0] == 0 or row_mask.all()
+        assert row_pos[row_mask.bool()].tolist() == list(range(int(row_mask.sum())))
     single = [run([s])[0] for s in studies]
     assert [r["prediction"] for r in batched] == [r["prediction"] for r in single]
     assert all(len(r["prediction"]) > 0 for r in batched)
