@@ -156,8 +156,9 @@ def test_misspelt_hook_is_reported_and_other_plugins_still_load():
     assert "fine-encoder" in plugins.registry("encoder")
 
 
-@pytest.mark.xfail(strict=True, reason="discovery reads exc.plugin_name, which pluggy's PluginValidationError "
-                                       "lacks: a misspelt hook is reported under plugin '?'")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="discovery reads exc.plugin_name, which pluggy's PluginValidationError "
+                          "lacks: a misspelt hook is reported under plugin '?'")
 def test_misspelt_hook_failure_carries_the_plugin_name():
     typo = plugin_module("typo_plugin", radzoo_register_encoder=adds("never-registered"))
     [failure] = load_plugins(extra=[typo]).failures

@@ -111,8 +111,9 @@ def test_override_tilde_of_a_missing_key_is_an_error():
         load_recipe("demo/llava-rad", ["~encoder.args.nope"])
 
 
-@pytest.mark.xfail(strict=True, reason="apply_overrides pops the key, which a structured config refuses: "
-                                       "'~llm.lora' (turn LoRA off) fails with 'LLMConfig does not support pop'")
+@pytest.mark.xfail(strict=True, raises=RecipeError,
+                   reason="apply_overrides pops the key, which a structured config refuses: "
+                          "'~llm.lora' (turn LoRA off) fails with 'LLMConfig does not support pop'")
 def test_override_tilde_resets_a_schema_key_to_its_default():
     cfg = load_recipe("demo/llava-rad", ["~llm.lora"])
     assert cfg.llm.lora is None
@@ -187,7 +188,8 @@ def test_unknown_component_lists_close_matches():
     assert "Known llms:" in message and "vicuna-7b-v1.5" in message
 
 
-@pytest.mark.xfail(strict=True, reason="check_components names the section ('llm'), not the key path 'llm.name'")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="check_components names the section ('llm'), not the key path 'llm.name'")
 def test_unknown_component_error_names_the_full_key_path():
     with pytest.raises(RecipeError, match=r"key 'llm.name'"):
         load_recipe("demo/llava-rad", ["llm.name=tiny-lama"])
@@ -232,8 +234,9 @@ def test_image_placeholder_missing_from_the_instruction_fails_at_build():
     assert "prompt.instruction must contain the image placeholder '<image>' exactly once, got 0" in message
 
 
-@pytest.mark.xfail(strict=True, reason="load_recipe does not check the <image> placeholder; the error comes "
-                                       "only from build_model, after the (7B) LLM has been loaded")
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
+                   reason="load_recipe does not check the <image> placeholder; the error comes "
+                          "only from build_model, after the (7B) LLM has been loaded")
 def test_image_placeholder_missing_from_the_instruction_fails_at_load():
     with pytest.raises(RecipeError, match=r"prompt.instruction"):
         load_recipe("demo/llava-rad", ["prompt.instruction=Describe the radiograph."])
