@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,10 @@ class ReportGenerator:
 
     def new_token_ids(self, studies: Sequence[Study]) -> torch.Tensor:
         """``[B, T]`` generated ids (pad after a row's EOS)."""
-        return self.model.generate(**self.inputs(studies), **self.gen_kwargs)
+        return self.generate_ids(self.inputs(studies))
+
+    def generate_ids(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.model.generate(**inputs, **self.gen_kwargs)
 
     def __call__(self, studies: Sequence[Study]) -> list[dict[str, Any]]:
         return self.records(studies, self.new_token_ids(studies))
@@ -207,8 +211,9 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
         raise ValueError(f"study ids must be unique to resume safely; {dup!r} appears more than once")
     if rank is None or world_size is None:
         rank, world_size = distributed_rank()
-        if world_size > 1:
-            _join_process_group(device)
+        own_group = world_size > 1 and _join_process_group(device)
+    else:
+        own_group = False
     if device == "cuda" and world_size > 1:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
     model = prepare_model(model, device, dtype)
@@ -231,19 +236,30 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
         skipped = len(mine) - len(todo)
         if skipped:
             log(f"{target}: {skipped} studies already done, {len(todo)} to go")
-        for batch in batches(todo, size):
-            writer.write_batch(run(batch))
+        chunks = list(batches(todo, size))
+        # read and transform the next batch's images while the model generates this one
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            upcoming = loader.submit(run.inputs, chunks[0]) if chunks else None
+            for i, batch in enumerate(chunks):
+                inputs = upcoming.result()
+                if i + 1 < len(chunks):
+                    upcoming = loader.submit(run.inputs, chunks[i + 1])
+                writer.write_batch(run.records(batch, run.generate_ids(inputs)))
         repaired = writer.repaired_bytes
     if world_size > 1:
         _merge_shards(out, world_size, rank, ids)
+    if own_group:
+        torch.distributed.destroy_process_group()
     return GenerateResult(out=out, generated=len(todo), skipped=skipped, total=len(mine), repaired_bytes=repaired)
 
 
-def _join_process_group(device: str) -> None:
+def _join_process_group(device: str) -> bool:
     """Under torchrun (RANK/WORLD_SIZE set) join the process group so rank 0 can wait for the others."""
     dist = torch.distributed
     if dist.is_available() and not dist.is_initialized() and "MASTER_ADDR" in os.environ:
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        return True
+    return False
 
 
 def _merged_ids(out: Path) -> set[str]:

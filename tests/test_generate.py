@@ -183,3 +183,29 @@ def test_cli_generate_passes_data_options_to_the_readers(tmp_path, monkeypatch, 
     assert "2 reports generated" in capsys.readouterr().out
     assert main(["generate", "demo/cxr-llava", "--out", str(out), "--dtype", "fp16"]) == 2
     assert "needs a GPU" in capsys.readouterr().err
+
+
+TORCHRUN_CHILD = textwrap.dedent("""
+    import json, sys, torch
+    torch.set_num_threads(1)
+    from radzoo.data.study import Study
+    from radzoo.generate import generate
+    studies = [Study(**s) for s in json.loads(sys.argv[2])]
+    generate("demo/llava-rad", out=sys.argv[1], studies=studies, batch_size=2,
+             overrides=["generation.max_new_tokens=6"])
+""")
+
+
+def test_torchrun_two_ranks_merge_into_one_file(tmp_path):
+    studies = make_studies(tmp_path / "img", 5)
+    script = tmp_path / "child.py"
+    script.write_text(TORCHRUN_CHILD)
+    out = tmp_path / "ddp.jsonl"
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(script), str(out), json.dumps([s.__dict__ for s in studies])],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    generate("demo/llava-rad", out=tmp_path / "one.jsonl", studies=studies, batch_size=2,
+             overrides=["generation.max_new_tokens=6"])
+    assert read_records(out) == read_records(tmp_path / "one.jsonl")
+    assert [len(read_records(tmp_path / f"ddp.rank{r}-of-2.jsonl")) for r in (0, 1)] == [3, 2]
