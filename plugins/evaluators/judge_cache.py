@@ -1,0 +1,57 @@
+"""On-disk cache of LLM-judge answers: one JSON file per key, written atomically (temp file + rename).
+
+The key is sha256 over (model, prompt version, reference, candidate), so a rerun, or a run resumed after a
+crash, never pays for an answer twice. Only what the judge said is stored: never credentials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CACHE_DIR = "~/.cache/radzoo/judge"
+
+
+def judge_key(model: str, prompt_version: str, reference: str, candidate: str) -> str:
+    """sha256 hex digest identifying one judge call."""
+    payload = json.dumps([model, prompt_version, reference, candidate], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class JudgeCache:
+    """Directory of ``<key[:2]>/<key>.json`` records; safe for concurrent writers (atomic rename)."""
+
+    def __init__(self, directory: str | os.PathLike[str] = DEFAULT_CACHE_DIR) -> None:
+        self.directory = Path(directory).expanduser()
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored record, or None when absent (an unreadable file is warned about and ignored)."""
+        path = self._path(key)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, json.JSONDecodeError) as exc:
+            warnings.warn(f"judge cache: ignoring unreadable {path} ({exc}); it will be recomputed", stacklevel=2)
+            return None
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        """Write ``record`` under ``key``: a reader sees the old file or the whole new one, never a torn one."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=f".{key[:8]}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(record, stream, ensure_ascii=False, indent=1)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
