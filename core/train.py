@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,7 +61,9 @@ def _resolve_recipe(recipe: str | Path | DictConfig, overrides: Sequence[str]) -
 
 def _check_trainer_keys(cfg: DictConfig) -> None:
     from radzoo.recipe_schema import CHOICES
+    from radzoo.trainer_setup import require_strategy_package
 
+    require_strategy_package(str(cfg.trainer.strategy))
     checks = [("trainer.uncertain_labels", cfg.trainer.uncertain_labels, CHOICES["trainer.uncertain_labels"])]
     checks += [(f"trainer.loggers[{i}]", v, CHOICES["trainer.loggers[]"]) for i, v in enumerate(cfg.trainer.loggers)]
     for key, value, allowed in checks:
@@ -85,6 +88,8 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     from radzoo.recipe import recipe_hash, save_recipe
     from radzoo.stages import attach_encoder_head, check_stage, part_state_dict
 
+    # tiny stages take fewer steps than the logging interval; the metrics CSV still gets every logged step
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     cfg = _resolve_recipe(recipe, overrides)
     _check_trainer_keys(cfg)
     run_dir = Path(out_dir)

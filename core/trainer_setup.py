@@ -27,10 +27,15 @@ def build_strategy(cfg: DictConfig, model: RadiologyVLM) -> Any:
         checkpointing = blocks if cfg.trainer.gradient_checkpointing else None
         return FSDPStrategy(auto_wrap_policy=blocks, activation_checkpointing_policy=checkpointing,
                             use_orig_params=True)
-    if name == "deepspeed_stage_2" and importlib.util.find_spec("deepspeed") is None:
-        raise ValueError("trainer.strategy=deepspeed_stage_2 needs the deepspeed package, which is not installed: "
-                         "`pip install deepspeed`, or use trainer.strategy=ddp / fsdp")
+    require_strategy_package(name)
     return name
+
+
+def require_strategy_package(strategy: str) -> None:
+    """DeepSpeed is passed through to Lightning but is not a radzoo dependency: say so before training."""
+    if strategy.startswith("deepspeed") and importlib.util.find_spec("deepspeed") is None:
+        raise ValueError(f"trainer.strategy={strategy} needs the deepspeed package, which is not installed: "
+                         "`pip install deepspeed`, or use trainer.strategy=ddp / fsdp")
 
 
 def enable_gradient_checkpointing(model: RadiologyVLM) -> None:
