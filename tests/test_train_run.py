@@ -1,4 +1,4 @@
-"""Training runs on a few tiny images: loss falls, stages chain, resume equals an uninterrupted run, cache = no cache."""
+"""Training runs on tiny images: loss falls, stages chain, resume = uninterrupted run, cache = no cache."""
 
 from __future__ import annotations
 
