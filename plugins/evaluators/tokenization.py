@@ -1,8 +1,12 @@
 """Report tokenisation for the n-gram metrics (BLEU, ROUGE-L, CIDEr), in the pycocoevalcap convention.
 
-``simple`` (default, pure Python): lowercase, newlines as spaces, split into words, numbers (``3.5``),
-hyphen/apostrophe compounds (``x-ray``, ``patient's``) and single punctuation marks, then drop the
-marks pycocoevalcap's PTBTokenizer drops (``. , ? ! : ; - -- ... ' '' ` `` ( ) [ ] { }``).
+``simple`` (default, pure Python, a close equivalent of pycocoevalcap's PTB step): lowercase, split into
+words, numbers (``3.5``, ``2019-01-02``), hyphen/slash compounds (``x-ray``, ``and/or``), clitics as PTB
+splits them (``patient 's``, ``do n't``, ``can not``) and single punctuation marks; brackets become
+``-lrb- -rrb- -lsb- -rsb- -lcb- -rcb-`` and are KEPT, as pycocoevalcap does (it filters the upper-case
+forms after lower-casing); then drop ``. , ? ! : ; - -- ... ' '' ` ``  "``. Known difference: PTB's abbreviation
+heuristics (e.g. ``view: PA. Next`` keeps ``pa.``) are approximated by a fixed list (``vs. p.m.``); use
+``ptb`` to reproduce them exactly.
 ``ptb``: pycocoevalcap's own PTBTokenizer (Stanford CoreNLP 3.4.1, needs ``java`` on PATH).
 ``none``: the text as given, whitespace-split (for strings already tokenised, as R2Gen does).
 Every scorer then sees tokens joined by single spaces, exactly as pycocoevalcap's scorers expect.
@@ -16,17 +20,22 @@ from collections.abc import Sequence
 
 TOKENIZERS = ("simple", "ptb", "none")
 
-# pycocoevalcap.tokenizer.ptbtokenizer.PUNCTUATIONS, plus the raw brackets PTB rewrites to -LRB- etc.
-DROPPED = frozenset(
-    ["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";",
-     "(", ")", "[", "]", "{", "}", '"']
+# pycocoevalcap.tokenizer.ptbtokenizer.PUNCTUATIONS (its -LRB- etc. never match lower-cased output)
+DROPPED = frozenset(["''", "'", "``", "`", ".", "?", "!", ",", ":", "-", "--", "...", ";", '"'])
+BRACKETS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"}
+_TOKEN = re.compile(
+    r"\d+(?:[-.,/:]\d+)*"  # numbers, dates, times
+    r"|can(?=not\b)|\w+(?=n't\b)|n't|'(?:s|re|ve|ll|d|m)\b"  # clitics split as PTB does
+    r"|(?:[a-z]\.){2,}|(?:vs|dr|mr|mrs|no|approx|cf|etc)\.(?=\s+(?-i:[a-z0-9]))"  # abbreviations PTB keeps
+    r"|\w+(?:[-/]\w+)*|\.\.\.|--|[?!]+|[^\w\s]",
+    re.IGNORECASE,
 )
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|\w+(?:[-'/]\w+)*|\.\.\.|--|[^\w\s]")
 
 
 def simple_tokenize(text: str) -> str:
     """One report as lowercase tokens joined by single spaces, punctuation dropped (see module doc)."""
-    return " ".join(t for t in _TOKEN.findall(text.lower()) if t not in DROPPED)
+    tokens = (BRACKETS.get(t, t) for t in (m.lower() for m in _TOKEN.findall(text)))
+    return " ".join(t for t in tokens if t not in DROPPED)
 
 
 def tokenize(texts: Sequence[str], method: str = "simple") -> list[str]:
