@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
+import types
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +22,14 @@ from omegaconf import DictConfig
 
 from radzoo.conversation import encode_example
 from radzoo.data.study import Study
-from radzoo.jsonl_output import JsonlWriter, merge_jsonl, read_records
+from radzoo.jsonl_output import JsonlWriter
+from radzoo.sharding import (
+    distributed_rank,
+    join_process_group,
+    merge_after_ranks,
+    merged_ids,
+    shard_path,
+)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 EXPORT_MARKER = "export.json"  # written by `radzoo export`: the LM is a plain transformers directory
@@ -163,17 +172,6 @@ def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
-def distributed_rank() -> tuple[int, int]:
-    """(rank, world_size) from torch.distributed or the torchrun/Lightning environment; (0, 1) alone."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
-def shard_path(out: Path, rank: int, world_size: int) -> Path:
-    return out.with_name(f"{out.stem}.rank{rank}-of-{world_size}{out.suffix}")
-
-
 def prepare_model(model: Any, device: str, dtype: str) -> Any:
     """Move the model to ``device``/``dtype``; on a GPU use PyTorch SDPA attention."""
     if dtype not in DTYPES:
@@ -211,7 +209,7 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
         raise ValueError(f"study ids must be unique to resume safely; {dup!r} appears more than once")
     if rank is None or world_size is None:
         rank, world_size = distributed_rank()
-        own_group = world_size > 1 and _join_process_group(device)
+        own_group = world_size > 1 and join_process_group(device)
     else:
         own_group = False
     if device == "cuda" and world_size > 1:
@@ -231,7 +229,7 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     with JsonlWriter(target) as writer:
         if writer.repaired_bytes:
             log(f"{target}: removed a torn last line ({writer.repaired_bytes} bytes) left by an interrupted run")
-        done = (writer.done | _merged_ids(out)) if world_size > 1 else writer.done
+        done = (writer.done | merged_ids(out)) if world_size > 1 else writer.done
         todo = [s for s in mine if str(s.id) not in done]
         skipped = len(mine) - len(todo)
         if skipped:
@@ -247,43 +245,18 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
                 writer.write_batch(run.records(batch, run.generate_ids(inputs)))
         repaired = writer.repaired_bytes
     if world_size > 1:
-        _merge_shards(out, world_size, rank, ids)
+        merge_after_ranks(out, world_size, rank, ids)
     if own_group:
         torch.distributed.destroy_process_group()
     return GenerateResult(out=out, generated=len(todo), skipped=skipped, total=len(mine), repaired_bytes=repaired)
 
 
-def _join_process_group(device: str) -> bool:
-    """Under torchrun (RANK/WORLD_SIZE set) join the process group so rank 0 can wait for the others."""
-    dist = torch.distributed
-    if dist.is_available() and not dist.is_initialized() and "MASTER_ADDR" in os.environ:
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-        return True
-    return False
+class _CallableModule(types.ModuleType):
+    """Importing ``radzoo.generate`` binds the package attribute to this module, shadowing the function
+    that ``radzoo.generate`` lazily names; calling the module calls the function, so both spellings work."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> GenerateResult:
+        return generate(*args, **kwargs)
 
 
-def _merged_ids(out: Path) -> set[str]:
-    """Ids already merged into ``out`` by an earlier run (perhaps with another world size)."""
-    return {str(r["id"]) for r in read_records(out)} if out.exists() else set()
-
-
-def _merge_shards(out: Path, world_size: int, rank: int, order: Sequence[str]) -> None:
-    """Wait for every rank (when a process group exists), then rank 0 merges the shard files into ``out``."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-    if rank == 0:
-        parts = [shard_path(out, r, world_size) for r in range(world_size)]
-        missing = [str(p) for p in parts if not p.exists()]
-        if missing:
-            return  # other ranks still running without a process group; merge_shards(out) merges later
-        merge_jsonl(parts, out, order)
-
-
-def merge_shards(out: str | Path, world_size: int, order: Sequence[str] | None = None) -> int:
-    """Merge ``<out>.rankR-of-W.jsonl`` files into ``out`` (ids unique); returns the record count."""
-    out = Path(out)
-    parts = [shard_path(out, r, world_size) for r in range(world_size)]
-    missing = [str(p) for p in parts if not p.exists()]
-    if missing:
-        raise FileNotFoundError(f"shard file(s) missing: {', '.join(missing)}; rerun those ranks")
-    return merge_jsonl(parts, out, order)
+sys.modules[__name__].__class__ = _CallableModule

@@ -16,8 +16,9 @@ import pytest
 from PIL import Image
 
 from radzoo.data.study import Study
-from radzoo.generate import ReportGenerator, generate, generation_kwargs, load_model, merge_shards
+from radzoo.generate import ReportGenerator, generate, generation_kwargs, load_model
 from radzoo.jsonl_output import JsonlWriter, read_records
+from radzoo.sharding import merge_shards
 
 # every demo recipe gets an indication variant so prompts differ in length (left padding is exercised)
 INDICATION = "prompt.instruction_with_indication='<image> Findings for this indication: {indication}'"
@@ -58,6 +59,15 @@ def test_batched_greedy_equals_unbatched(recipe, tmp_path):
     assert all(len(r["prediction"]) > 0 for r in batched)
     assert batched[1]["prompt"].count("cough") == 1 and batched[0]["reference"] == "report 0"
     assert batched[0]["model"] == cfg.name
+
+
+def test_radzoo_generate_is_callable_even_after_the_module_is_imported(tmp_path):
+    import radzoo
+    import radzoo.generate  # binds the package attribute to the module
+
+    result = radzoo.generate("demo/llava-rad", out=tmp_path / "p.jsonl", studies=make_studies(tmp_path, 1),
+                             overrides=["generation.max_new_tokens=2"])
+    assert result.generated == 1 and read_records(tmp_path / "p.jsonl")[0]["id"] == "s0"
 
 
 def test_generation_kwargs_follow_the_recipe():

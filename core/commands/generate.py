@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="weights dtype")
     parser.add_argument("--rank", type=int, help="this process's shard (default: $RANK under torchrun, else 0)")
-    parser.add_argument("--world-size", type=int, help="number of shards (default: $WORLD_SIZE, else 1)")
+    parser.add_argument("--world-size", type=int,
+                        help="number of shards (default: $WORLD_SIZE, else 1); rank 0 merges the shard files "
+                             "into --out once all exist (rerun rank 0 to merge late shards)")
 
 
 def _data_overrides(args: argparse.Namespace) -> list[str]:
