@@ -165,3 +165,34 @@ def test_ddp_two_cpu_processes_agree_and_learn(studies, tmp_path: Path) -> None:
     assert finetune["samples"] == 10 * 4 * 2  # each step sees a batch of 4 on each of the 2 ranks
     assert finetune["end_loss"] < finetune["start_loss"] - 0.5
     assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def test_accumulation_mixed_precision_and_gradient_checkpointing(studies, tmp_path: Path) -> None:
+    overrides = QUIET + steps(2, 3, batch=2) + [
+        "trainer.accumulate_grad_batches=2", "trainer.precision=bf16-mixed", "trainer.gradient_checkpointing=true",
+        "trainer.loggers=[csv,tensorboard]"]
+    result = train("demo/llava-rad", tmp_path / "run", overrides=overrides, studies=studies)
+    assert [(s.steps, s.samples) for s in result.stages] == [(2, 8), (3, 12)]  # 2 micro-batches of 2 per step
+    assert all(np.isfinite([s.start_loss, s.end_loss]).all() for s in result.stages)
+    losses = json.loads((tmp_path / "run" / "train_summary.json").read_text())["losses"]
+    assert [len(v) for v in losses.values()] == [2, 3]
+    assert list((tmp_path / "run" / "tensorboard" / "finetune").glob("events.*"))
+
+
+def test_cli_trains_from_a_csv_and_resumes(studies, tmp_path: Path, capsys) -> None:
+    from radzoo.cli import main
+
+    csv = tmp_path / "reports.csv"
+    csv.write_text("id,image,report\n" + "".join(f'{s.id},{s.image},"{s.report}"\n' for s in studies))
+    args = ["train", "demo/llava-rad", "data.format=csv", f"data.path={csv}", *QUIET, *steps(2, 2),
+            "--out", str(tmp_path / "run")]
+    assert main(args + ["--stop-after-steps", "3"]) == 0
+    assert "stopped early" in capsys.readouterr().out
+    assert main(args) == 2  # the run exists: the user is told to pass --resume
+    assert "--resume" in capsys.readouterr().err
+    assert main(args + ["--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "finetune: 1 steps" in out and "done:" in out
+    saved = (tmp_path / "run" / "recipe.yaml").read_text()
+    assert "format: csv" in saved and "max_steps: 2" in saved
+    assert (tmp_path / "run" / "model.safetensors").is_file()
