@@ -15,6 +15,12 @@ def _chexprompt(**options):
     return CheXpromptEvaluator(**options)
 
 
+def _chexbert(**options):
+    from radzoo.plugins.evaluators.chexbert import CheXbertF1Evaluator
+
+    return CheXbertF1Evaluator(**options)
+
+
 @hookimpl
 def radzoo_register_evaluators(registry) -> None:
     """The LLM judge and the weight-based clinical metrics."""
@@ -22,3 +28,7 @@ def radzoo_register_evaluators(registry) -> None:
                  "(options model, base_url, api_key_env, api_version for Azure, cache_dir, concurrency)",
                  license="Apache-2.0 (radzoo); prompt design after microsoft/chexprompt (MIT)",
                  paper="Zambrano Chaves et al. 2025 (LLaVA-Rad, CheXprompt)")
+    registry.add("chexbert", _chexbert, description="CheXpert F1 (14 and 5, micro/macro) from CheXbert labels; "
+                 "options checkpoint_path (chexbert.pth), bert_path (bert-base-uncased tokenizer), uncertain",
+                 license="CheXbert weights: Stanford research license; code Apache-2.0 (radzoo)",
+                 paper="Smit et al. 2020 (CheXbert)")
