@@ -44,6 +44,14 @@ def test_published_samples_reproduced(text, expected):
      {"Support Devices": 0.0, "Pneumothorax": 0.0, "No Finding": 1.0}),
     ("Small pericardial effusion.", {"No Finding": 1.0}),
     ("Findings suggest congestive heart failure.", {"Edema": -1.0, "Cardiomegaly": -1.0}),
+    ("There is no focal consolidation to suggest pneumonia.",
+     {"Consolidation": 0.0, "Pneumonia": 0.0, "No Finding": 1.0}),
+    ("Heart size normal, mild pulmonary edema.", {"Cardiomegaly": 0.0, "Edema": 1.0}),
+    ("Left basilar opacity, likely atelectasis.", {"Lung Opacity": 1.0, "Atelectasis": -1.0}),
+    ("Blunting of the left costophrenic angle, which may reflect small effusion or pleural thickening.",
+     {"Pleural Effusion": -1.0, "Pleural Other": -1.0}),
+    ("The mediastinal and hilar contours are normal. Old healed left rib fractures.",
+     {"Enlarged Cardiomediastinum": 0.0, "Fracture": 1.0}),
 ])
 def test_negation_and_uncertainty(text, expected):
     assert mentioned(text) == expected

@@ -146,6 +146,8 @@ def _pre_trigger(sentence: str, start: int, masked: str) -> str | None:
     if _CLAUSE_BREAK.search(between):
         return None
     kind = best.lastgroup.rstrip("0123456789")
+    if kind == "near" and "," in between:  # "heart size normal, mild edema": the verdict is the heart's
+        return None
     limit = NEAR_GAP if kind == "near" else MAX_GAP
     if _gap_words(between) > limit:
         return None

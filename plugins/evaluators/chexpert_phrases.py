@@ -102,7 +102,8 @@ PRE_UNCERTAINTY = (
     r"(?:exclude|excluded|rule out|ruled out)", r"not (?:be )?(?:entirely )?(?:excluded|ruled out)",
     r"rule out", r"r/o", r"to exclude", r"differential (?:diagnosis )?(?:includes|include|of)",
     r"question of", r"questionable", r"suspicious (?:for|of)", r"suspect(?:ed)?", r"concerning for",
-    r"concern for", r"suggestive of", r"suggest(?:s|ing)?", r"worrisome for", r"possibl[ey]", r"probabl[ey]",
+    r"concern for", r"suggestive of", r"(?<!to )suggest(?:s|ing)?", r"unlikely", r"worrisome for",
+    r"possibl[ey]", r"probabl[ey]",
     r"presum(?:ed|ably)", r"likely", r"may", r"might", r"could", r"versus", r"vs\.?", r"borderline",
     r"equivocal", r"indeterminate", r"cannot be differentiated", r"evaluate for", r"assess for",
 )
@@ -115,7 +116,8 @@ PRE_NEGATION_NEAR = (r"normal", r"unremarkable", r"top[- ]normal", r"clear")  # 
 POST_UNCERTAINTY = (
     r"(?:cannot|can ?not|can't) (?:be )?(?:entirely |definitely )?(?:excluded|ruled out)",
     r"not (?:be )?(?:entirely )?(?:excluded|ruled out)", r"(?:is|are) (?:not )?excluded",
-    r"(?:is|are) (?:possible|likely|probable|suspected|questionable|questioned|favou?red)",
+    r"(?:is|are) (?:possible|likely|unlikely|probable|suspected|questionable|questioned|favou?red)",
+    r"unlikely",
     r"possibl[ey]", r"suspected", r"questionable", r"versus", r"vs\.?", r"may", r"might", r"could",
     r"(?:is|are) (?:not )?(?:entirely )?(?:certain|definite)",
 )
