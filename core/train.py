@@ -8,7 +8,9 @@ RUN_DIR/checkpoints/<stage>/ keeps each finished stage; RUN_DIR/train_summary.js
 from __future__ import annotations
 
 import json
+import sys
 import time
+import types
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -214,3 +216,14 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
         if stop_at >= total:
             save_checkpoint(run_dir / "checkpoints" / stage.name, part_state_dict(model, trained), state)
     return outcome, stop_at < total
+
+
+class _CallableModule(types.ModuleType):
+    """Importing ``radzoo.train`` binds the package attribute to this module, shadowing the function that
+    ``radzoo.train`` lazily names; calling the module calls the function, so both spellings work."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> RunResult:
+        return train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

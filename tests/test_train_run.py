@@ -120,8 +120,11 @@ def test_label_pretraining_then_alignment(studies, tmp_path: Path) -> None:
 
 
 def test_bad_training_settings_are_named(studies, tmp_path: Path) -> None:
+    import radzoo
+    import radzoo.train  # binds the package attribute to the module: radzoo.train(...) must still train
+
     with pytest.raises(ValueError, match="deepspeed"):
-        train("demo/llava-rad", tmp_path / "ds", overrides=QUIET + ["trainer.strategy=deepspeed_stage_2"],
+        radzoo.train("demo/llava-rad", tmp_path / "ds", overrides=QUIET + ["trainer.strategy=deepspeed_stage_2"],
               studies=studies)
     with pytest.raises(ValueError, match="uncertain_labels"):
         train("demo/llava-rad", tmp_path / "u", overrides=QUIET + ["trainer.uncertain_labels=maybe"], studies=studies)
