@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import json
 import math
 import shutil
 import subprocess
@@ -11,7 +12,10 @@ import types
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+from torch import nn
 
 import radzoo
 from radzoo import discovery, hookimpl
@@ -145,6 +149,19 @@ def test_unknown_component_error_mentions_the_failed_plugins(entry_point_plugins
     assert "plugin 'exploding'" in message and "plugin exploded on import" in message
 
 
+def test_radzoo_plugins_command_reports_failed_plugins(entry_point_plugins, monkeypatch, capsys):
+    from radzoo.cli import main
+
+    monkeypatch.setattr(discovery, "_PLUGINS", None)
+    assert main(["plugins", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert {(f["plugin"], f["stage"]) for f in listing["failures"]} == {("exploding", "import"), ("vanished", "import")}
+    assert "good-encoder" in {c["name"] for c in listing["components"]}
+    assert main(["plugins"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "failed: plugin 'exploding' failed at import: RuntimeError: plugin exploded on import" in text
+
+
 def test_misspelt_hook_is_reported_and_other_plugins_still_load():
     typo = plugin_module("typo_plugin", radzoo_register_encoder=adds("never-registered"))
     good = plugin_module("fine_plugin", radzoo_register_encoders=adds("fine-encoder"))
@@ -188,8 +205,6 @@ def test_register_hook_that_raises_is_reported_and_the_rest_still_load():
 
 # ------------------------------------------------------------------- factories that break the protocol
 def test_encoder_factory_breaking_the_protocol_gives_a_typeerror_naming_it(monkeypatch):
-    from torch import nn
-
     module = plugin_module("sloppy_plugin", radzoo_register_encoders=adds("sloppy-encoder",
                                                                           factory=lambda **kw: nn.Identity()))
     use_plugins(monkeypatch, module)
@@ -207,6 +222,44 @@ def test_llm_factory_breaking_the_protocol_gives_a_typeerror_naming_it(monkeypat
     with pytest.raises(TypeError, match=r"llm 'sloppy-llm' returned object, which lacks model, tokenizer, "
                                         r"hidden_size, prompt_format, lora_target_modules"):
         radzoo.build_model(recipe)
+
+
+class MinimalEncoder(nn.Module):
+    """Exactly the documented encoder contract: embed_dim, forward, image_transform (no num_tokens)."""
+
+    embed_dim = 16
+
+    def __init__(self, **args):
+        super().__init__()
+        self.proj = nn.Conv2d(1, 16, 8, stride=8)  # 32 px -> a 4 x 4 grid of tokens
+
+    def forward(self, pixel_values):
+        return self.proj(pixel_values).flatten(2).transpose(1, 2)
+
+    def image_transform(self, train=False):
+        def transform(img):
+            return torch.from_numpy(np.asarray(img.convert("L").resize((32, 32)), "float32") / 255)[None]
+        return transform
+
+
+@pytest.fixture
+def minimal_encoder_model(monkeypatch):
+    use_plugins(monkeypatch, plugin_module("minimal_plugin", radzoo_register_encoders=adds("minimal-encoder",
+                                                                                          factory=MinimalEncoder)))
+    return radzoo.build_model(radzoo.load_recipe("demo/llava-rad", ["encoder.name=minimal-encoder"]))
+
+
+def test_encoder_with_only_the_documented_contract_trains(minimal_encoder_model):
+    from radzoo.smoke import smoke_step
+
+    assert math.isfinite(smoke_step(minimal_encoder_model))
+
+
+@pytest.mark.xfail(strict=True, raises=AttributeError,
+                   reason="RadiologyVLM.image_tokens (printed by `radzoo build`) reads encoder.num_tokens, which the "
+                          "encoder protocol and check_component do not require")
+def test_encoder_with_only_the_documented_contract_reports_its_image_tokens(minimal_encoder_model):
+    assert minimal_encoder_model.image_tokens() == 16
 
 
 # ----------------------------------------------------------------- the third-party example package
