@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from radzoo.statistics import bootstrap_ci
+from radzoo.statistics import bootstrap_ci, paired_bootstrap_test
 
 # Runs offline with no weights: the recipe default for `evaluation.metrics`.
 DEFAULT_METRICS = ("bleu", "rouge_l", "cider", "chexpert")
@@ -67,6 +67,10 @@ def evaluate(
     samples: dict[str, Any] = {"id": ids}
     for name in names:
         evaluator = create_evaluator(name, options.get(name))
+        clash = sorted(set(evaluator.metric_names) & set(result["metrics"]))
+        if clash:
+            raise ValueError(f"evaluator {name!r} reports {', '.join(clash)}, already reported by another "
+                             "evaluator in this run; evaluate them separately or rename the metrics")
         stats = evaluator.sample_stats(list(predictions), list(references))
         values = evaluator.aggregate(stats)
         intervals = bootstrap_ci(evaluator, stats, resamples=bootstrap, seed=seed)
@@ -87,6 +91,29 @@ def evaluate(
             samples.update(_per_sample(evaluator, stats, len(predictions)))
     if per_sample:
         result["per_sample"] = samples
+    return result
+
+
+def paired_test(
+    predictions_a: Sequence[str],
+    predictions_b: Sequence[str],
+    references: Sequence[str],
+    metrics: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """System B vs system A on the same references: per metric ``delta`` (B - A), ``p_value`` (paired
+    bootstrap), ``a`` and ``b``; each evaluator labels or scores every system once."""
+    if not len(predictions_a) == len(predictions_b) == len(references):
+        raise ValueError(f"a paired test needs one prediction per reference from each system: got "
+                         f"{len(predictions_a)}, {len(predictions_b)} and {len(references)} references")
+    result: dict[str, dict[str, float]] = {}
+    for name in metrics or DEFAULT_METRICS:
+        evaluator = create_evaluator(name, (options or {}).get(name))
+        stats_a = evaluator.sample_stats(list(predictions_a), list(references))
+        stats_b = evaluator.sample_stats(list(predictions_b), list(references))
+        result.update(paired_bootstrap_test(evaluator, stats_a, stats_b, resamples=resamples, seed=seed))
     return result
 
 

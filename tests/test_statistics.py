@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 
-from radzoo.evaluate import create_evaluator
+import pytest
+
+from radzoo.evaluate import create_evaluator, evaluate, paired_test
 from radzoo.statistics import bootstrap_ci, paired_bootstrap_test
 
 FINDINGS = ["Moderate cardiomegaly.", "Small left pleural effusion.", "No pneumothorax.", "Bibasilar atelectasis.",
@@ -41,3 +43,14 @@ def test_paired_test_detects_a_clearly_better_system():
     same = paired_bootstrap_test(evaluator, evaluator.sample_stats(bad, references),
                                  evaluator.sample_stats(bad, references), resamples=50, seed=0)
     assert same["bleu_4"]["delta"] == 0 and same["bleu_4"]["p_value"] > 0.5
+
+
+def test_paired_test_api_over_metrics_and_clear_errors():
+    references = corpus(0, 60)
+    result = paired_test(corpus(1, 60), references, references, metrics=["rouge_l", "chexpert"], resamples=100)
+    assert result["rouge_l"]["b"] == pytest.approx(1.0) and result["rouge_l"]["p_value"] < 0.05
+    assert result["chexpert_micro_f1_5"]["delta"] > 0
+    with pytest.raises(ValueError, match="one prediction per reference"):
+        paired_test(references[:3], references, references)
+    with pytest.raises(ValueError, match="already reported"):
+        evaluate(references, references, metrics=["bleu", "bleu"], bootstrap=0)

@@ -24,8 +24,8 @@ POLICIES = ("positive", "negative")
 _FIVE_INDEX = np.array([OBSERVATIONS.index(o) for o in FIVE])
 
 
-def _metric_names(suffix: str) -> list[str]:
-    return [f"chexpert_{avg}_f1_{subset}{suffix}" for subset in ("14", "5") for avg in ("micro", "macro")]
+def _metric_names(prefix: str, suffix: str) -> list[str]:
+    return [f"{prefix}_{avg}_f1_{subset}{suffix}" for subset in ("14", "5") for avg in ("micro", "macro")]
 
 
 def binarize(labels: Sequence[Sequence[float | None]], uncertain: str) -> np.ndarray:
@@ -47,6 +47,7 @@ class CheXpertF1Evaluator:
 
     name = "chexpert"
     version = "1"
+    metric_prefix = "chexpert"  # a subclass with another labeler sets its own, so names never collide
 
     def __init__(self, uncertain: str = "positive", zero_division: float = 0.0) -> None:
         if uncertain not in POLICIES:
@@ -55,8 +56,9 @@ class CheXpertF1Evaluator:
             raise ValueError(f"chexpert: option zero_division={zero_division!r} must be 0 or 1")
         self.uncertain = uncertain
         self.zero_division = float(zero_division)
-        self.metric_names = tuple(_metric_names("") + [n for p in POLICIES
-                                                       for n in _metric_names(f"_uncertain_{p}")])
+        prefix = self.metric_prefix
+        self.metric_names = tuple(_metric_names(prefix, "") + [n for p in POLICIES
+                                                               for n in _metric_names(prefix, f"_uncertain_{p}")])
         self.higher_is_better = {m: True for m in self.metric_names}
 
     def options(self) -> dict[str, Any]:
