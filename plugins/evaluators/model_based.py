@@ -21,6 +21,12 @@ def _chexbert(**options):
     return CheXbertF1Evaluator(**options)
 
 
+def _radgraph(**options):
+    from radzoo.plugins.evaluators.radgraph_f1 import RadGraphF1Evaluator
+
+    return RadGraphF1Evaluator(**options)
+
+
 @hookimpl
 def radzoo_register_evaluators(registry) -> None:
     """The LLM judge and the weight-based clinical metrics."""
@@ -32,3 +38,6 @@ def radzoo_register_evaluators(registry) -> None:
                  "options checkpoint_path (chexbert.pth), bert_path (bert-base-uncased tokenizer), uncertain",
                  license="CheXbert weights: Stanford research license; code Apache-2.0 (radzoo)",
                  paper="Smit et al. 2020 (CheXbert)")
+    registry.add("radgraph", _radgraph, description="RadGraph F1 simple/partial (headline)/complete from RadGraph "
+                 "annotations (option annotations_path: JSON written by the radgraph package)",
+                 license="Apache-2.0 (radzoo)", paper="Jain et al. 2021 (RadGraph); Delbrouck et al. 2022")
