@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -149,3 +151,14 @@ def read_predictions(path: str | Path) -> list[dict[str, Any]]:
                 raise ValueError(f"{path}:{number}: {key!r} is {type(row[key]).__name__}, expected a string")
         rows.append(row)
     return rows
+
+
+class _CallableModule(types.ModuleType):
+    """Importing ``radzoo.evaluate`` binds the package attribute to this module, shadowing the function that
+    ``radzoo.evaluate`` lazily names; calling the module calls the function, so both spellings work."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -151,6 +151,14 @@ def test_evaluate_api_reports_value_ci_and_per_sample(pairs):
         evaluate(predictions, references, metrics=["bleuu"])
 
 
+def test_radzoo_evaluate_is_callable_even_after_the_module_is_imported():
+    import radzoo
+    import radzoo.evaluate  # noqa: F401  binds the package attribute to the module
+
+    result = radzoo.evaluate(["No pleural effusion."], ["No pleural effusion."], metrics=["rouge_l"], bootstrap=0)
+    assert result["metrics"]["rouge_l"]["value"] == pytest.approx(1.0)
+
+
 def test_read_predictions_errors_name_file_and_line(tmp_path):
     path = tmp_path / "p.jsonl"
     path.write_text('{"id": 1, "prediction": "a", "reference": "b"}\n{"id": 2, "prediction": "a"}\n')
