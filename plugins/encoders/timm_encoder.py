@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -13,13 +14,15 @@ from radzoo.weights import explain_missing_weights, is_local
 class TimmEncoder(EncoderBase):
     """Patch tokens of a timm model's ``select_layer`` block (prefix/CLS tokens dropped unless asked)."""
 
-    def __init__(self, model: Any, select_layer: int = -2, drop_cls: bool = True) -> None:
+    def __init__(self, model: Any, select_layer: int = -2, drop_cls: bool = True,
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> None:
         cfg = model.pretrained_cfg or {}
         size = model.patch_embed.img_size[0] if hasattr(model, "patch_embed") else cfg.get("input_size", (3, 224))[-1]
         in_chans = getattr(getattr(model, "patch_embed", None), "proj", None)
         in_chans = in_chans.in_channels if in_chans is not None else cfg.get("input_size", (3,))[0]
-        super().__init__(model.num_features, size, in_chans, cfg.get("mean", IMAGENET_MEAN),
-                         cfg.get("std", IMAGENET_STD))
+        # mean/std given by the caller win: an open_clip tower is normalised as its CLIP training was
+        super().__init__(model.num_features, size, in_chans, mean or cfg.get("mean", IMAGENET_MEAN),
+                         std or cfg.get("std", IMAGENET_STD))
         self.model = model
         self.select_layer = select_layer
         self.drop_cls = drop_cls
@@ -29,7 +32,8 @@ class TimmEncoder(EncoderBase):
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         out = self.model.forward_intermediates(
             pixel_values, indices=[self.layer_index], norm=False, intermediates_only=True,
-            **({"output_fmt": "NLC", "return_prefix_tokens": not self.drop_cls} if hasattr(self.model, "blocks")
+            **({"output_fmt": "NLC", "return_prefix_tokens": not self.drop_cls, "stop_early": True}
+               if hasattr(self.model, "blocks")
                else {}),
         )[0]
         if isinstance(out, tuple):  # (patch tokens, prefix tokens)

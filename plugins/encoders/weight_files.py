@@ -1,0 +1,73 @@
+"""Reading encoder weights from disk without unpickling arbitrary objects (safetensors or weights-only torch)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def _numpy_scalar_globals() -> list:
+    """numpy reconstructors that training checkpoints carry (e.g. a saved epoch/metric); data only, no code."""
+    import numpy as np
+
+    multiarray = getattr(np, "_core", np.core).multiarray
+    return [multiarray.scalar, np.dtype, *{type(np.dtype(t)) for t in ("f4", "f8", "i4", "i8", "bool")}]
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from a ``.safetensors`` file or a torch file loaded with ``weights_only=True``.
+
+    Training checkpoints are unwrapped: a ``{"state_dict": ...}`` (or ``"model"``) wrapper and a DDP
+    ``module.`` prefix are removed, as open_clip and LLaVA-Rad do.
+    """
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    try:
+        with torch.serialization.safe_globals(_numpy_scalar_globals()):
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # the unpickler raises UnpicklingError/RuntimeError for forbidden objects
+        raise ValueError(
+            f"cannot read weights from {path}: it holds objects other than tensors ({exc}). Radzoo never "
+            "unpickles arbitrary objects; convert it once where you trust it, e.g. "
+            "`torch.save(torch.load(P, weights_only=False)['state_dict'], OUT)`, and point the recipe at OUT"
+        ) from exc
+    for key in ("state_dict", "model"):
+        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
+            checkpoint = checkpoint[key]
+            break
+    if not isinstance(checkpoint, dict) or not checkpoint:
+        raise ValueError(f"{path} does not hold a state dict (name -> tensor)")
+    if all(k.startswith("module.") for k in checkpoint):
+        checkpoint = {k[len("module."):]: v for k, v in checkpoint.items()}
+    return {k: v for k, v in checkpoint.items() if isinstance(v, torch.Tensor)}
+
+
+def read_sharded_weights(directory: str | Path, wanted: Callable[[str], bool]) -> dict[str, torch.Tensor]:
+    """Tensors whose names pass ``wanted`` from a Hugging Face checkpoint directory (sharded or single file).
+
+    With a ``*.index.json`` only the shards that hold wanted tensors are read (a 7B LLM's shards are skipped).
+    """
+    directory = Path(directory)
+    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        index_file = directory / index_name
+        if index_file.is_file():
+            weight_map = json.loads(index_file.read_text())["weight_map"]
+            shards = sorted({shard for name, shard in weight_map.items() if wanted(name)})
+            break
+    else:
+        shards = [name for name in ("model.safetensors", "pytorch_model.bin") if (directory / name).is_file()][:1]
+    state: dict[str, torch.Tensor] = {}
+    for shard in shards:
+        state.update({k: v for k, v in read_weights(directory / shard).items() if wanted(k)})
+    if not state:
+        raise FileNotFoundError(f"no matching weights in {directory}: expected model.safetensors(.index.json) "
+                                "or pytorch_model.bin(.index.json) holding the vision tower")
+    return state
