@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from radzoo import hookimpl
 
-COCO = "pycocoevalcap (BSD); tokenisation in radzoo.plugins.evaluators.tokenization"
+COCO = "BSD (pycocoevalcap)"
 
 
 def _bleu(**options):

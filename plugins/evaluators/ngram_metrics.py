@@ -147,6 +147,9 @@ class CiderEvaluator(TokenizedEvaluator):
     name = "cider"
     metric_names = ("cider",)
 
+    def options(self) -> dict[str, Any]:
+        return {**super().options(), "sigma": 6.0, "document_frequency": "full corpus, fixed under bootstrap"}
+
     def sample_stats(self, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
         from pycocoevalcap.cider.cider_scorer import CiderScorer
 
