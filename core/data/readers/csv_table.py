@@ -1,0 +1,50 @@
+"""``csv``: any CSV with image path column(s), a report column and optional indication, id, split and
+label columns (names set in data.options). Label columns: a JSON column (``labels_column``) or columns
+named after the CheXpert observations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from radzoo.data.labels import labels_from_mapping
+from radzoo.data.readers import Source
+from radzoo.data.readers.result import SkipLog
+from radzoo.data.readers.tables import csv_rows, labels_and_truth
+from radzoo.data.study import Study
+
+OPTIONS = {
+    "image_column": "image",  # or a list of columns: one study per non-empty image cell
+    "report_column": "report",
+    "indication_column": "indication",  # optional: used when the column exists
+    "id_column": "id",  # optional: row number otherwise
+    "split_column": "split",  # optional: default_split otherwise
+    "labels_column": "labels_json",  # optional JSON labels column
+    "default_split": "train",
+    "delimiter": ",",
+}
+
+
+def read(source: Source, log: SkipLog) -> Iterator[Study]:
+    """One study per row and image column."""
+    o = source.options
+    image_columns = [o["image_column"]] if isinstance(o["image_column"], str) else list(o["image_column"])
+    required = image_columns + ([o["report_column"]] if o["require_report"] else [])
+    for line, row in csv_rows(source.path, required, o["delimiter"]):
+        where = f"{source.path.name} line {line}"
+        base_id = (row.get(o["id_column"]) or "").strip() or f"row{line}"
+        labels, truth = labels_and_truth(row.get(o["labels_column"]), where)
+        labels = {**labels_from_mapping(row, where), **labels}
+        images = [(c, (row.get(c) or "").strip()) for c in image_columns]
+        if not any(path for _, path in images):
+            log.problem("missing_image_path", where, f"no image path in column(s) {', '.join(image_columns)}")
+            continue
+        for column, image in images:
+            if not image:
+                continue
+            study_id = base_id if len(image_columns) == 1 else f"{base_id}/{column}"
+            yield Study(
+                id=study_id, image=str(source.resolve(image)), report=(row.get(o["report_column"]) or "").strip(),
+                indication=(row.get(o["indication_column"]) or "").strip() or None,
+                split=(row.get(o["split_column"]) or "").strip() or o["default_split"],
+                labels=dict(labels), meta={"truth": truth} if truth else {},
+            )

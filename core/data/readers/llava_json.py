@@ -1,0 +1,74 @@
+"""``llava-json``: LLaVA / LLaVA-Rad conversation JSON — a list of {id, image, conversations: [human
+"<image>\\n...", gpt answer]}; LLaVA-Rad's ``reason`` (indication) and ``chexpert_labels`` are used when
+present. The first gpt turn is the report."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from radzoo.data.readers import Source
+from radzoo.data.readers.result import SkipLog
+from radzoo.data.readers.tables import labels_and_truth, load_json
+from radzoo.data.study import Study
+
+OPTIONS = {
+    "default_split": "train",  # records without a "split" key
+}
+# LLaVA-Rad's prompt carries the indication when the record has no "reason" key
+INDICATION_IN_PROMPT = re.compile(r"given the following indication:\s*(.+)", re.IGNORECASE | re.DOTALL)
+
+
+def read(source: Source, log: SkipLog) -> Iterator[Study]:
+    """One study per record with an image."""
+    records = load_json(source.path)
+    if isinstance(records, dict) and isinstance(records.get("data"), list):
+        records = records["data"]
+    if not isinstance(records, list):
+        raise ValueError(f"{source.path}: expected a JSON list of LLaVA records, got {type(records).__name__}")
+    for index, record in enumerate(records):
+        where = f"{source.path.name} record {index}"
+        if not isinstance(record, dict):
+            log.problem("malformed_record", where, f"expected an object, got {type(record).__name__}")
+            continue
+        study_id = str(record.get("id", f"record{index}"))
+        where = f"{where} (id {study_id})"
+        image = record.get("image")
+        if isinstance(image, list):
+            image = image[0] if image else None
+        if not image:
+            log.problem("missing_image_path", where, "no 'image' key")
+            continue
+        question, answer = _first_exchange(record.get("conversations"))
+        if answer is None:
+            log.problem("missing_answer", where, "no gpt turn in 'conversations'")
+            continue
+        indication = record.get("reason") or record.get("indication")
+        if not indication and question:
+            found = INDICATION_IN_PROMPT.search(question)
+            indication = found.group(1).strip() if found else None
+        labels, truth = labels_and_truth(record.get("chexpert_labels") or record.get("labels"), where)
+        truth = truth or dict(record.get("truth") or {})
+        meta: dict[str, Any] = {"question": question}
+        if truth:
+            meta["truth"] = truth
+        yield Study(id=study_id, image=str(source.resolve(image)), report=answer.strip(),
+                    indication=(str(indication).strip() or None) if indication else None,
+                    split=record.get("split") or source.options["default_split"], labels=labels, meta=meta)
+
+
+def _first_exchange(conversations: Any) -> tuple[str | None, str | None]:
+    """The first human turn and the gpt turn after it."""
+    if not isinstance(conversations, list):
+        return None, None
+    question = None
+    for turn in conversations:
+        if not isinstance(turn, dict):
+            continue
+        speaker = str(turn.get("from", "")).lower()
+        if speaker in ("human", "user") and question is None:
+            question = str(turn.get("value", ""))
+        elif speaker in ("gpt", "assistant"):
+            return question, str(turn.get("value", ""))
+    return question, None

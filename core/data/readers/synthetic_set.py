@@ -1,0 +1,35 @@
+"""``synthetic``: a set written by ``radzoo data synth`` (its reports.csv, read by the ``csv`` reader).
+
+Without ``data.path`` the set with options n/seed/image_size is generated once into the cache
+($RADZOO_CACHE or ~/.cache/radzoo) and reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from radzoo.data.readers import Source, csv_table
+from radzoo.data.readers.result import SkipLog
+from radzoo.data.study import Study
+
+OPTIONS = {"n": 1000, "seed": 0, "image_size": 128}
+
+
+def default_path(options: dict[str, Any]) -> Path:
+    """The cached set for these options, generated on first use."""
+    from radzoo.data.synthetic import ensure_generated
+
+    return ensure_generated(int(options["n"]), int(options["seed"]), int(options["image_size"]))
+
+
+def read(source: Source, log: SkipLog) -> Iterator[Study]:
+    """The studies of the set's reports.csv."""
+    folder = source.path if source.path.is_dir() else source.path.parent
+    table = folder / "reports.csv"
+    if not table.is_file():
+        raise FileNotFoundError(f"{folder} holds no reports.csv: it is not a synthetic set; create one with "
+                                f"`radzoo data synth --out {folder}` or leave data.path empty to use the cached one")
+    options = {**csv_table.OPTIONS, **{k: v for k, v in source.options.items() if k not in OPTIONS}}
+    yield from csv_table.read(Source("csv", table, source.image_root, options), log)

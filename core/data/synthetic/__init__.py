@@ -1,0 +1,126 @@
+"""The synthetic CXR set: deterministic chest-radiograph-like images with findings, reports and labels.
+
+``generate(out_dir, n)`` writes ``images/*.png``, ``reports.csv`` (the ``csv`` reader's default columns:
+id, image, report, indication, split, labels_json) and ``llava.json`` (LLaVA-Rad-style records), so a
+synthetic run goes through the same readers as real data. Study i depends only on (seed, i, image size).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from radzoo.data.synthetic.anatomy import Anatomy, render_normal, to_pixels
+from radzoo.data.synthetic.findings import draw_findings, sample_truth
+from radzoo.data.synthetic.reports import chexpert_labels, write_indication, write_report
+
+__all__ = ["GENERATOR_VERSION", "SyntheticStudy", "default_dir", "ensure_generated", "generate", "render_study"]
+
+GENERATOR_VERSION = 1  # bump when images or reports change, so cached sets are rebuilt
+MANIFEST = "synthetic.json"
+PROMPT = "<image>\nProvide a description of the findings in the radiology image."
+PROMPT_WITH_INDICATION = ("<image>\nProvide a description of the findings in the radiology image given the "
+                          "following indication: {indication}")
+
+
+@dataclass
+class SyntheticStudy:
+    """One generated study: 8-bit grayscale pixels and what they show."""
+
+    id: str
+    pixels: np.ndarray
+    truth: dict[str, Any]
+    labels: dict[str, float]
+    report: str
+    indication: str | None
+    split: str
+
+
+def split_of(index: int) -> str:
+    """80/10/10 train/validate/test, fixed by the index."""
+    return {8: "validate", 9: "test"}.get(index % 10, "train")
+
+
+def render_study(index: int, seed: int = 0, image_size: int = 128) -> SyntheticStudy:
+    """Study ``index`` of the set with ``seed``."""
+    if image_size < 32:
+        raise ValueError(f"image_size {image_size} is too small to draw a chest; use 32 px or more")
+    rng = np.random.default_rng([seed, index, 20260])
+    truth = sample_truth(rng)
+    anatomy = Anatomy.sample(rng, truth["ctr"])
+    density, masks = render_normal(anatomy, image_size, rng)
+    density = draw_findings(density, anatomy, masks, truth, rng)
+    text_rng = np.random.default_rng([seed, index, 7])  # phrasing independent of drawing details
+    return SyntheticStudy(id=f"syn{index:06d}", pixels=to_pixels(density, anatomy, rng), truth=truth,
+                          labels=chexpert_labels(truth), report=write_report(truth, text_rng),
+                          indication=write_indication(truth, text_rng), split=split_of(index))
+
+
+def generate(out_dir: str | Path, n: int, seed: int = 0, image_size: int = 128) -> Path:
+    """Write ``n`` studies to ``out_dir`` (images/, reports.csv, llava.json, synthetic.json); returns out_dir."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    rows, records, counts = [], [], Counter()
+    for i in range(n):
+        s = render_study(i, seed, image_size)
+        image = f"images/{s.id}.png"
+        Image.fromarray(s.pixels, mode="L").save(out / image, optimize=False)
+        labels_json = json.dumps({"chexpert": s.labels, "truth": s.truth}, sort_keys=True)
+        rows.append({"id": s.id, "image": image, "report": s.report, "indication": s.indication or "",
+                     "split": s.split, "labels_json": labels_json})
+        prompt = PROMPT_WITH_INDICATION.format(indication=s.indication) if s.indication else PROMPT
+        records.append({"id": s.id, "image": image, "split": s.split, "reason": s.indication,
+                        "chexpert_labels": s.labels, "truth": s.truth,
+                        "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": s.report}]})
+        counts.update(k for k, v in s.labels.items() if v != 0)
+    with open(out / "reports.csv", "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "llava.json").write_text(json.dumps(records, indent=1), encoding="utf-8")
+    manifest = {"generator_version": GENERATOR_VERSION, "n": n, "seed": seed, "image_size": image_size,
+                "splits": dict(Counter(r["split"] for r in rows)), "label_counts": dict(sorted(counts.items()))}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return out
+
+
+def cache_root() -> Path:
+    """Where default synthetic sets live: $RADZOO_CACHE or ~/.cache/radzoo."""
+    return Path(os.environ.get("RADZOO_CACHE") or Path.home() / ".cache" / "radzoo").expanduser()
+
+
+def default_dir(n: int, seed: int, image_size: int) -> Path:
+    """The cache folder of the set with these parameters."""
+    return cache_root() / f"synthetic-v{GENERATOR_VERSION}-n{n}-seed{seed}-px{image_size}"
+
+
+def ensure_generated(n: int = 1000, seed: int = 0, image_size: int = 128) -> Path:
+    """The cached set with these parameters, generated on first use (atomically, so parallel runs are safe)."""
+    target = default_dir(n, seed, image_size)
+    if (target / MANIFEST).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    try:
+        generate(staging, n, seed, image_size)
+        try:
+            staging.rename(target)
+        except OSError:  # another process finished first: use its copy
+            if not (target / MANIFEST).is_file():
+                raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
