@@ -12,12 +12,10 @@ from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS
 WORDS = ["no", "pleural", "effusion", "heart", "size", "normal", "small", "left", "right", "pneumothorax", "."]
 
 
-@pytest.fixture(scope="module")
-def tiny_chexbert(tmp_path_factory):
+def save_tiny_chexbert(root):
     """(checkpoint path, bert dir) of a tiny CheXbert; head i is biased towards class i % 4 (i % 2 for head 13)."""
     from transformers import BertConfig, BertTokenizer
 
-    root = tmp_path_factory.mktemp("chexbert")
     bert_dir = root / "bert"
     bert_dir.mkdir()
     vocab = bert_dir / "vocab.txt"
@@ -37,6 +35,11 @@ def tiny_chexbert(tmp_path_factory):
     checkpoint = root / "chexbert.pth"
     torch.save({"epoch": 1, "model_state_dict": state}, checkpoint)
     return checkpoint, bert_dir
+
+
+@pytest.fixture(scope="module")
+def tiny_chexbert(tmp_path_factory):
+    return save_tiny_chexbert(tmp_path_factory.mktemp("chexbert"))
 
 
 def expected_labels():

@@ -27,6 +27,12 @@ def _radgraph(**options):
     return RadGraphF1Evaluator(**options)
 
 
+def _radcliq(**options):
+    from radzoo.plugins.evaluators.radcliq import RadCliQEvaluator
+
+    return RadCliQEvaluator(**options)
+
+
 @hookimpl
 def radzoo_register_evaluators(registry) -> None:
     """The LLM judge and the weight-based clinical metrics."""
@@ -41,3 +47,7 @@ def radzoo_register_evaluators(registry) -> None:
     registry.add("radgraph", _radgraph, description="RadGraph F1 simple/partial (headline)/complete from RadGraph "
                  "annotations (option annotations_path: JSON written by the radgraph package)",
                  license="Apache-2.0 (radzoo)", paper="Jain et al. 2021 (RadGraph); Delbrouck et al. 2022")
+    registry.add("radcliq", _radcliq, description="RadCliQ-v1 (lower is better) from RadGraph, BERTScore, CheXbert "
+                 "embedding similarity and BLEU-2 with the published coefficients; needs all four offline",
+                 license="Apache-2.0 (radzoo); coefficients from rajpurkarlab/CXR-Report-Metric (MIT)",
+                 paper="Yu et al. 2023 (RadCliQ)")
