@@ -287,6 +287,19 @@ def test_default_hub_ids_explain_how_to_provide_weights_offline(build, hint):
     assert f"hf download {hint}" in message and "--local-dir DIR" in message and "encoder.args." in message
 
 
+@pytest.mark.parametrize("build, message", [
+    (lambda d: oce.build_biomedclip(path=f"{d}/missing"), "encoder.args.path: '.*/missing' does not exist"),
+    (lambda d: oce.build_biomedclip_cxr_518(path=str(d)), "neither open_clip_config.json nor biomedclipcxr_518"),
+    (lambda d: oce.build_clip(model_name="ViT-B-32", pretrained="./nope.pt"), "encoder.args.pretrained"),
+    (lambda d: oce.build_clip(), "needs encoder.args.hf_path"),
+    (lambda d: build_rad_dino(path=f"{d}/missing"), "encoder.args.path: '.*/missing' does not exist"),
+    (lambda d: oce.build_clip(hf_path="~/no/such/clip"), "encoder.args.hf_path: '~/no/such/clip' does not exist"),
+])
+def test_bad_local_paths_name_the_recipe_key(tmp_path, build, message):
+    with pytest.raises((FileNotFoundError, ValueError), match=message):
+        build(tmp_path)
+
+
 def test_recipe_overrides_reach_the_encoder_factories(tmp_path):
     model = build_model(load_recipe("llava-rad", ["encoder.name=tiny-vit", "llm.name=tiny-llama"]))
     assert model.encoder.num_tokens == 64

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from radzoo.plugins.encoders.base import CLIP_MEAN, CLIP_STD, EncoderBase, block_index
+from radzoo.plugins.encoders.weight_files import require_path_if_path_like
 from radzoo.weights import explain_missing_weights
 
 RAD_DINO_HUB = "microsoft/rad-dino"
@@ -60,9 +61,9 @@ def image_processing(ref: str, default_size: int, default_mean: Sequence[float],
             tuple(getattr(processor, "image_std", None) or default_std))
 
 
-def _from_pretrained(model_class: Any, ref: str, what: str) -> nn.Module:
-    with explain_missing_weights(ref, "encoder.args.path" if "dino" in what.lower() else "encoder.args.hf_path",
-                                 what):
+def _from_pretrained(model_class: Any, ref: str, recipe_key: str, what: str) -> nn.Module:
+    require_path_if_path_like(ref, recipe_key)
+    with explain_missing_weights(ref, recipe_key, what):
         return model_class.from_pretrained(ref)
 
 
@@ -71,7 +72,7 @@ def build_rad_dino(path: str | None = None, select_layer: int = -1, drop_cls: bo
     from transformers import AutoModel
 
     ref = path or RAD_DINO_HUB
-    model = _from_pretrained(AutoModel, ref, "RAD-DINO encoder")
+    model = _from_pretrained(AutoModel, ref, "encoder.args.path", "RAD-DINO encoder")
     size, mean, std = image_processing(ref, model.config.image_size, RAD_DINO_MEAN, RAD_DINO_STD)
     prefix = 1 + int(getattr(model.config, "num_register_tokens", 0) or 0)
     return HFVisionEncoder(model, size, mean, std, select_layer, drop_cls, num_prefix_tokens=prefix, final_norm=True)
@@ -81,6 +82,6 @@ def build_hf_clip_vision(hf_path: str, select_layer: int = -2, drop_cls: bool = 
     """A transformers CLIP vision tower (a ``CLIPModel`` or ``CLIPVisionModel`` checkpoint), LLaVA-style."""
     from transformers import CLIPVisionModel
 
-    model = _from_pretrained(CLIPVisionModel, hf_path, "CLIP vision tower")
+    model = _from_pretrained(CLIPVisionModel, hf_path, "encoder.args.hf_path", "CLIP vision tower")
     size, mean, std = image_processing(hf_path, model.config.image_size, CLIP_MEAN, CLIP_STD)
     return HFVisionEncoder(model, size, mean, std, select_layer, drop_cls)

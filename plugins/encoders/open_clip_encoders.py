@@ -18,6 +18,7 @@ from typing import Any
 
 from radzoo.plugins.encoders.base import EncoderBase
 from radzoo.plugins.encoders.open_clip_tower import load_open_clip_encoder
+from radzoo.plugins.encoders.weight_files import require_path_if_path_like
 from radzoo.weights import explain_missing_weights, is_local
 
 BIOMEDCLIP_HUB = "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
@@ -80,6 +81,7 @@ def _open_clip_source(ref: str, recipe_key: str) -> Path:
         ref = ref[len("local-dir:"):]
         if not is_local(ref):
             raise FileNotFoundError(f"{recipe_key}: local directory {ref!r} does not exist")
+    require_path_if_path_like(ref, recipe_key)
     if is_local(ref):
         return Path(ref).expanduser()
     return hub_snapshot(ref.removeprefix("hf-hub:"), OPEN_CLIP_FILES, recipe_key, "open_clip model")
@@ -173,6 +175,8 @@ def _build_named_open_clip(model_name: str, pretrained: str | None, select_layer
         raise ValueError(f"encoder.args.model_name={model_name!r} is not an open_clip model; "
                          f"known: {', '.join(m for m in open_clip.list_models() if 'ViT' in m)[:400]}...")
     checkpoint, tag_cfg = None, {}
+    if pretrained is not None:
+        require_path_if_path_like(pretrained, "encoder.args.pretrained")
     if pretrained is not None and is_local(pretrained):
         checkpoint = pretrained
     elif pretrained is not None:

@@ -11,6 +11,13 @@ import torch
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
+def require_path_if_path_like(ref: str, recipe_key: str) -> None:
+    """A ``ref`` written as a path (``/``, ``.``, ``~``, a weights suffix) must exist: no hub lookup for typos."""
+    looks_local = ref.startswith(("/", ".", "~")) or Path(ref).suffix in WEIGHT_SUFFIXES + (".json",)
+    if looks_local and not Path(ref).expanduser().exists():
+        raise FileNotFoundError(f"{recipe_key}: {ref!r} does not exist (a local directory or file was expected)")
+
+
 def _numpy_scalar_globals() -> list:
     """numpy reconstructors that training checkpoints carry (e.g. a saved epoch/metric); data only, no code."""
     import numpy as np
