@@ -257,3 +257,18 @@ def test_registered_and_built_from_options(monkeypatch, tmp_path):
     assert evaluator.higher_is_better["chexprompt_zero_significant_share"]
     assert not evaluator.higher_is_better["chexprompt_significant_errors"]
     assert SECRET not in json.dumps(evaluator.options())
+
+
+def test_through_radzoo_evaluate_with_bootstrap(monkeypatch, tmp_path):
+    from radzoo.evaluate import evaluate
+
+    monkeypatch.setenv("JUDGE_KEY", SECRET)
+    with JudgeServer(ok(ANSWERS)) as server:
+        options = {"model": "judge-test", "base_url": server.url, "api_key_env": "JUDGE_KEY",
+                   "cache_dir": str(tmp_path / "cache"), "concurrency": 2}
+        result = evaluate(CANDS, REFS, metrics=["chexprompt"], options={"chexprompt": options}, bootstrap=50)
+    metric = result["metrics"]["chexprompt_significant_errors"]
+    assert metric["value"] == pytest.approx(0.75) and metric["higher_is_better"] is False
+    assert metric["ci"][0] <= 0.75 <= metric["ci"][1]
+    assert result["per_sample"]["chexprompt_significant_errors"] == [0.0, 1.0, 2.0, 0.0]
+    assert SECRET not in json.dumps(result)
