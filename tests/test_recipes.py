@@ -227,7 +227,8 @@ def test_unreadable_recipe_files_are_named(tmp_path, text, expected):
 def test_image_placeholder_missing_from_the_instruction_fails_at_build():
     from radzoo import build_model
 
-    cfg = load_recipe("demo/llava-rad", ["prompt.instruction=Describe the radiograph."])
+    cfg = load_recipe("demo/llava-rad")
+    cfg.prompt.instruction = "Describe the radiograph."  # past load-time checks: build_model must catch it too
     with pytest.raises(RecipeError) as info:
         build_model(cfg)
     message = str(info.value)
