@@ -225,7 +225,8 @@ def test_rerun_is_served_from_cache_and_cache_holds_no_key(judge, tmp_path):
     assert len(files) == 4 and not list((tmp_path / "cache").rglob("*.tmp"))
     for path in files:
         text = path.read_text()
-        assert SECRET not in text and json.loads(text)["prompt_version"] == PROMPT_VERSION
+        record = json.loads(text)
+        assert SECRET not in text and record["prompt_version"] == PROMPT_VERSION and len(record["values"]) == 12
     with JudgeServer(ok(ANSWERS)) as server:  # another judge model is another cache key
         judge(server, model="other-judge").sample_stats(CANDS[:1], REFS[:1])
     assert len(server.requests) == 1

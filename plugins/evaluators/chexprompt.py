@@ -1,96 +1,62 @@
 """CheXprompt: an LLM judge counts six kinds of errors in each candidate report against its reference.
 
-One judge call per (reference, candidate) pair, run concurrently (``concurrency`` threads); every parsed
-answer is cached on disk (judge_cache.py) as soon as it arrives, so a rerun or a crashed run never pays
-twice. An answer that does not parse is asked again ``parse_retries`` times, then recorded as unparsed: it
-is excluded from the means and counted in ``chexprompt_unparsed`` (never silently dropped).
-
+One judge call per (reference, candidate) pair through judge_runner.py (concurrent, cached on disk, bounded
+retries). An unparseable answer is excluded from the means and counted in ``chexprompt_unparsed``.
 Per-sample statistics: [significant A..F, insignificant A..F, unparsed flag] (counts NaN when unparsed).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from radzoo.plugins.evaluators.chexprompt_prompt import KINDS, PROMPT_VERSION, judge_messages, parse_answer
-from radzoo.plugins.evaluators.judge_cache import DEFAULT_CACHE_DIR, JudgeCache, judge_key
-from radzoo.plugins.evaluators.ngram_metrics import check_pairs
 
 SUMMARY = ("chexprompt_significant_errors", "chexprompt_insignificant_errors", "chexprompt_zero_significant_share")
 PER_TYPE = tuple(f"chexprompt_{severity}_{kind}" for severity in ("significant", "insignificant") for kind in KINDS)
 UNPARSED = "chexprompt_unparsed"
 
 
+def parse_counts(answer: str) -> list[int] | None:
+    """The 12 counts (significant A..F, insignificant A..F) of an answer, or None."""
+    parsed = parse_answer(answer)
+    return None if parsed is None else [*parsed["significant"], *parsed["insignificant"]]
+
+
 class CheXpromptEvaluator:
-    """Mean significant / insignificant errors per report, share with zero significant errors, per-type means."""
+    """Mean significant / insignificant errors per report, share with zero significant errors, per-type means.
+
+    Options: ``model``, ``base_url`` (else $OPENAI_BASE_URL), ``api_key_env`` (default OPENAI_API_KEY),
+    ``api_version`` (Azure), ``cache_dir``, ``concurrency``, ``parse_retries``, ``timeout``, ``max_retries``,
+    ``backoff``, ``max_backoff``, ``max_total_s``, ``max_tokens``."""
 
     name = "chexprompt"
     version = "1"
     metric_names = (*SUMMARY, *PER_TYPE, UNPARSED)
     higher_is_better = {m: m == "chexprompt_zero_significant_share" for m in metric_names}
 
-    def __init__(self, model: str = "", base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 base_url_env: str = "OPENAI_BASE_URL", api_version: str | None = None,
-                 cache_dir: str = DEFAULT_CACHE_DIR, concurrency: int = 8, parse_retries: int = 2,
-                 timeout: float = 60.0, max_retries: int = 6, backoff: float = 1.0, max_backoff: float = 60.0,
-                 max_total_s: float = 600.0, max_tokens: int = 256) -> None:
-        from radzoo.plugins.evaluators.judge_client import JudgeClient
+    def __init__(self, **options: Any) -> None:
+        from radzoo.plugins.evaluators.judge_runner import JudgeRunner
 
-        if int(concurrency) < 1:
-            raise ValueError(f"chexprompt: option concurrency={concurrency!r} must be at least 1")
-        self.client = JudgeClient(model=model, base_url=base_url, api_key_env=api_key_env,
-                                  base_url_env=base_url_env, api_version=api_version, timeout=timeout,
-                                  max_retries=max_retries, backoff=backoff, max_backoff=max_backoff,
-                                  max_total_s=max_total_s, max_tokens=max_tokens)
-        self.cache = JudgeCache(cache_dir)
-        self.concurrency, self.parse_retries = int(concurrency), int(parse_retries)
-        self.requests = 0  # judge calls made by this evaluator (cache hits cost none)
-        self._lock = threading.Lock()
-        self.unparsed_answers: list[dict[str, Any]] = []  # what the judge said when it could not be parsed
+        self.runner = JudgeRunner(**options)
+        self.client = self.runner.client
+
+    @property
+    def requests(self) -> int:
+        return self.runner.requests
+
+    @property
+    def unparsed_answers(self) -> list[dict[str, Any]]:
+        return self.runner.unparsed_answers
 
     def options(self) -> dict[str, Any]:
-        return {**self.client.describe(), "prompt_version": PROMPT_VERSION, "parse_retries": self.parse_retries}
-
-    def _judge(self, index: int, reference: str, candidate: str) -> np.ndarray:
-        key = judge_key(self.client.model, PROMPT_VERSION, reference, candidate)
-        record = self.cache.get(key)
-        if record is None:
-            messages = judge_messages(reference, candidate)
-            for _ in range(1 + self.parse_retries):
-                with self._lock:
-                    self.requests += 1
-                answer = self.client.complete(messages)
-                parsed = parse_answer(answer)
-                if parsed is not None:
-                    record = {"model": self.client.model, "prompt_version": PROMPT_VERSION, "answer": answer,
-                              **{severity: list(counts) for severity, counts in parsed.items()}}
-                    self.cache.put(key, record)
-                    break
-            else:
-                self.unparsed_answers.append({"index": index, "answer": answer})
-                return np.array([np.nan] * 12 + [1.0])
-        return np.array([*record["significant"], *record["insignificant"], 0.0], dtype=np.float64)
+        return {**self.client.describe(), "prompt_version": PROMPT_VERSION, "parse_retries": self.runner.parse_retries}
 
     def sample_stats(self, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
         """[n, 13]: significant A..F, insignificant A..F, unparsed (1.0) — one judge call per uncached pair."""
-        check_pairs(predictions, references)
-        if not predictions:
-            return np.zeros((0, 13))
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="chexprompt") as pool:
-            futures = [pool.submit(self._judge, i, ref, pred)
-                       for i, (pred, ref) in enumerate(zip(predictions, references))]
-            try:
-                rows = [future.result() for future in futures]
-            except BaseException:
-                for future in futures:  # the answers already cached survive for the rerun
-                    future.cancel()
-                raise
-        return np.stack(rows)
+        return self.runner.run(predictions, references, PROMPT_VERSION, judge_messages, parse_counts, 12)
 
     def aggregate(self, stats: np.ndarray, indices: Sequence[int] | None = None) -> dict[str, float]:
         chosen = stats if indices is None else stats[np.asarray(indices, dtype=np.int64)]

@@ -1,0 +1,83 @@
+"""Runs one LLM-judge call per (reference, candidate) pair: concurrent, cached, unparseable answers retried.
+
+Shared by the judge evaluators (CheXprompt, GREEN-style). A parsed answer is cached as soon as it arrives
+(judge_cache.py), so a crash loses nothing already paid for; an answer that still does not parse after
+``parse_retries`` further calls is recorded (``unparsed_answers``) and flagged in its row, never dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from radzoo.plugins.evaluators.judge_cache import DEFAULT_CACHE_DIR, JudgeCache, judge_key
+from radzoo.plugins.evaluators.ngram_metrics import check_pairs
+
+CLIENT_OPTIONS = ("model", "base_url", "api_key_env", "base_url_env", "api_version", "timeout", "max_retries",
+                  "backoff", "max_backoff", "max_total_s", "max_tokens")
+
+
+class JudgeRunner:
+    """``run(...) -> [n, width + 1]``: the parsed values of each pair, then 1.0 where the answer never parsed."""
+
+    def __init__(self, cache_dir: str = DEFAULT_CACHE_DIR, concurrency: int = 8, parse_retries: int = 2,
+                 **client_options: Any) -> None:
+        from radzoo.plugins.evaluators.judge_client import JudgeClient
+
+        unknown = sorted(set(client_options) - set(CLIENT_OPTIONS))
+        if unknown:
+            raise ValueError(f"judge: unknown option(s) {', '.join(unknown)}; known: cache_dir, concurrency, "
+                             f"parse_retries, {', '.join(CLIENT_OPTIONS)}")
+        if int(concurrency) < 1:
+            raise ValueError(f"judge: option concurrency={concurrency!r} must be at least 1")
+        self.client = JudgeClient(**client_options)
+        self.cache = JudgeCache(cache_dir)
+        self.concurrency, self.parse_retries = int(concurrency), int(parse_retries)
+        self.requests = 0  # judge calls made (cache hits cost none)
+        self.unparsed_answers: list[dict[str, Any]] = []  # what the judge said when it could not be parsed
+        self._lock = threading.Lock()
+
+    def _one(self, index: int, reference: str, candidate: str, prompt_version: str,
+             messages: Callable[[str, str], list[dict[str, str]]],
+             parse: Callable[[str], Sequence[float] | None], width: int) -> np.ndarray:
+        key = judge_key(self.client.model, prompt_version, reference, candidate)
+        record = self.cache.get(key)
+        if record is None:
+            prompt = messages(reference, candidate)
+            for _ in range(1 + self.parse_retries):
+                with self._lock:
+                    self.requests += 1
+                answer = self.client.complete(prompt)
+                values = parse(answer)
+                if values is not None:
+                    record = {"model": self.client.model, "prompt_version": prompt_version, "answer": answer,
+                              "values": [float(v) for v in values]}
+                    self.cache.put(key, record)
+                    break
+            else:
+                with self._lock:
+                    self.unparsed_answers.append({"index": index, "answer": answer})
+                return np.array([np.nan] * width + [1.0])
+        return np.array([*record["values"], 0.0], dtype=np.float64)
+
+    def run(self, predictions: Sequence[str], references: Sequence[str], prompt_version: str,
+            messages: Callable[[str, str], list[dict[str, str]]],
+            parse: Callable[[str], Sequence[float] | None], width: int) -> np.ndarray:
+        """One judge answer per (reference, prediction) pair, ``concurrency`` at a time."""
+        check_pairs(predictions, references)
+        if not predictions:
+            return np.zeros((0, width + 1))
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="judge") as pool:
+            futures = [pool.submit(self._one, i, ref, pred, prompt_version, messages, parse, width)
+                       for i, (pred, ref) in enumerate(zip(predictions, references))]
+            try:
+                rows = [future.result() for future in futures]
+            except BaseException:
+                for future in futures:  # answers already cached survive for the rerun
+                    future.cancel()
+                raise
+        return np.stack(rows)
