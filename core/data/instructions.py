@@ -24,6 +24,8 @@ FINDINGS = {
     "atelectasis": ("Atelectasis", "atelectasis"),
     "support_devices": ("Support Devices", "a support device such as a tube or line"),
 }
+RECOGNITION_TEMPLATES = ("Is there {finding}?", "Does this chest X-ray show {finding}?",
+                         "Is there evidence of {finding} in this image?")
 DEVICE_NAMES = {"et_tube": "an endotracheal tube", "ng_tube": "a nasogastric tube",
                 "central_line": "a central venous line"}
 
@@ -40,7 +42,8 @@ def build_instructions(study: Study, rng: random.Random, recognition: int = 2) -
     rng.shuffle(positives)
     rng.shuffle(negatives)
     for key in (positives + negatives)[:recognition]:
-        pairs.append((f"Is there {FINDINGS[key][1]}?", _recognition_answer(key, status[key], truth.get(key))))
+        template = rng.choice(RECOGNITION_TEMPLATES)
+        pairs.append((template.format(finding=FINDINGS[key][1]), _recognition_answer(key, status[key], truth.get(key))))
     for key in positives:
         if truth.get(key):
             pairs.append(_reasoning(key, truth[key], rng))
@@ -110,10 +113,10 @@ def _reasoning(key: str, entry: dict[str, Any], rng: random.Random) -> tuple[str
         side = entry["side"]
         where = "on both sides" if side == "bilateral" else f"on the {side} side"
         if key != "atelectasis" and rng.random() < 0.5:
-            return (f"How large is the {name}?", f"It is {entry['size']}: {_describe(key, entry)}.")
+            return (f"How large is the {name}?", f"The {name} is {entry['size']}.")
         return (f"Which side is the {name} on?", f"The {name} is {where}.")
     if key in ("consolidation", "nodule"):
-        name = "opacity" if key == "consolidation" else entry["kind"]
+        name = entry["kind"]
         return (f"Where is the {name} located?", f"In the {entry['lobe']} lobe: {_describe(key, entry)}.")
     if key == "edema":
         return ("How severe is the pulmonary edema?", f"The edema is {entry['severity']}.")

@@ -24,7 +24,8 @@ from radzoo.data.synthetic.anatomy import Anatomy, render_normal, to_pixels
 from radzoo.data.synthetic.findings import draw_findings, sample_truth
 from radzoo.data.synthetic.reports import chexpert_labels, write_indication, write_report
 
-__all__ = ["GENERATOR_VERSION", "SyntheticStudy", "default_dir", "ensure_generated", "generate", "render_study"]
+__all__ = ["GENERATOR_VERSION", "SyntheticStudy", "default_dir", "ensure_generated", "generate", "render_study",
+           "render_truth"]
 
 GENERATOR_VERSION = 1  # bump when images or reports change, so cached sets are rebuilt
 MANIFEST = "synthetic.json"
@@ -57,13 +58,18 @@ def render_study(index: int, seed: int = 0, image_size: int = 128) -> SyntheticS
         raise ValueError(f"image_size {image_size} is too small to draw a chest; use 32 px or more")
     rng = np.random.default_rng([seed, index, 20260])
     truth = sample_truth(rng)
-    anatomy = Anatomy.sample(rng, truth["ctr"])
-    density, masks = render_normal(anatomy, image_size, rng)
-    density = draw_findings(density, anatomy, masks, truth, rng)
+    pixels = render_truth(truth, rng, image_size)
     text_rng = np.random.default_rng([seed, index, 7])  # phrasing independent of drawing details
-    return SyntheticStudy(id=f"syn{index:06d}", pixels=to_pixels(density, anatomy, rng), truth=truth,
+    return SyntheticStudy(id=f"syn{index:06d}", pixels=pixels, truth=truth,
                           labels=chexpert_labels(truth), report=write_report(truth, text_rng),
                           indication=write_indication(truth, text_rng), split=split_of(index))
+
+
+def render_truth(truth: dict[str, Any], rng: np.random.Generator, image_size: int = 128) -> np.ndarray:
+    """8-bit pixels of a random chest (from ``rng``) showing exactly the findings of ``truth``."""
+    anatomy = Anatomy.sample(rng, truth["ctr"])
+    density, masks = render_normal(anatomy, image_size, rng)
+    return to_pixels(draw_findings(density, anatomy, masks, truth, rng), anatomy, rng)
 
 
 def generate(out_dir: str | Path, n: int, seed: int = 0, image_size: int = 128) -> Path:

@@ -26,12 +26,17 @@ def pick(rng: np.random.Generator, options: tuple | list) -> Any:
     return options[int(rng.integers(len(options)))]
 
 
+def normal_truth(ctr: float = 0.44) -> dict[str, Any]:
+    """A ground truth without findings (tests and examples add one finding at a time)."""
+    return {**{name: None for name in FINDINGS}, "ctr": ctr, "normal": True}
+
+
 def sample_truth(rng: np.random.Generator) -> dict[str, Any]:
     """A random ground truth: about a quarter normal, otherwise each finding with p ~0.22 (at least one)."""
     present: list[str] = []
     if rng.random() >= NORMAL_FRACTION:
         present = [f for f in FINDINGS if rng.random() < FINDING_PROBABILITY] or [pick(rng, FINDINGS)]
-    truth: dict[str, Any] = {name: None for name in FINDINGS}
+    truth = normal_truth()
     severity = None
     if "cardiomegaly" in present:
         severity = pick(rng, SEVERITIES)
