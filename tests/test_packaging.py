@@ -34,10 +34,10 @@ def test_editable_install_resolves_into_the_checkout():
     assert Path(radzoo.recipes.__file__).resolve() == REPO / "recipes" / "__init__.py"
 
 
-def test_no_top_level_core_or_plugins_module_is_importable():
+def test_no_top_level_core_or_plugins_module_is_importable(tmp_path):
     for name in ("core", "plugins"):
         found = subprocess.run([sys.executable, "-c", f"import importlib.util as u; print(u.find_spec({name!r}))"],
-                               cwd=Path.home(), capture_output=True, text=True, check=True)
+                               cwd=tmp_path, capture_output=True, text=True, check=True)
         assert found.stdout.strip() == "None", f"a top-level {name!r} module is installed: {found.stdout}"
 
 
