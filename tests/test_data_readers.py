@@ -240,3 +240,29 @@ def test_verify_images_counts_unreadable_files(tmp_path: Path) -> None:
     assert len(read_studies(cfg).studies) == 2  # cheap checks only by default
     verified = read_studies({**cfg, "options": {"verify_images": True}})
     assert len(verified.studies) == 1 and verified.skip_counts() == {"unreadable_image": 1}
+
+
+OPENI_XML = """<?xml version="1.0" encoding="utf-8"?>
+<eCitation><MedlineCitation><Article><Abstract>
+<AbstractText Label="COMPARISON">None.</AbstractText>
+<AbstractText Label="INDICATION">Positive TB test</AbstractText>
+<AbstractText Label="FINDINGS">{findings}</AbstractText>
+<AbstractText Label="IMPRESSION">Normal chest x-XXXX.</AbstractText>
+</Abstract></Article></MedlineCitation>
+<parentImage id="{case}_IM-0001-4001"><figureId>F1</figureId></parentImage>
+<parentImage id="{case}_IM-0001-3001"><figureId>F2</figureId></parentImage>
+</eCitation>"""
+
+
+def test_iu_xray_openi_xml_layout(tmp_path: Path) -> None:
+    reports = tmp_path / "ecgen-radiology"
+    reports.mkdir()
+    (reports / "1.xml").write_text(OPENI_XML.format(findings="The heart is normal in size.", case="CXR1"))
+    (reports / "2.xml").write_text(OPENI_XML.format(findings="", case="CXR2"))
+    png(tmp_path / "NLMCXR_png" / "CXR1_IM-0001-4001.png")
+    result = read_studies({"format": "iu-xray", "path": str(reports),
+                           "options": {"sections": ["findings", "impression"]}})
+    (s,) = result.studies
+    assert s.report == "The heart is normal in size. Normal chest x-XXXX." and s.indication == "Positive TB test"
+    assert s.image.endswith("NLMCXR_png/CXR1_IM-0001-4001.png") and s.split == "train"
+    assert result.skip_counts() == {"missing_findings_section": 1}

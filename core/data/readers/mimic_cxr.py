@@ -1,7 +1,7 @@
 """``mimic-cxr``: the MIMIC-CXR-JPG layout (files/pXX/pSUBJECT/sSTUDY/DICOM_ID.jpg) with the report text
 files of MIMIC-CXR (files/pXX/pSUBJECT/sSTUDY.txt). Frontal views come from the metadata CSV's
 ViewPosition, splits from the official split CSV, labels from the CheXpert CSV when present; the report
-is the FINDINGS section (``sections`` adds IMPRESSION etc.)."""
+is the FINDINGS section (``sections`` adds IMPRESSION etc.). Images live under data.image_root when set."""
 
 from __future__ import annotations
 
@@ -82,7 +82,8 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
             log.problem(f"missing_{primary}_section", where, f"report s{study}.txt has no {primary.upper()} section")
             continue
         text = " ".join(sections[name] for name in o["sections"] if sections.get(name))
-        yield Study(id=dicom, image=str(root / folder / f"s{study}" / f"{dicom}{o['image_suffix']}"), report=text,
+        image = source.resolve(str(folder / f"s{study}" / f"{dicom}{o['image_suffix']}"))
+        yield Study(id=dicom, image=str(image), report=text,
                     indication=sections.get("indication"), split=splits.get(dicom, o["default_split"]),
                     labels=dict(labels.get(study, {})),
                     meta={"subject_id": subject, "study_id": study, "view": row["ViewPosition"],
