@@ -16,6 +16,7 @@ from radzoo.plugins.evaluators.chexprompt_prompt import PROMPT_VERSION, parse_an
 from radzoo.plugins.evaluators.judge_client import JudgeClient, JudgeError
 
 SECRET = "sk-test-DO-NOT-LEAK-4242"
+PINNED_PROMPT_HASH = "7a20d5e824f4fd5d"  # sha256 of the CheXprompt messages for ("REF", "CAND")
 
 
 def answer(significant, insignificant, preamble=""):
@@ -44,8 +45,8 @@ class JudgeServer:
                 candidate = re.findall(r'Candidate findings: """(.*?)"""', user, re.S)[-1]
                 with server.lock:
                     attempt = sum(1 for r in server.requests if r["candidate"] == candidate)
-                    server.requests.append({"candidate": candidate, "auth": self.headers.get("Authorization"),
-                                            "path": self.path, "model": body["model"]})
+                    server.requests.append({"candidate": candidate, "user": user, "path": self.path,
+                                            "auth": self.headers.get("Authorization"), "model": body["model"]})
                     server.active += 1
                     server.peak = max(server.peak, server.active)
                 try:
@@ -273,3 +274,34 @@ def test_through_radzoo_evaluate_with_bootstrap(monkeypatch, tmp_path):
     assert metric["ci"][0] <= 0.75 <= metric["ci"][1]
     assert result["per_sample"]["chexprompt_significant_errors"] == [0.0, 1.0, 2.0, 0.0]
     assert SECRET not in json.dumps(result)
+
+
+def test_chexprompt_prompt_text_is_pinned():
+    """Changing the prompt changes the answers: bump PROMPT_VERSION (cache keys) and then this hash."""
+    import hashlib
+
+    from radzoo.plugins.evaluators.chexprompt_prompt import judge_messages
+
+    text = json.dumps(judge_messages("REF", "CAND"))
+    assert PROMPT_VERSION == "radzoo-chexprompt-1"
+    assert hashlib.sha256(text.encode()).hexdigest()[:16] == PINNED_PROMPT_HASH
+
+
+def test_green_style_score_from_the_same_judge(judge, monkeypatch, tmp_path):
+    from radzoo.plugins.evaluators.green_judge import GREEN_PROMPT_VERSION, GreenJudgeEvaluator
+
+    matched = {"cand-0": 3, "cand-1": 1, "cand-2": 0, "cand-3": 2}
+    table = {c: f"{ANSWERS[c]}\nNumber of matched findings: {matched[c]}" for c in CANDS}
+    table["cand-3"] = ANSWERS["cand-3"]  # the matched line is missing: unparsed after retries
+    monkeypatch.setenv("JUDGE_KEY", SECRET)
+    with JudgeServer(ok(table)) as server:
+        evaluator = GreenJudgeEvaluator(model="judge-test", base_url=server.url, api_key_env="JUDGE_KEY",
+                                        cache_dir=str(tmp_path / "green"), parse_retries=1)
+        stats = evaluator.sample_stats(CANDS, REFS)
+    assert all("Number of matched findings: n" in r["user"] for r in server.requests)
+    metrics = evaluator.aggregate(stats)
+    # cand-0: 3/(3+0); cand-1: 1/(1+1); cand-2: nothing matched -> 0
+    assert metrics["green_score"] == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    assert metrics["green_matched_findings"] == pytest.approx(4 / 3)
+    assert metrics["green_unparsed"] == 1 and sum(r["candidate"] == "cand-3" for r in server.requests) == 2
+    assert evaluator.options()["prompt_version"] == GREEN_PROMPT_VERSION != PROMPT_VERSION

@@ -15,6 +15,7 @@ Bump ``PROMPT_VERSION`` whenever the text below changes: it is part of every cac
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 PROMPT_VERSION = "radzoo-chexprompt-1"
 ERROR_TYPES = (
@@ -29,6 +30,7 @@ ERROR_TYPES = (
 LETTERS = tuple(letter for letter, _, _ in ERROR_TYPES)
 KINDS = tuple(kind for _, kind, _ in ERROR_TYPES)
 SEVERITIES = ("significant", "insignificant")
+MATCHED_LINE = "Number of matched findings:"
 
 SYSTEM_INSTRUCTION = (
     "You are an experienced chest radiologist grading machine-written chest X-ray findings against the "
@@ -71,13 +73,21 @@ def _pair(reference: str, candidate: str) -> str:
     return f'Reference findings: """{reference}"""\n\nCandidate findings: """{candidate}"""\n\nErrors:'
 
 
-def user_message(reference: str, candidate: str) -> str:
-    """The user turn: definitions, answer format, worked examples, then the pair to judge."""
-    examples = "\n##\n".join(f"{_pair(ref, cand)} {_answer(sig, insig)}" for ref, cand, sig, insig in EXAMPLES)
+def user_message(reference: str, candidate: str, matched: Sequence[int] | None = None) -> str:
+    """The user turn: definitions, answer format, worked examples, then the pair to judge. With ``matched``
+    (one count per worked example) the answer also reports matched findings (the GREEN-style variant)."""
+    answers = [_answer(sig, insig) for _, _, sig, insig in EXAMPLES]
+    answer_format, matched_note = _FORMAT, ""
+    if matched is not None:
+        answers = [f"{a}\n{MATCHED_LINE} {n}" for a, n in zip(answers, matched)]
+        answer_format = f"{_FORMAT}\n{MATCHED_LINE} n"
+        matched_note = (" A matched finding is a finding (or normal statement) that both reports describe "
+                        "alike; count those too.")
+    examples = "\n##\n".join(f"{_pair(ref, cand)} {a}" for (ref, cand, _, _), a in zip(EXAMPLES, answers))
     return (
         "A clinically significant error is one likely to change treatment, management or outcome; any other "
-        f"error is clinically insignificant. The six error types are:\n{_TYPE_LINES}\n\n"
-        f"Answer format:\n{_FORMAT}\n##\n{examples}\n##\n{_pair(reference, candidate)}"
+        f"error is clinically insignificant. The six error types are:\n{_TYPE_LINES}\n{matched_note}\n"
+        f"Answer format:\n{answer_format}\n##\n{examples}\n##\n{_pair(reference, candidate)}"
     )
 
 

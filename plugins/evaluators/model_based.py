@@ -33,6 +33,12 @@ def _radcliq(**options):
     return RadCliQEvaluator(**options)
 
 
+def _green_judge(**options):
+    from radzoo.plugins.evaluators.green_judge import GreenJudgeEvaluator
+
+    return GreenJudgeEvaluator(**options)
+
+
 @hookimpl
 def radzoo_register_evaluators(registry) -> None:
     """The LLM judge and the weight-based clinical metrics."""
@@ -51,3 +57,6 @@ def radzoo_register_evaluators(registry) -> None:
                  "embedding similarity and BLEU-2 with the published coefficients; needs all four offline",
                  license="Apache-2.0 (radzoo); coefficients from rajpurkarlab/CXR-Report-Metric (MIT)",
                  paper="Yu et al. 2023 (RadCliQ)")
+    registry.add("green_judge", _green_judge, description="GREEN-style score (matched / (matched + significant "
+                 "errors)) from the CheXprompt judge; options as chexprompt",
+                 license="Apache-2.0 (radzoo)", paper="Ostmeier et al. 2024 (GREEN)")
