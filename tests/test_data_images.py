@@ -104,6 +104,15 @@ def test_dicom_rescale_then_window(tmp_path: Path) -> None:
     assert arr[0] == 0 and arr[-1] == 255 and 0 < int(np.median(arr)) <= 255
 
 
+def test_dicom_8bit_voi_lut_with_many_entries(tmp_path: Path) -> None:
+    lut = Dataset()
+    lut.add_new(0x00283002, "US", [4096, 0, 8])  # 8-bit output over 4096 entries (pydicom 3.0 wraps these)
+    lut.add_new(0x00283006, "US", [min(255, v // 8) for v in range(4096)])  # a ramp saturating at 2040
+    arr = np.asarray(load_image(write_dicom(tmp_path / "v8.dcm", ramp(high=4095), bits_stored=12,
+                                            VOILUTSequence=[lut])))[0]
+    assert arr[0] == 0 and arr[-1] == 255 and np.all(np.diff(arr.astype(int)) >= 0)
+
+
 def test_multiframe_dicom_is_rejected(tmp_path: Path) -> None:
     path = write_dicom(tmp_path / "mf.dcm", np.stack([ramp(), ramp()]), frames=2)
     with pytest.raises(ValueError, match=r"mf\.dcm.*multi-frame"):

@@ -98,11 +98,29 @@ def _load_dicom(path: Path) -> Image.Image:
     arr = apply_modality_lut(arr, ds)
     value_range = _voi_output_range(ds)
     if value_range is not None:
-        arr = apply_voi_lut(arr, ds)
+        arr = _apply_8bit_voi_lut(arr, ds) if _is_long_8bit_lut(ds) else apply_voi_lut(arr, ds)
     out = _scale_to_uint8(arr, value_range)
     if photometric == "MONOCHROME1":  # low values are white in MONOCHROME1: flip to the usual look
         out = 255 - out
     return Image.fromarray(out, mode="L")
+
+
+def _is_long_8bit_lut(ds: object) -> bool:
+    """An 8-bit VOI LUT with more than 256 entries: pydicom 3.0 indexes it through uint8 and wraps around."""
+    voi = ds.get("VOILUTSequence")  # type: ignore[attr-defined]
+    if not voi or voi[0].get("LUTDescriptor") is None or voi[0].get("LUTData") is None:
+        return False
+    entries, _, bits = (int(v) for v in voi[0].LUTDescriptor)
+    return bits == 8 and (entries or 65536) > 256 and voi[0]["LUTData"].VR != "OW"
+
+
+def _apply_8bit_voi_lut(arr: np.ndarray, ds: object) -> np.ndarray:
+    """The VOI LUT lookup of PS3.3 C.11.2.1.1 with wide indices (values below/above the table clamp to its ends)."""
+    item = ds.VOILUTSequence[0]  # type: ignore[attr-defined]
+    entries, first, _ = (int(v) for v in item.LUTDescriptor)
+    table = np.asarray(item.LUTData, dtype=np.int64)
+    index = np.clip(np.asarray(arr, dtype=np.int64) - first, 0, (entries or 65536) - 1)
+    return table[index]
 
 
 def _voi_output_range(ds: object) -> tuple[float, float] | None:
