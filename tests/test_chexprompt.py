@@ -305,3 +305,17 @@ def test_green_style_score_from_the_same_judge(judge, monkeypatch, tmp_path):
     assert metrics["green_matched_findings"] == pytest.approx(4 / 3)
     assert metrics["green_unparsed"] == 1 and sum(r["candidate"] == "cand-3" for r in server.requests) == 2
     assert evaluator.options()["prompt_version"] == GREEN_PROMPT_VERSION != PROMPT_VERSION
+
+
+def test_total_time_is_bounded(monkeypatch):
+    from radzoo.plugins.evaluators.chexprompt_prompt import judge_messages
+
+    monkeypatch.setenv("JUDGE_KEY", SECRET)
+    waits = []
+    with JudgeServer(lambda candidate, attempt: (503, {}, "unavailable", 0.0)) as server:
+        client = JudgeClient("judge-test", base_url=server.url, api_key_env="JUDGE_KEY", backoff=0.6,
+                             max_retries=10, max_total_s=1.0, sleep=waits.append)
+        with pytest.raises(JudgeError, match="gave up after 2 attempt"):
+            client.complete(judge_messages("ref", "cand-0"))
+    assert waits == [0.6]  # the next wait (1.2 s) would pass max_total_s, so it stops instead
+    assert len(server.requests) == 2
