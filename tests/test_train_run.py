@@ -93,7 +93,8 @@ def test_resume_gives_the_uninterrupted_result(studies, tmp_path: Path) -> None:
 
 def test_feature_cache_gives_the_same_losses(studies, tmp_path: Path) -> None:
     overrides = QUIET + steps(3, 3)
-    plain = train("demo/llava-rad", tmp_path / "plain", overrides=overrides, studies=studies)
+    plain = train("demo/llava-rad", tmp_path / "plain", overrides=overrides + ["trainer.feature_cache=false"],
+                  studies=studies)
     cached = train("demo/llava-rad", tmp_path / "cached", overrides=overrides + ["trainer.feature_cache=true"],
                    studies=studies)
     assert len(list((tmp_path / "cached" / "feature_cache").rglob("*.safetensors"))) == len(studies)
@@ -199,3 +200,40 @@ def test_cli_trains_from_a_csv_and_resumes(studies, tmp_path: Path, capsys) -> N
     saved = (tmp_path / "run" / "recipe.yaml").read_text()
     assert "format: csv" in saved and "max_steps: 2" in saved
     assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+@pytest.fixture(scope="module")
+def synthetic_studies(tmp_path_factory) -> list[Study]:
+    from radzoo.data.readers import read_studies
+    from radzoo.data.synthetic import generate
+
+    folder = generate(tmp_path_factory.mktemp("synthetic"), 12, seed=0)
+    return read_studies({"format": "synthetic", "path": str(folder)}).studies
+
+
+@pytest.mark.parametrize("recipe_name", ["demo/slava-cxr", "demo/cxr-llava", "demo/llava-rad"])
+def test_demo_recipes_train_through_all_stages(recipe_name: str, synthetic_studies, tmp_path: Path) -> None:
+    from radzoo import load_recipe
+
+    names = [s.name for s in load_recipe(recipe_name).stages]
+    result = train(recipe_name, tmp_path / "run", overrides=QUIET + steps(*[2] * len(names)),
+                   studies=synthetic_studies)
+    assert [(s.name, s.steps) for s in result.stages] == [(n, 2) for n in names]
+    assert all(np.isfinite(s.end_loss) for s in result.stages)
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == sorted([*names, "last"])
+
+
+def test_instruction_stage_trains_on_question_answer_pairs(synthetic_studies) -> None:
+    from radzoo import build_model, load_recipe
+    from radzoo.batches import StageDataset
+
+    model = build_model(load_recipe("demo/slava-cxr"))
+    dataset = StageDataset(synthetic_studies, model, "instruction", seed=0)
+    assert len(dataset) > len(synthetic_studies)  # several questions per study
+    assert len(StageDataset(synthetic_studies, model, "instruction", seed=0)) == len(dataset)  # seeded
+    item = dataset[0]
+    question, answer = dataset.items[0][1], dataset.items[0][2]
+    prompt = model.tokenizer.decode([t for t, lab in zip(item["input_ids"], item["labels"]) if lab == -100 and t >= 0])
+    target = model.tokenizer.decode([t for t in item["labels"] if t != -100])
+    assert question.replace("<image>", "").strip()[:20] in prompt and "USER:" in prompt
+    assert answer.strip()[:20] in target
