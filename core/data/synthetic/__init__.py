@@ -27,7 +27,7 @@ from radzoo.data.synthetic.reports import chexpert_labels, write_indication, wri
 __all__ = ["GENERATOR_VERSION", "SyntheticStudy", "default_dir", "ensure_generated", "generate", "render_study",
            "render_truth"]
 
-GENERATOR_VERSION = 1  # bump when images or reports change, so cached sets are rebuilt
+GENERATOR_VERSION = 2  # bump when images or reports change, so cached sets are rebuilt
 MANIFEST = "synthetic.json"
 PROMPT = "<image>\nProvide a description of the findings in the radiology image."
 PROMPT_WITH_INDICATION = ("<image>\nProvide a description of the findings in the radiology image given the "

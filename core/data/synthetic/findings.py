@@ -114,10 +114,10 @@ def draw_findings(img: np.ndarray, anatomy: Anatomy, masks: dict[str, np.ndarray
         if len(ys):
             i = int(rng.integers(len(ys)))
             cx, cy = (xs[i] + 0.5) / size, (ys[i] + 0.5) / size
-            # one cm ~ 1/30 of the thoracic width; drawn 1.5x (a lesion a 64 px model can see)
-            radius = 0.75 * n["size_cm"] * (2 * anatomy.thorax_half / 30)
+            # one cm ~ 1/30 of the thoracic width; drawn at twice the size (a lesion a 64 px model can see)
+            radius = n["size_cm"] * (2 * anatomy.thorax_half / 30)
             disc = soft_step(radius - np.hypot(x - cx, (y - cy)), 1.2 / size)
-            img = img + 0.42 * disc * (masks["right"] + masks["left"]).clip(0, 1)
+            img = img + 0.5 * disc * (masks["right"] + masks["left"]).clip(0, 1)
     if truth["atelectasis"]:
         a = truth["atelectasis"]
         for side in _sides(a["side"]):
@@ -166,14 +166,14 @@ def _draw_devices(img: np.ndarray, anatomy: Anatomy, devices: dict[str, Any], si
     lines = []
     if "et_tube" in devices["devices"]:
         tip = carina - devices["et_tube_cm_above_carina"] * cm
-        lines.append(_polyline(size, [(cx + 0.005, 0.0), (cx, tip)], 0.022))
+        lines.append(_polyline(size, [(cx + 0.005, 0.0), (cx, tip)], 0.03))
     if "ng_tube" in devices["devices"]:
         stomach_y = anatomy.dome_left + 0.08
         lines.append(_polyline(size, [(cx - 0.012, 0.0), (cx - 0.015, 0.35), (cx + 0.01, anatomy.dome_left),
-                                      (cx + 0.12, stomach_y), (cx + 0.17, stomach_y - 0.02)], 0.016))
+                                      (cx + 0.12, stomach_y), (cx + 0.17, stomach_y - 0.02)], 0.022))
     if "central_line" in devices["devices"]:
         lines.append(_polyline(size, [(cx - 0.2, 0.03), (cx - 0.1, 0.12), (cx - 0.04, 0.2), (cx - 0.03, carina + 0.06)],
-                               0.016))
+                               0.022))
     for line in lines:
         img = np.maximum(img, 0.97 * line)
     return img
