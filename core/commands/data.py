@@ -1,15 +1,17 @@
-"""Data sets: generate the synthetic CXR set, or check a data set (studies per split, skipped per reason).
-
-radzoo data synth --n 1000 --out data/synthetic [--seed 0] [--image-size 128]
-radzoo data check --format mimic-cxr --path /data/mimic-cxr-jpg [--option views=[PA]]
-"""
+"""Data sets: generate the synthetic CXR set, or check a data set (studies per split, skipped per reason)."""
 
 from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """examples:
+  radzoo data synth --n 1000 --out data/synthetic [--seed 0] [--image-size 128]
+  radzoo data check --format mimic-cxr --path /data/mimic-cxr-jpg --option views=[PA] --split test
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog, parser.formatter_class = EXAMPLES, argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     synth = sub.add_parser("synth", help="write a synthetic CXR set (images, reports.csv, llava.json)")
     synth.add_argument("--n", type=int, default=1000, help="number of studies (default 1000)")
