@@ -152,3 +152,16 @@ def test_training_checkpoint_round_trip(model, tmp_path: Path) -> None:
     for p in model.adapter.parameters():
         for key in ("exp_avg", "exp_avg_sq"):
             assert torch.equal(fresh.state[p][key], optimizer.state[p][key])
+
+
+def test_fsdp_wraps_each_llm_decoder_block(model) -> None:
+    from lightning.pytorch.strategies import FSDPStrategy
+
+    from radzoo.trainer_setup import build_strategy
+
+    cfg = load_recipe("demo/llava-rad", ["trainer.strategy=fsdp"])
+    strategy = build_strategy(cfg, model)
+    assert isinstance(strategy, FSDPStrategy)
+    policy = strategy.kwargs["auto_wrap_policy"]
+    assert {c.__name__ for c in policy._module_classes} == {"LlamaDecoderLayer"}
+    assert build_strategy(load_recipe("demo/llava-rad", ["trainer.strategy=ddp"]), model) == "ddp"
