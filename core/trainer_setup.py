@@ -46,10 +46,22 @@ def enable_gradient_checkpointing(model: RadiologyVLM) -> None:
         inner.set_grad_checkpointing(True)
 
 
+def _progress_bar(stage_name: str) -> Any:
+    """Lightning's RichProgressBar (elapsed time, ETA, it/s) naming the stage instead of a logger version."""
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    class StageProgressBar(RichProgressBar):
+        def get_metrics(self, trainer: Any, pl_module: Any) -> dict[str, Any]:
+            metrics = super().get_metrics(trainer, pl_module)
+            metrics.pop("v_num", None)
+            return {"stage": stage_name, **metrics}
+
+    return StageProgressBar(leave=True)
+
+
 def build_trainer(cfg: DictConfig, model: RadiologyVLM, stage: Any, run_dir: Path, log_version: str) -> Any:
     """A Trainer for one stage: one Lightning epoch over the stage's seeded micro-batches."""
     import lightning as L
-    from lightning.pytorch.callbacks import RichProgressBar
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     t = cfg.trainer
@@ -61,7 +73,7 @@ def build_trainer(cfg: DictConfig, model: RadiologyVLM, stage: Any, run_dir: Pat
         accelerator=t.accelerator, devices=t.devices, strategy=build_strategy(cfg, model),
         precision=str(t.precision), accumulate_grad_batches=int(t.accumulate_grad_batches),
         max_epochs=1, logger=loggers or False, log_every_n_steps=int(t.log_every_n_steps),
-        callbacks=[RichProgressBar(leave=True)] if t.progress_bar else [],
+        callbacks=[_progress_bar(stage.name)] if t.progress_bar else [],
         enable_progress_bar=bool(t.progress_bar), enable_checkpointing=False, enable_model_summary=False,
         use_distributed_sampler=False, num_sanity_val_steps=0, limit_val_batches=0,
         deterministic=False, default_root_dir=str(run_dir),

@@ -1,6 +1,6 @@
 """Train a recipe's stages in order (Lightning) and save a run directory: recipe.yaml + model.safetensors.
 
-Example: radzoo train recipes/demo/llava-rad.yaml trainer.feature_cache=true --out runs/demo
+Example: radzoo train recipes/demo/llava-rad.yaml --out runs/demo (add --resume to continue an interrupted run)
 """
 
 from __future__ import annotations
