@@ -143,7 +143,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "stages[].task": ("report", "instruction", "labels"),
     "stages[].scheduler": ("cosine", "linear", "constant"),
     "trainer.precision": ("32", "32-true", "16-mixed", "bf16-mixed", "bf16-true"),
-    "trainer.strategy": ("auto", "ddp", "ddp_spawn", "fsdp", "deepspeed_stage_2"),
+    # ddp launches one process per device that reruns the command (ddp_spawn cannot pickle a stage)
+    "trainer.strategy": ("auto", "ddp", "fsdp", "deepspeed_stage_2"),
     "trainer.uncertain_labels": ("mask", "positive"),
     "trainer.loggers[]": ("csv", "tensorboard"),
     "prompt.format": ("vicuna_v1", "llama_2", "phi", "mistral_instruct", "plain"),

@@ -156,7 +156,9 @@ def test_ddp_two_cpu_processes_agree_and_learn(studies, tmp_path: Path) -> None:
     (tmp_path / "ddp_train.py").write_text(DDP_SCRIPT)
     overrides = QUIET[1:] + steps(2, 10) + ["stages.1.lr=1e-2", "trainer.accelerator=cpu", "trainer.devices=2",
                                             "trainer.strategy=ddp"]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    launcher_keys = ("MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK", "NODE_RANK", "RANK", "WORLD_SIZE")
+    env = {k: v for k, v in os.environ.items() if k not in launcher_keys}  # Lightning picks a free port
+    env.update(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     proc = subprocess.run([sys.executable, str(tmp_path / "ddp_train.py"), str(tmp_path / "studies.json"),
                            str(tmp_path / "run"), json.dumps(overrides)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
