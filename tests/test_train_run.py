@@ -239,3 +239,15 @@ def test_instruction_stage_trains_on_question_answer_pairs(synthetic_studies) ->
     target = model.tokenizer.decode([t for t in item["labels"] if t != -100])
     assert question.replace("<image>", "").strip()[:20] in prompt and "USER:" in prompt
     assert answer.strip()[:20] in target
+
+
+def test_resume_after_label_pretraining_keeps_the_trained_encoder(studies, tmp_path: Path) -> None:
+    overrides = QUIET + steps(2, 2, 2) + ["trainer.checkpoint_every_n_steps=1"]
+    train("demo/cxr-llava", tmp_path / "whole", overrides=overrides, studies=studies)
+    train("demo/cxr-llava", tmp_path / "parts", overrides=overrides, studies=studies, stop_after_steps=3)
+    train("demo/cxr-llava", tmp_path / "parts", resume=True, overrides=overrides, studies=studies)
+    whole = load_weights(tmp_path / "whole" / "model.safetensors")
+    parts = load_weights(tmp_path / "parts" / "model.safetensors")
+    assert whole.keys() == parts.keys() and "encoder_head.weight" in whole
+    for key in whole:
+        assert torch.equal(whole[key], parts[key]), key
