@@ -24,13 +24,14 @@ class ChatFormat:
     template: str
     default_system: str = ""
     answer_prefix: str = " "
-    # put after a non-empty system text (Mistral folds the system text into the user turn)
-    system_join: str = ""
+    # wraps a non-empty system text; an empty one leaves no trace (LLaMA-2 drops the <<SYS>> block,
+    # Mistral folds the system text into the user turn)
+    system_block: str = "{system}"
 
     def render(self, user: str, system: str | None = None) -> str:
         """The prompt up to where the assistant's answer starts."""
         sys_text = self.default_system if system is None else system
-        sys_text = sys_text + self.system_join if sys_text else ""
+        sys_text = self.system_block.format(system=sys_text) if sys_text else ""
         return self.template.format(system=sys_text, user=user)
 
 
@@ -38,11 +39,13 @@ FORMATS: dict[str, ChatFormat] = {
     # LLaVA conv_vicuna_v1 (LLaVA-1.5, LLaVA-Rad, MAIRA-1)
     "vicuna_v1": ChatFormat("vicuna_v1", "{system} USER: {user} ASSISTANT:", _CHAT_SYSTEM),
     # LLaVA conv_llava_llama_2 / LLaMA-2-chat (CXR-LLaVA); BOS comes from the tokenizer
-    "llama_2": ChatFormat("llama_2", "[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST]", ""),
+    "llama_2": ChatFormat("llama_2", "[INST] {system}{user} [/INST]", "",
+                          system_block="<<SYS>>\n{system}\n<</SYS>>\n\n"),
     # LLaVA-Phi conv_phi_v0 (SLaVA-CXR): USER/ASSISTANT turns, EOS <|endoftext|>
     "phi": ChatFormat("phi", "{system} USER: {user} ASSISTANT:", _CHAT_SYSTEM),
     # Mistral-Instruct has no system role: the system text leads the first user turn
-    "mistral_instruct": ChatFormat("mistral_instruct", "[INST] {system}{user} [/INST]", "", system_join="\n\n"),
+    "mistral_instruct": ChatFormat("mistral_instruct", "[INST] {system}{user} [/INST]", "",
+                                   system_block="{system}\n\n"),
     # LLaVA "plain" (caption pre-training): the image and the answer, nothing else
     "plain": ChatFormat("plain", "{user}", "", answer_prefix=""),
 }
