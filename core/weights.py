@@ -16,6 +16,25 @@ def is_local(ref: str | Path) -> bool:
     return Path(str(ref)).expanduser().exists()
 
 
+def is_path_like(ref: str | Path) -> bool:
+    """True for a reference that can only be a filesystem path, never a hub id (``org/name`` has one '/')."""
+    text = str(ref)
+    return (text.startswith(("~", ".")) or Path(text).is_absolute() or text.count("/") > 1
+            or "\\" in text)
+
+
+def check_local_weights(ref: str, recipe_key: str, what: str = "model", hub_id: str | None = None) -> None:
+    """Fail before any hub call when ``ref`` is a filesystem path that does not exist."""
+    if not is_path_like(ref) or is_local(ref):
+        return
+    source = f"`hf download {hub_id} --local-dir DIR`" if hub_id else "`hf download ORG/NAME --local-dir DIR`"
+    raise WeightsNotFoundError(
+        f"cannot load {what} {ref!r}: the local directory does not exist ({recipe_key}). Set `{recipe_key}=DIR` "
+        f"to a directory holding the weights (e.g. made with {source} on a machine with hub access)"
+        + (", or drop the key to use the hub id." if hub_id else ".")
+    )
+
+
 def missing_weights_message(ref: str, recipe_key: str, what: str = "model") -> str:
     return (
         f"cannot load {what} {ref!r}: it is not a local path and is not in the local Hugging Face cache "

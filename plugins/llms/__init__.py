@@ -29,7 +29,7 @@ def _reference_factory(name: str, path: str | None = None, prompt_format: str | 
     targets = lora_target_modules or (PHI_LORA_TARGETS if family == "phi" else LLAMA_LORA_TARGETS)
     return load_hf_causal_lm(path or hub_id, prompt_format=prompt_format or fmt, lora_target_modules=targets,
                              dtype=dtype, attn_implementation=attn_implementation, revision=revision,
-                             name=name)
+                             name=name, hub_id=hub_id)
 
 
 def _hf_causal_lm(path: str, prompt_format: str = "vicuna_v1", lora_target_modules: list[str] | None = None,

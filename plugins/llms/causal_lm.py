@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from radzoo.prompts import ChatFormat, get_format
-from radzoo.weights import explain_missing_weights
+from radzoo.weights import check_local_weights, explain_missing_weights
 
 LLAMA_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PHI_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"]
@@ -52,8 +52,12 @@ def load_hf_causal_lm(
     revision: str | None = None,
     name: str = "",
     recipe_key: str = "llm.args.path",
+    hub_id: str | None = None,
 ) -> CausalLM:
-    """Load a causal LM and its tokenizer with ``from_pretrained`` from a hub id or local directory."""
+    """Load a causal LM and its tokenizer with ``from_pretrained`` from a hub id or local directory.
+
+    ``hub_id`` (the registry entry's default) only improves the hint when a local ``path`` is missing.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if dtype not in _DTYPES:
@@ -63,6 +67,8 @@ def load_hf_causal_lm(
         kwargs["attn_implementation"] = attn_implementation
     if revision:
         kwargs["revision"] = revision
+    # a missing directory would otherwise reach the hub client as a malformed repo id
+    check_local_weights(path, recipe_key, "language model", hub_id)
     with explain_missing_weights(path, recipe_key, "language model"):
         tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
