@@ -6,6 +6,7 @@ reason, and every other plugin still loads.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata as metadata
 import traceback
@@ -67,6 +68,23 @@ def _short_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
+def _unknown_hooks(pm: pluggy.PluginManager, packages: dict[str, str]) -> list[PluginFailure]:
+    """One failure per hook implementation that matches no radzoo hookspec (a misspelt name such as
+    radzoo_register_encoder). Not ``pm.check_pending()``: it stops at the first one and names no plugin."""
+    failures = []
+    for hook_name, caller in sorted(vars(pm.hook).items()):
+        if hook_name.startswith("_") or caller.has_spec():
+            continue
+        close = difflib.get_close_matches(hook_name, hookspecs.KIND_HOOKS.values(), n=1)
+        known = ", ".join(hookspecs.KIND_HOOKS.values())
+        hint = f"did you mean {close[0]!r}?" if close else f"radzoo's hooks are {known}"
+        for impl in caller.get_hookimpls():
+            if not impl.optionalhook:
+                failures.append(PluginFailure(impl.plugin_name, packages.get(impl.plugin_name, ""), "hooks",
+                                              f"unknown hook {hook_name!r} in plugin {impl.plugin_name!r}; {hint}"))
+    return failures
+
+
 def _candidate_plugins() -> list[tuple[str, str, str, object]]:
     """(plugin name, package, version, loader) for built-ins then entry points."""
     from radzoo import __version__
@@ -110,11 +128,7 @@ def load_plugins(extra: list[ModuleType | object] | None = None) -> PluginSet:
             continue
         loaded.append((name, package, version, module))
 
-    # Catches hook implementations whose names are misspelt (e.g. radzoo_register_encoder).
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        failures.append(PluginFailure(getattr(exc, "plugin_name", "?"), "", "hooks", str(exc)))
+    failures += _unknown_hooks(pm, {m[0]: m[1] for m in loaded})
 
     for kind, hook_name in hookspecs.KIND_HOOKS.items():
         registry = registries[kind]

@@ -173,13 +173,19 @@ def test_misspelt_hook_is_reported_and_other_plugins_still_load():
     assert "fine-encoder" in plugins.registry("encoder")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="discovery reads exc.plugin_name, which pluggy's PluginValidationError "
-                          "lacks: a misspelt hook is reported under plugin '?'")
 def test_misspelt_hook_failure_carries_the_plugin_name():
     typo = plugin_module("typo_plugin", radzoo_register_encoder=adds("never-registered"))
     [failure] = load_plugins(extra=[typo]).failures
     assert failure.plugin == "typo_plugin"
+    assert "did you mean 'radzoo_register_encoders'?" in failure.error
+
+
+def test_every_misspelt_hook_is_reported_under_its_own_plugin():
+    first = plugin_module("typo_one", radzoo_register_encoder=adds("never-one"))
+    second = plugin_module("typo_two", radzoo_register_llm=adds("never-two"))
+    failures = load_plugins(extra=[first, second]).failures
+    assert {(f.plugin, f.stage) for f in failures} == {("typo_one", "hooks"), ("typo_two", "hooks")}
+    assert all(f.plugin in f.error for f in failures)
 
 
 def test_hook_with_wrong_argument_name_is_reported_by_plugin():
