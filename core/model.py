@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import nn
 
 from radzoo.conversation import IGNORE_INDEX, IMAGE_TOKEN_INDEX, PromptBuilder
@@ -150,9 +151,22 @@ class RadiologyVLM(nn.Module):
         return {n: t.detach().cpu() for n, t in self.state_dict().items() if n in names}
 
     def image_tokens(self) -> int:
-        """Image tokens the LLM sees per image (after the adapter)."""
-        n = self.encoder.num_tokens
-        return int(self.adapter.num_tokens(n)) if hasattr(self.adapter, "num_tokens") else n
+        """Image tokens the LLM sees per image (after the adapter).
+
+        ``num_tokens`` is optional in the encoder and adapter contracts: without it, one blank image goes
+        through the encoder's own transform, the encoder and the adapter.
+        """
+        if hasattr(self.encoder, "num_tokens") and hasattr(self.adapter, "num_tokens"):
+            return int(self.adapter.num_tokens(self.encoder.num_tokens))
+        size = int(getattr(self.encoder, "image_size", 224))
+        pixel_values = self.encoder.image_transform(False)(Image.new("L", (size, size)))[None]
+        was_training = self.training
+        self.eval()  # a probe must not move batch-norm statistics
+        try:
+            with torch.no_grad():
+                return int(self.encode_images(pixel_values).shape[1])
+        finally:
+            self.train(was_training)
 
 
 def count_table(counts: dict[str, dict[str, int]]) -> Sequence[tuple[str, int, int]]:
