@@ -14,7 +14,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from radzoo.recipe_schema import CHOICES, Recipe
+from radzoo.recipe_schema import CHOICES, Recipe, schema_default
 
 COMPONENT_KINDS = {"encoder": "encoder", "adapter": "adapter", "llm": "llm"}
 
@@ -123,19 +123,30 @@ def _allowed_keys(parent: str) -> list[str]:
     return list(node.keys()) if isinstance(node, DictConfig) else []
 
 
+def _delete_key(cfg: DictConfig, item: str) -> None:
+    """Apply one ``~a.b`` override: a structured config cannot drop its fields, so those go back to the schema."""
+    key = item[1:]
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    if not isinstance(node, DictConfig):
+        raise RecipeError(f"override {item!r}: no key '{key}' to delete")
+    try:
+        try:
+            node[leaf] = schema_default(OmegaConf.get_type(node), leaf)
+        except KeyError:
+            if leaf not in node:
+                raise RecipeError(f"override {item!r}: no key '{key}' to delete") from None
+            node.pop(leaf)
+    except OmegaConfBaseException as exc:
+        raise RecipeError(f"override {item!r}: {_describe(exc, 'command line')}") from None
+
+
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
-    """``a.b=value`` sets (YAML-parsed, a mapping replaces the whole node), ``~a.b`` deletes."""
+    """``a.b=value`` sets (YAML-parsed, a mapping replaces the whole node); ``~a.b`` deletes a free-form key
+    and resets a schema key to its default (``~llm.lora`` turns LoRA off)."""
     for item in overrides:
         if item.startswith("~"):
-            key = item[1:]
-            parent, _, leaf = key.rpartition(".")
-            node = OmegaConf.select(cfg, parent) if parent else cfg
-            if not isinstance(node, DictConfig) or leaf not in node:
-                raise RecipeError(f"override {item!r}: no key '{key}' to delete")
-            try:
-                node.pop(leaf)
-            except OmegaConfBaseException as exc:
-                raise RecipeError(f"override {item!r}: {_describe(exc, 'command line')}") from None
+            _delete_key(cfg, item)
             continue
         key, sep, raw = item.lstrip("+").partition("=")
         if not sep or not key:
@@ -156,7 +167,7 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
 
 def _choice_values(cfg: DictConfig) -> Iterator[tuple[str, str, Any]]:
     """(key path, CHOICES key, value) for every key whose values are a closed set."""
-    for key in ("data.format", "trainer.precision", "trainer.strategy", "prompt.format"):
+    for key in ("data.format", "trainer.precision", "trainer.strategy", "prompt.format", "generation.cache"):
         yield key, key, OmegaConf.select(cfg, key)
     for i, stage in enumerate(cfg.stages):
         yield f"stages[{i}].task", "stages[].task", stage.task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,9 @@ class GenerationConfig:
     no_repeat_ngram_size: int = 0
     repetition_penalty: float = 1.0
     batch_size: int = 8
+    # KV cache: "dynamic" (grows per token) or "static" (preallocated; on a GPU transformers then compiles the
+    # decode step into CUDA graphs, which removes the per-token launch overhead that dominates at batch 1)
+    cache: str = "dynamic"
 
 
 @dataclass
@@ -136,6 +140,15 @@ class Recipe:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
 
+def schema_default(config_type: Any, key: str) -> Any:
+    """The schema's default of field ``key`` of ``config_type`` (``MISSING`` if required); KeyError if no field."""
+    fields = {f.name: f for f in dataclasses.fields(config_type)} if dataclasses.is_dataclass(config_type) else {}
+    if key not in fields:
+        raise KeyError(key)
+    f = fields[key]
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
 # key -> allowed values, checked after the merge so errors can list the choices
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.format": ("synthetic", "csv", "llava-json", "mimic-cxr", "chexpert-plus", "iu-xray"),
@@ -147,5 +160,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "trainer.strategy": ("auto", "ddp", "fsdp", "deepspeed_stage_2"),
     "trainer.uncertain_labels": ("mask", "positive"),
     "trainer.loggers[]": ("csv", "tensorboard"),
+    "generation.cache": ("dynamic", "static"),
     "prompt.format": ("vicuna_v1", "llama_2", "phi", "mistral_instruct", "plain"),
 }

@@ -111,12 +111,17 @@ def test_override_tilde_of_a_missing_key_is_an_error():
         load_recipe("demo/llava-rad", ["~encoder.args.nope"])
 
 
-@pytest.mark.xfail(strict=True, raises=RecipeError,
-                   reason="apply_overrides pops the key, which a structured config refuses: "
-                          "'~llm.lora' (turn LoRA off) fails with 'LLMConfig does not support pop'")
 def test_override_tilde_resets_a_schema_key_to_its_default():
-    cfg = load_recipe("demo/llava-rad", ["~llm.lora"])
-    assert cfg.llm.lora is None
+    recipe = load_recipe("demo/llava-rad")
+    assert recipe.llm.lora is not None and recipe.generation.max_new_tokens != 256
+    cfg = load_recipe("demo/llava-rad", ["~llm.lora", "~generation.max_new_tokens"])
+    assert cfg.llm.lora is None  # LoRA off
+    assert cfg.generation.max_new_tokens == 256  # the schema's default
+
+
+def test_override_tilde_of_a_required_schema_key_leaves_it_unset():
+    with pytest.raises(RecipeError, match=r"required key\(s\) not set: llm.name"):
+        load_recipe("demo/llava-rad", ["~llm.name"])
 
 
 def test_swapping_a_component_name_on_the_command_line_resets_its_args():
