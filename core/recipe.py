@@ -195,7 +195,7 @@ def check_components(cfg: DictConfig, source: str = "recipe") -> None:
     from radzoo.discovery import get_plugins
 
     plugins = get_plugins()
-    checks = [(k, kind, cfg[k].name) for k, kind in COMPONENT_KINDS.items()]
+    checks = [(f"{k}.name", kind, cfg[k].name) for k, kind in COMPONENT_KINDS.items()]
     checks += [(f"evaluation.metrics[{i}]", "evaluator", m) for i, m in enumerate(cfg.evaluation.metrics)]
     for key, kind, name in checks:
         registry = plugins.registry(kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -193,11 +194,13 @@ def test_unknown_component_lists_close_matches():
     assert "Known llms:" in message and "vicuna-7b-v1.5" in message
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="check_components names the section ('llm'), not the key path 'llm.name'")
-def test_unknown_component_error_names_the_full_key_path():
-    with pytest.raises(RecipeError, match=r"key 'llm.name'"):
-        load_recipe("demo/llava-rad", ["llm.name=tiny-lama"])
+@pytest.mark.parametrize(("override", "key"), [
+    ("llm.name=tiny-lama", "llm.name"), ("encoder.name=tiny-vt", "encoder.name"),
+    ("adapter.name=mlp3x", "adapter.name"), ("evaluation.metrics=[bleu, rouge]", "evaluation.metrics[1]"),
+])
+def test_unknown_component_error_names_the_full_key_path(override, key):
+    with pytest.raises(RecipeError, match=rf"llava-rad\.yaml: key '{re.escape(key)}': unknown "):
+        load_recipe("demo/llava-rad", [override])
 
 
 def test_unknown_component_can_be_left_unchecked():
