@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from radzoo.prompts import IMAGE_PLACEHOLDER, ChatFormat, get_format
+from radzoo.prompts import IMAGE_PLACEHOLDER, ChatFormat, get_format, placeholder_problem
 
 # LLaVA's convention: this id marks where the projected image tokens are spliced in
 IMAGE_TOKEN_INDEX = -200
@@ -24,9 +24,9 @@ class PromptBuilder:
     def __post_init__(self) -> None:
         for key, text in (("prompt.instruction", self.instruction),
                           ("prompt.instruction_with_indication", self.instruction_with_indication)):
-            if text is not None and text.count(IMAGE_PLACEHOLDER) != 1:
-                raise ValueError(f"{key} must contain the image placeholder {IMAGE_PLACEHOLDER!r} exactly once, "
-                                 f"got {text.count(IMAGE_PLACEHOLDER)}: {text!r}")
+            problem = placeholder_problem(text)
+            if problem:
+                raise ValueError(f"{key} {problem}")
 
     @classmethod
     def from_recipe(cls, prompt_cfg: Any, default_format: ChatFormat) -> PromptBuilder:

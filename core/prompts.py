@@ -51,6 +51,14 @@ FORMATS: dict[str, ChatFormat] = {
 }
 
 
+def placeholder_problem(instruction: str | None) -> str | None:
+    """Why ``instruction`` cannot be used (it needs exactly one ``<image>``), or None when it can (or is unset)."""
+    count = instruction.count(IMAGE_PLACEHOLDER) if instruction is not None else 1
+    if count == 1:
+        return None
+    return f"must contain the image placeholder {IMAGE_PLACEHOLDER!r} exactly once, got {count}: {instruction!r}"
+
+
 def get_format(name: str) -> ChatFormat:
     """The format called ``name`` (an error lists the known ones)."""
     try:

@@ -14,6 +14,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from radzoo.prompts import placeholder_problem
 from radzoo.recipe_schema import CHOICES, Recipe, schema_default
 
 COMPONENT_KINDS = {"encoder": "encoder", "adapter": "adapter", "llm": "llm"}
@@ -190,6 +191,15 @@ def _check_choices(cfg: DictConfig, source: str) -> None:
         raise RecipeError(f"{source}: key 'stages': stage names must be unique, got {names}")
 
 
+def _check_prompt(cfg: DictConfig, source: str) -> None:
+    """Each instruction has one ``<image>``: caught at load, not after build_model has loaded a 7B LLM."""
+    for key in ("prompt.instruction", "prompt.instruction_with_indication"):
+        problem = placeholder_problem(OmegaConf.select(cfg, key))
+        if problem:
+            raise RecipeError(f"{source}: key '{key}': {problem}. Put '<image>' where the image goes "
+                              f"(LLaVA's prompts start with '<image>\\n')")
+
+
 def check_components(cfg: DictConfig, source: str = "recipe") -> None:
     """Every component the recipe names exists in its registry (errors list close matches)."""
     from radzoo.discovery import get_plugins
@@ -221,6 +231,7 @@ def load_recipe(
     except OmegaConfBaseException as exc:
         raise RecipeError(_describe(exc, source)) from None
     _check_choices(cfg, source)
+    _check_prompt(cfg, source)
     if check_names:
         check_components(cfg, source)
     OmegaConf.set_readonly(cfg, False)

@@ -243,12 +243,16 @@ def test_image_placeholder_missing_from_the_instruction_fails_at_build():
     assert "prompt.instruction must contain the image placeholder '<image>' exactly once, got 0" in message
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="load_recipe does not check the <image> placeholder; the error comes "
-                          "only from build_model, after the (7B) LLM has been loaded")
-def test_image_placeholder_missing_from_the_instruction_fails_at_load():
-    with pytest.raises(RecipeError, match=r"prompt.instruction"):
-        load_recipe("demo/llava-rad", ["prompt.instruction=Describe the radiograph."])
+@pytest.mark.parametrize(("override", "key", "count"), [
+    ("prompt.instruction=Describe the radiograph.", "prompt.instruction", 0),
+    ("prompt.instruction_with_indication='<image> <image> {indication}'", "prompt.instruction_with_indication", 2),
+])
+def test_image_placeholder_missing_from_the_instruction_fails_at_load(override, key, count):
+    with pytest.raises(RecipeError) as info:
+        load_recipe("demo/llava-rad", [override])
+    message = str(info.value)
+    assert f"llava-rad.yaml: key '{key}': must contain the image placeholder '<image>' exactly once, " \
+           f"got {count}" in message
 
 
 # ------------------------------------------------------------------------------------------ bundled
