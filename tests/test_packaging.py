@@ -93,9 +93,6 @@ def wheel(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="pyproject.toml [tool.setuptools] packages lacks radzoo.data.readers and "
-                          "radzoo.data.synthetic: a wheel install misses them (the editable install hides this)")
 def test_wheel_has_every_package(wheel):
     missing = sorted(_source_packages() - _wheel_packages(set(zipfile.ZipFile(wheel).namelist())))
     assert not missing, f"packages missing from the wheel (add them to pyproject.toml packages): {missing}"
