@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from shaped_models import shaped_model
 
 from radzoo.data.study import Study
 from radzoo.generate import ReportGenerator, generation_kwargs, load_model
@@ -33,13 +34,15 @@ RESULTS = Path(__file__).parent / "results"
 DEMO_RECIPES = ("demo/llava-rad", "demo/slava-cxr", "demo/cxr-llava")
 
 
-def synthetic_studies(folder: Path, n: int) -> list[Study]:
+def synthetic_studies(folder: Path, n: int, indications: bool = True) -> list[Study]:
+    """``n`` noise-image studies; without ``indications`` every prompt has the same length (one compiled graph)."""
     rng = np.random.default_rng(0)
     studies = []
     for i in range(n):
         path = folder / f"{i}.png"
         Image.fromarray((rng.random((96, 96)) * 255).astype("uint8")).save(path)
-        studies.append(Study(id=f"b{i}", image=str(path), indication=["cough", None, "fever, dyspnoea"][i % 3]))
+        indication = ["cough", None, "fever, dyspnoea"][i % 3] if indications else None
+        studies.append(Study(id=f"b{i}", image=str(path), indication=indication))
     return studies
 
 
@@ -89,55 +92,6 @@ def cpu_part(n_studies: int, max_new_tokens: int) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- GPU part
-# name -> (timm encoder, image size, LM config class, LM config, prompt format, instruction)
-SHAPES = {
-    "llava-rad-shaped": ("vit_base_patch14_dinov2", 518, "LlamaConfig",
-                         {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
-                          "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32},
-                         "vicuna_v1", "<image>\nProvide a description of the findings in the radiology image."),
-    "slava-shaped": ("vit_large_patch14_clip_336", 336, "PhiConfig",
-                     {"vocab_size": 51200, "hidden_size": 2560, "intermediate_size": 10240,
-                      "num_hidden_layers": 32, "num_attention_heads": 32, "partial_rotary_factor": 0.4},
-                     "phi", "<image>\nWrite a findings report of this image:"),
-}
-SMALL = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-         "num_key_value_heads": 4}
-
-
-def shaped_model(shape: str, adapter: str, adapter_args: dict, device: str, dtype: torch.dtype, small: bool):
-    """A paper-shaped RadiologyVLM with random weights, built from configs on ``device`` (no downloads)."""
-    import transformers
-
-    from radzoo.conversation import PromptBuilder
-    from radzoo.discovery import create_component
-    from radzoo.model import RadiologyVLM
-    from radzoo.plugins.encoders.timm_encoder import build_timm_encoder
-    from radzoo.plugins.llms.causal_lm import CausalLM
-    from radzoo.plugins.llms.tiny import build_tiny_tokenizer
-    from radzoo.prompts import get_format
-
-    timm_name, size, config_name, lm_args, fmt, instruction = SHAPES[shape]
-    enc_args = {"embed_dim": 64, "depth": 2, "num_heads": 2} if small else {}
-    if small:
-        lm_args = {**lm_args, **{k: v for k, v in SMALL.items() if k in lm_args or k == "num_key_value_heads"}}
-    encoder = build_timm_encoder(timm_name, image_size=size, select_layer=-2, **enc_args)
-    tokenizer = build_tiny_tokenizer(1024, "</s>" if config_name == "LlamaConfig" else "<|endoftext|>")
-    special = {"pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id,
-               "bos_token_id": tokenizer.bos_token_id}
-    config = getattr(transformers, config_name)(**lm_args, **special)
-    if device.startswith("cuda"):
-        config._attn_implementation = "sdpa"
-    with torch.device(device):
-        lm = transformers.AutoModelForCausalLM.from_config(config, dtype=dtype)
-    llm = CausalLM(model=lm, tokenizer=tokenizer, prompt_format=get_format(fmt))
-    adapter_module = create_component("adapter", adapter, in_dim=encoder.embed_dim, out_dim=config.hidden_size,
-                                      **adapter_args)
-    model = RadiologyVLM(encoder, adapter_module, llm, PromptBuilder(get_format(fmt), instruction), name=shape)
-    # counted before the cast: EncoderBase.num_tokens probes with a float32 image
-    model.image_token_count = model.to(device).image_tokens()
-    return model.to(device=device, dtype=dtype).eval()
-
-
 def memory_bandwidth(device: str) -> float:
     """Bytes/s of a large device-to-device copy (each byte read once and written once)."""
     n = (1 << 30) if device.startswith("cuda") else (1 << 26)
@@ -152,30 +106,49 @@ def memory_bandwidth(device: str) -> float:
     return 2 * n * 10 / (time.perf_counter() - start)
 
 
+def decode_rate(run: ReportGenerator, studies: list[Study], device: str, new_tokens: int, ttft: float,
+                extra: dict) -> tuple[float, float]:
+    """(batch-1 decode tokens/s, reports/s of the per-image loop) with ``extra`` generate kwargs."""
+    fixed = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, **extra}
+    run.gen_kwargs = fixed
+    timed_generation(run, studies[:1], 1, device)  # warm-up (and, for the static cache, compilation)
+    _, loop_s, _ = timed_generation(run, studies, 1, device)
+    return (new_tokens - 1) / max(loop_s / len(studies) - ttft, 1e-9), len(studies) / loop_s
+
+
 def gpu_measures(run: ReportGenerator, studies: list[Study], device: str, new_tokens: int, loop_n: int,
-                 bandwidth: float) -> dict:
+                 bandwidth: float, static_cache: bool) -> dict:
     model = run.model
-    fixed = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
-    run.gen_kwargs = {**fixed, "max_new_tokens": 1, "min_new_tokens": 1}
+    run.gen_kwargs = {"max_new_tokens": 1, "min_new_tokens": 1, "do_sample": False}
     timed_generation(run, studies[:1], 1, device)  # warm-up
     _, ttft, _ = timed_generation(run, studies[:1], 1, device)
-    run.gen_kwargs = fixed
-    _, loop_s, _ = timed_generation(run, studies[:loop_n], 1, device)
-    decode_tps = (new_tokens - 1) / max(loop_s / loop_n - ttft, 1e-9)
     lm_bytes = sum(p.numel() * p.element_size() for p in model.language_model.parameters())
     roofline_tps = bandwidth / lm_bytes
+    decode_tps, loop_rate = decode_rate(run, studies[:loop_n], device, new_tokens, ttft, {})
+    row = {"image_tokens": model.image_token_count, "ttft_ms": round(ttft * 1e3, 1),
+           "roofline_tokens_per_s": round(roofline_tps, 1),
+           "decode_tokens_per_s_batch1": round(decode_tps, 1),
+           "fraction_of_roofline": round(decode_tps / roofline_tps, 3), "loop_reports_per_s": round(loop_rate, 3)}
+    if static_cache:  # static KV cache: transformers compiles the decode step (CUDA graphs) on a GPU
+        began = time.perf_counter()
+        static_tps, static_rate = decode_rate(run, studies[:loop_n], device, new_tokens, ttft,
+                                              {"cache_implementation": "static"})
+        row.update({"static_cache_decode_tokens_per_s_batch1": round(static_tps, 1),
+                    "static_cache_fraction_of_roofline": round(static_tps / roofline_tps, 3),
+                    "static_cache_loop_reports_per_s": round(static_rate, 3),
+                    "static_cache_compile_and_run_s": round(time.perf_counter() - began, 1)})
+    run.gen_kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     _, batch_s, tokens = timed_generation(run, studies[:32], 32, device)
     peak = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
-    return {"image_tokens": model.image_token_count, "ttft_ms": round(ttft * 1e3, 1),
-            "decode_tokens_per_s_batch1": round(decode_tps, 1), "roofline_tokens_per_s": round(roofline_tps, 1),
-            "fraction_of_roofline": round(decode_tps / roofline_tps, 3),
-            "loop_reports_per_s": round(loop_n / loop_s, 3), "batch32_reports_per_s": round(32 / batch_s, 3),
-            "batch32_tokens_per_s": round(tokens / batch_s, 1),
-            "batch32_speedup_vs_loop": round((32 / batch_s) / (loop_n / loop_s), 2),
-            "peak_memory_gib": round(peak, 2) if peak is not None else None,
-            "lm_weight_gib": round(lm_bytes / 2**30, 2)}
+    row.update({"batch32_reports_per_s": round(32 / batch_s, 3), "batch32_tokens_per_s": round(tokens / batch_s, 1),
+                "batch32_speedup_vs_loop": round((32 / batch_s) / loop_rate, 2),
+                "peak_memory_gib": round(peak, 2) if peak is not None else None,
+                "lm_weight_gib": round(lm_bytes / 2**30, 2)})
+    if static_cache:
+        row["batch32_speedup_vs_static_loop"] = round((32 / batch_s) / row["static_cache_loop_reports_per_s"], 2)
+    return row
 
 
 def gpu_part(device: str, small: bool) -> dict:
@@ -185,16 +158,19 @@ def gpu_part(device: str, small: bool) -> dict:
     print(f"  measured copy bandwidth: {bandwidth / 1e9:.0f} GB/s")
     results = {"device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu (code-path check)",
                "bandwidth_gb_per_s": round(bandwidth / 1e9, 1), "new_tokens": new_tokens, "models": {}}
-    variants = {"llava-rad-shaped": [("mlp2x_gelu", {}), ("mlp2x_gelu_pool", {"pool": 2}),
-                                     ("perceiver", {"num_latents": 64})],
-                "slava-shaped": [("mlp2x_gelu", {})]}
+    # the static-cache (compiled) decode is measured on the full-token models; the token-reducing adapters are
+    # compared with them under the default dynamic cache
+    variants = {"llava-rad-shaped": [("mlp2x_gelu", {}, True), ("mlp2x_gelu_pool", {"pool": 2}, False),
+                                     ("perceiver", {"num_latents": 64}, False)],
+                "slava-shaped": [("mlp2x_gelu", {}, True)]}
     with tempfile.TemporaryDirectory() as tmp:
-        studies = synthetic_studies(Path(tmp), 32)
+        studies = synthetic_studies(Path(tmp), 32, indications=False)
         for shape, adapters in variants.items():
-            for adapter, args in adapters:
+            for adapter, args, static_cache in adapters:
                 model = shaped_model(shape, adapter, args, device, dtype, small)
                 run = ReportGenerator(model, {}, shape)
-                row = gpu_measures(run, studies, device, new_tokens, loop_n, bandwidth)
+                row = gpu_measures(run, studies, device, new_tokens, loop_n, bandwidth,
+                                   static_cache and device.startswith("cuda"))
                 results["models"][f"{shape}+{adapter}"] = row
                 print(f"  {shape}+{adapter}: {json.dumps(row)}")
                 del model, run

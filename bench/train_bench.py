@@ -3,7 +3,12 @@
 Each (recipe, cache) run is its own process, so its peak memory (CPU RSS, or CUDA peak allocation on a
 GPU) is its own. Every stage runs ``--steps`` optimizer steps of ``--batch`` synthetic studies.
 
-Run: python bench/train_bench.py  (writes bench/results/train_bench.json)
+Where a GPU is present (or with ``--gpu-path-on-cpu``, shrunken, to check the code path) it also trains a
+real-size LLaVA-Rad-shaped model with random bf16 weights (ViT-B/14 @518, 1369 image tokens, mlp2x_gelu,
+Llama-7B config, LoRA r 64 on all projections, gradient checkpointing): samples/s, tokens/s and peak memory
+of the align stage (adapter only) and the finetune stage (adapter + LoRA).
+
+Run: python bench/train_bench.py  (writes bench/results/train_bench.json and, on a GPU, train_gpu.json)
 """
 
 from __future__ import annotations
@@ -18,8 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))  # shaped_models beside this script
+
 RECIPES = ("demo/llava-rad", "demo/cxr-llava", "demo/slava-cxr")
 RESULT = Path(__file__).parent / "results" / "train_bench.json"
+GPU_RESULT = Path(__file__).parent / "results" / "train_gpu.json"
+REPORT = ("The heart size is mildly enlarged. There is a small right pleural effusion with adjacent basilar "
+          "atelectasis. No pneumothorax. The left lung is clear. A right internal jugular line ends in the SVC. ")
 
 
 def one_run(recipe: str, cache: bool, data: Path, steps: int, batch: int, out: Path) -> dict:
@@ -52,11 +62,89 @@ def one_run(recipe: str, cache: bool, data: Path, steps: int, batch: int, out: P
             "samples_per_s_overall": round(samples / wall, 1), **peak}
 
 
+def shaped_training(device: str, small: bool, batch: int, steps: int, report_tokens: int = 128) -> dict:
+    """Train steps of the LLaVA-Rad-shaped model per stage: samples/s, tokens/s and peak memory."""
+    import torch
+    from shaped_models import SHAPES, shaped_model
+
+    from radzoo.conversation import encode_example
+    from radzoo.trainer_setup import enable_gradient_checkpointing
+
+    size = SHAPES["llava-rad-shaped"][1]
+    model = shaped_model("llava-rad-shaped", "mlp2x_gelu", {}, device, torch.bfloat16, small, lora_r=8 if small else 64)
+    enable_gradient_checkpointing(model)
+    row = encode_example(model.tokenizer, model.prompt, REPORT * 8, indication="dyspnoea",
+                         max_answer_tokens=report_tokens)
+    ids = torch.tensor([row["input_ids"]] * batch, device=device)
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+              "labels": torch.tensor([row["labels"]] * batch, device=device),
+              "pixel_values": torch.randn(batch, 3, size, size, device=device, dtype=torch.bfloat16)}
+    seq_tokens = ids.shape[1] - 1 + model.image_token_count  # the <image> placeholder becomes the image tokens
+    result = {"model": "llava-rad-shaped+mlp2x_gelu (Llama-7B config, LoRA r 64)", "dtype": "bf16",
+              "gradient_checkpointing": True, "batch_size": batch, "sequence_tokens": seq_tokens,
+              "image_tokens": model.image_token_count, "steps_timed": steps, "stages": {}}
+    for stage, parts in (("align", ["adapter"]), ("finetune", ["adapter", "lora"])):
+        model.set_trainable(parts)
+        model.train()
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(trainable, lr=1e-4)
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        losses = []
+        for step in range(steps + 2):  # two warm-up steps
+            if step == 2:
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                began = time.perf_counter()
+            loss = model(**inputs).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.detach().item())
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - began
+        cell = {"trainable_params": sum(p.numel() for p in trainable),
+                "samples_per_s": round(batch * steps / seconds, 2),
+                "tokens_per_s": round(batch * steps * seq_tokens / seconds, 1),
+                "seconds_per_step": round(seconds / steps, 3), "first_loss": round(losses[0], 3),
+                "last_loss": round(losses[-1], 3)}
+        if device.startswith("cuda"):
+            cell["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        result["stages"][stage] = cell
+        print(f"  {stage:8s} batch {batch}: {json.dumps(cell)}", flush=True)
+        del optimizer
+    return result
+
+
+def gpu_main(small: bool, batches: list[int], steps: int) -> dict:
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    runs = []
+    for batch in batches:
+        try:
+            runs.append(shaped_training(device, small, batch, steps))
+        except torch.OutOfMemoryError as exc:  # record the limit instead of losing the batches that fitted
+            runs.append({"batch_size": batch, "error": f"out of memory: {str(exc).splitlines()[0]}"})
+            torch.cuda.empty_cache()
+    result = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu (code-path check)",
+              "torch": torch.__version__, "runs": runs}
+    if device == "cuda":
+        GPU_RESULT.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {GPU_RESULT}")
+    return result
+
+
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="optimizer steps per stage")
     parser.add_argument("--batch", type=int, default=8, help="batch size per step")
     parser.add_argument("--n", type=int, default=64, help="synthetic studies")
+    parser.add_argument("--gpu-only", action="store_true", help="only the real-size GPU part")
+    parser.add_argument("--gpu-path-on-cpu", action="store_true", help="run the GPU part shrunken on CPU")
+    parser.add_argument("--gpu-batches", default="4,16", help="batch sizes of the real-size GPU part")
     parser.add_argument("--one", nargs=2, metavar=("RECIPE", "CACHE"), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -68,6 +156,13 @@ def main() -> dict:
 
     from radzoo.data.synthetic import generate
 
+    if torch.cuda.is_available() or args.gpu_path_on_cpu:
+        print("real-size LLaVA-Rad-shaped training, random bf16 weights" if torch.cuda.is_available() else
+              "GPU part, shrunken, on CPU (code-path check only; figures mean nothing)")
+        gpu_main(not torch.cuda.is_available(), [int(b) for b in args.gpu_batches.split(",")],
+                 steps=5 if torch.cuda.is_available() else 2)
+    if args.gpu_only:
+        return {}
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "synthetic"

@@ -56,6 +56,8 @@ def generation_kwargs(gen_cfg: Any) -> dict[str, Any]:
         kwargs["no_repeat_ngram_size"] = int(gen_cfg.no_repeat_ngram_size)
     if float(gen_cfg.repetition_penalty) != 1.0:
         kwargs["repetition_penalty"] = float(gen_cfg.repetition_penalty)
+    if gen_cfg.get("cache", "dynamic") == "static":  # validated against recipe_schema.CHOICES at load
+        kwargs["cache_implementation"] = "static"
     return kwargs
 
 
