@@ -61,6 +61,22 @@ def test_batched_greedy_equals_unbatched(recipe, tmp_path):
     assert batched[0]["model"] == cfg.name
 
 
+@pytest.mark.parametrize("recipe", ["demo/llava-rad", "demo/slava-cxr"])
+def test_static_kv_cache_gives_the_dynamic_cache_reports(recipe, tmp_path):
+    # generation.cache=static is the fast GPU setting (compiled decode); on CPU it runs uncompiled, same tokens
+    studies = make_studies(tmp_path, 4)
+    model, cfg = load_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=16"])
+    dynamic = ReportGenerator(model, generation_kwargs(cfg.generation), cfg.name)(studies)
+    from radzoo import load_recipe
+
+    static_cfg = load_recipe(recipe, ["generation.max_new_tokens=16", "generation.cache=static"])
+    kwargs = generation_kwargs(static_cfg.generation)
+    assert kwargs["cache_implementation"] == "static"
+    static = ReportGenerator(model, kwargs, cfg.name)(studies)
+    assert [r["prediction"] for r in static] == [r["prediction"] for r in dynamic]
+    assert all(r["prediction"] for r in static)
+
+
 def test_radzoo_generate_is_callable_even_after_the_module_is_imported(tmp_path):
     import radzoo
     import radzoo.generate  # binds the package attribute to the module
