@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -62,6 +63,9 @@ class StageDataset(Dataset):
             from radzoo.data.labels import CHEXPERT_OBSERVATIONS
 
             self.label_names = list(CHEXPERT_OBSERVATIONS)
+        self.max_tokens = None if task == "labels" else sequence_limit(model)
+        if self.max_tokens is not None:
+            warn_long_answers(self.items, model.tokenizer, self.max_tokens)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -84,7 +88,31 @@ class StageDataset(Dataset):
         item.update(encode_example(self.model.tokenizer, self.model.prompt, answer,
                                    indication=study.indication if question is None else None,
                                    question=question, max_answer_tokens=self.max_answer_tokens))
+        if self.max_tokens is not None and len(item["input_ids"]) > self.max_tokens:
+            # an over-long answer is cut to the LLM's context (one ~100k-character report must not exhaust memory)
+            item["input_ids"], item["labels"] = item["input_ids"][:self.max_tokens], item["labels"][:self.max_tokens]
         return item
+
+
+def sequence_limit(model: RadiologyVLM) -> int | None:
+    """Prompt + answer tokens that fit the LLM's context next to the image tokens (None: no known limit)."""
+    context = getattr(getattr(model.language_model, "config", None), "max_position_embeddings", None)
+    if not isinstance(context, int) or context <= 0:
+        return None
+    return max(1, context - (model.image_tokens() - 1))  # the one placeholder id becomes the image tokens
+
+
+def warn_long_answers(items: Sequence[tuple[Study, str | None, str | None]], tokenizer: Any, limit: int) -> None:
+    """One warning naming the answers that do not fit the context and will be cut."""
+    # a token spans at least one character: only answers longer than ``limit`` characters need tokenizing
+    long = [(study, answer) for study, _, answer in items if answer and len(answer) > limit]
+    over = [(study, answer) for study, answer in long
+            if len(tokenizer(answer, add_special_tokens=False).input_ids) > limit]
+    if over:
+        study, answer = max(over, key=lambda pair: len(pair[1]))
+        warnings.warn(f"{len(over)} training answer(s) do not fit the {limit} tokens the LLM's context leaves "
+                      f"for text and are cut to fit (longest: study {study.id}, {len(answer):,} characters); "
+                      "check the data for reports joined together", stacklevel=2)
 
 
 def collate(items: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:

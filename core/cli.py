@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
 
 # subcommand -> module in radzoo.commands defining add_arguments(parser) and run(args) -> int
 COMMANDS = {
@@ -46,6 +51,44 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(command: str) -> Callable[..., None]:
+    """A ``warnings.showwarning`` printing radzoo's own warnings as ``radzoo CMD: warning: ...`` (one line)."""
+    plugins = importlib.util.find_spec("radzoo.plugins")
+    roots = [Path(__file__).resolve().parent, *(Path(p).resolve() for p in plugins.submodule_search_locations or ())]
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if not any(Path(filename).resolve().is_relative_to(root) for root in roots):
+            default(message, category, filename, lineno, file, line)
+            return
+        print(f"radzoo {command}: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+    return show
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record (tests swap it)."""
+
+    @property
+    def stream(self) -> TextIO:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
+def _show_radzoo_logs() -> None:
+    """radzoo's progress lines and warnings (logger ``radzoo.*``) go to stderr as plain lines."""
+    logger = logging.getLogger("radzoo")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -53,8 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = args.debug or os.environ.get("RADZOO_DEBUG") == "1"
+    _show_radzoo_logs()
     try:
-        return int(args._run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(args.command)
+            return int(args._run(args) or 0)
     except KeyboardInterrupt:
         print("radzoo: interrupted; finished work is saved, rerun the same command to resume", file=sys.stderr)
         return 130

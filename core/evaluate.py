@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from radzoo.jsonl_output import decode_line
 from radzoo.statistics import bootstrap_ci, paired_bootstrap_test
 
 # Runs offline with no weights: the recipe default for `evaluation.metrics`.
@@ -125,7 +126,7 @@ def read_predictions(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"predictions file {path} does not exist (write it with `radzoo generate`)")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = [decode_line(raw, path, n) for n, raw in enumerate(path.read_bytes().splitlines(), start=1)]
     while lines and not lines[-1].strip():
         lines.pop()
     rows = []
@@ -139,7 +140,8 @@ def read_predictions(path: str | Path) -> list[dict[str, Any]]:
                 warnings.warn(f"{path}:{number}: skipped a torn last line ({exc.msg}); rerun generation to "
                               "finish it", stacklevel=2)
                 break
-            raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            raise ValueError(f"{path}:{number}: not valid JSON at column {exc.colno} ({exc.msg}); fix or delete "
+                             "the line") from None
         if not isinstance(row, dict):
             raise ValueError(f"{path}:{number}: expected a JSON object with keys {', '.join(PREDICTION_KEYS)}")
         missing = [k for k in PREDICTION_KEYS if k not in row]

@@ -41,12 +41,22 @@ def repair_torn_tail(path: Path) -> int:
     return size - keep
 
 
+def decode_line(raw: bytes, path: Path, number: int) -> str:
+    """One line of a JSONL file as text; bytes that are not UTF-8 are an error naming the file and line."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}:{number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                         "JSONL files must be UTF-8: re-save the file as UTF-8 or fix the line") from None
+
+
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """Every record of a JSONL file (a bad line is an error naming the file and line)."""
     path = Path(path)
     records = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, 1):
+            line = decode_line(raw, path, n)
             if not line.strip():
                 continue
             try:

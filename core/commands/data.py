@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 EXAMPLES = """examples:
   radzoo data synth --n 1000 --out data/synthetic [--seed 0] [--image-size 128]
   radzoo data check --format mimic-cxr --path /data/mimic-cxr-jpg --option views=[PA] --split test
 """
+EXAMPLES_PER_REASON = 5  # skipped records listed per reason (the count covers them all)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,8 +67,15 @@ def _check(args: argparse.Namespace) -> int:
     for reason, count in sorted(result.filtered.items()):
         print(f"left out ({reason}): {count}")
     for reason, items in sorted(result.skipped.items()):
-        where, detail = items[0]
-        print(f"skipped ({reason}): {len(items)}  e.g. {where}: {detail}")
+        print(f"skipped ({reason}): {len(items)}")
+        for where, detail in items[:EXAMPLES_PER_REASON]:
+            print(f"  {where}: {detail}")
+        if len(items) > EXAMPLES_PER_REASON:
+            print(f"  ... and {len(items) - EXAMPLES_PER_REASON} more")
     if not result.skipped:
         print("skipped: none")
-    return 0
+        return 0
+    count = sum(len(items) for items in result.skipped.values())
+    print(f"radzoo data: error: {count} unusable records in {args.path or 'the data set'} (listed above by reason); "
+          "fix them, or leave them to be skipped (training and generation count and skip them too)", file=sys.stderr)
+    return 1

@@ -7,12 +7,25 @@ depths are scaled to 8 bits over the range the VOI transform (or, without one, t
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
+# a real radiograph is hundreds of pixels a side at least; anything under this is a placeholder or a broken export
+MIN_SIDE = 8
+# Pillow's own hard limit (2 x MAX_IMAGE_PIXELS, ~179 MP): larger files are refused with a clear message, files
+# between its warning threshold and this limit (a 10,000 px scan) load without the DecompressionBombWarning
+MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+# rows scaled per step when mapping high bit depths to 8 bits: bounds the float temporaries of huge images
+SCALE_ROWS = 512
+
+
+class ImageError(ValueError):
+    """An image file that cannot be used; the message names the file, the problem and the fix."""
 
 
 def load_image(path: str | Path) -> Image.Image:
@@ -21,10 +34,13 @@ def load_image(path: str | Path) -> Image.Image:
     if not path.is_file():
         raise FileNotFoundError(f"image {path} does not exist; check the data set's image paths and image_root")
     if path.stat().st_size == 0:
-        raise ValueError(f"image {path} is an empty (zero-byte) file; re-copy or re-download it")
-    if is_dicom(path):
-        return _load_dicom(path)
-    return _load_raster(path)
+        raise ImageError(f"image {path} is an empty (zero-byte) file; re-copy or re-download it")
+    image = _load_dicom(path) if is_dicom(path) else _load_raster(path)
+    if min(image.size) < MIN_SIDE:
+        raise ImageError(f"image {path} is {image.size[0]}x{image.size[1]} pixels, too small to be a radiograph "
+                         f"(under {MIN_SIDE} px a side): probably a placeholder or a broken export; replace the file "
+                         "or leave the study out")
+    return image
 
 
 def is_dicom(path: Path) -> bool:
@@ -36,16 +52,30 @@ def is_dicom(path: Path) -> bool:
     return len(head) == 132 and head[128:] == b"DICM"
 
 
+def _too_large(path: Path, pixels: int, size: str = "") -> ImageError:
+    return ImageError(f"image {path} is {size}{pixels / 1e6:.0f} MP, more than radzoo reads ({MAX_PIXELS / 1e6:.0f} "
+                      "MP); downscale it, e.g. to 4096 px on the long side")
+
+
 def _load_raster(path: Path) -> Image.Image:
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            if img.width * img.height > MAX_PIXELS:
+                raise _too_large(path, img.width * img.height, f"{img.width}x{img.height} pixels, ")
             img.load()
             frames = getattr(img, "n_frames", 1)
             if frames > 1:
-                raise ValueError(f"image {path} has {frames} frames; radzoo reads single-frame images only")
+                raise ImageError(f"image {path} has {frames} frames; radzoo reads single-frame images only: "
+                                 "export the frame you want as its own file")
             return _to_display_mode(img)
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"image {path} cannot be read ({exc}); the file is corrupt, truncated or not an "
+    except Image.DecompressionBombError as exc:  # Pillow refuses it before we see the size: its message has it
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_large(path, int(pixels.group(1)) if pixels else MAX_PIXELS + 1) from None
+    except (OSError, SyntaxError) as exc:
+        raise ImageError(f"image {path} cannot be read ({exc}); the file is corrupt, truncated or not an "
                          "image; re-export it as PNG/JPEG/DICOM") from None
 
 
@@ -56,20 +86,22 @@ def _to_display_mode(img: Image.Image) -> Image.Image:
     if img.mode in ("1", "L", "LA", "La"):
         return img.convert("L")
     rgb = img.convert("RGB")  # P, RGBA, CMYK, YCbCr: alpha dropped, palette expanded
-    arr = np.asarray(rgb)
-    if np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 1], arr[..., 2]):
-        return Image.fromarray(np.ascontiguousarray(arr[..., 0]), mode="L")  # grayscale stored as RGB
+    red, green, blue = rgb.split()  # compared in Pillow: no numpy copies of a huge image
+    if ImageChops.difference(red, green).getbbox() is None and ImageChops.difference(green, blue).getbbox() is None:
+        return red  # grayscale stored as RGB
     return rgb
 
 
 def _scale_to_uint8(arr: np.ndarray, value_range: tuple[float, float] | None) -> np.ndarray:
-    """Linear map of ``value_range`` (default: the data's min..max) onto 0..255."""
-    arr = arr.astype(np.float64)
+    """Linear map of ``value_range`` (default: the data's min..max) onto 0..255, a band of rows at a time."""
     low, high = value_range if value_range is not None else (float(arr.min()), float(arr.max()))
+    out = np.zeros(arr.shape, dtype=np.uint8)
     if high <= low:
-        return np.zeros(arr.shape, dtype=np.uint8)
-    out = (np.clip(arr, low, high) - low) * (255.0 / (high - low))
-    return np.round(out).astype(np.uint8)
+        return out
+    for start in range(0, arr.shape[0], SCALE_ROWS):
+        band = np.clip(arr[start:start + SCALE_ROWS].astype(np.float64), low, high)
+        out[start:start + SCALE_ROWS] = np.round((band - low) * (255.0 / (high - low)))
+    return out
 
 
 def _load_dicom(path: Path) -> Image.Image:
@@ -80,18 +112,26 @@ def _load_dicom(path: Path) -> Image.Image:
     try:
         ds = pydicom.dcmread(path)
     except (InvalidDicomError, OSError, EOFError, ValueError) as exc:
-        raise ValueError(f"DICOM {path} cannot be read ({exc}); the file is corrupt or truncated") from None
+        raise ImageError(f"DICOM {path} cannot be read ({exc}); the file is corrupt or truncated") from None
     if "PixelData" not in ds:
-        raise ValueError(f"DICOM {path} holds no pixel data (a report or structured-report object?)")
+        if "Rows" in ds or "SOPClassUID" not in ds:  # image attributes (or not even the dataset) but no pixels
+            raise ImageError(f"DICOM {path} ends before its pixel data: the file is truncated; re-copy it")
+        raise ImageError(f"DICOM {path} holds no pixel data: it is not an image (modality "
+                         f"{ds.get('Modality', '?')}, e.g. a structured report); leave it out of the data set")
+    if "Rows" in ds and "Columns" in ds and int(ds.Rows) * int(ds.Columns) > MAX_PIXELS:
+        raise _too_large(path, int(ds.Rows) * int(ds.Columns), f"{ds.Columns}x{ds.Rows} pixels, ")
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames > 1:
-        raise ValueError(f"DICOM {path} is multi-frame ({frames} frames); radzoo reads single-frame "
+        raise ImageError(f"DICOM {path} is multi-frame ({frames} frames); radzoo reads single-frame "
                          "radiographs only: export the frame you want as its own file")
     try:
         arr = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for bad/truncated pixel data or missing codecs
-        raise ValueError(f"DICOM {path}: pixel data cannot be decoded ({exc}); the file is truncated or "
-                         "needs a codec (pip install pylibjpeg pylibjpeg-libjpeg)") from None
+        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        fix = ("the file is truncated or needs a codec: re-copy it, or pip install pylibjpeg pylibjpeg-libjpeg"
+               if syntax is not None and syntax.is_compressed else "the file is truncated; re-copy it")
+        detail = str(exc).split(" - ")[0]  # pydicom appends a long list of possible causes
+        raise ImageError(f"DICOM {path}: pixel data cannot be decoded ({detail}); {fix}") from None
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if arr.ndim == 3 and int(ds.get("SamplesPerPixel", 1)) > 1:
         return Image.fromarray(_scale_to_uint8(arr, None) if arr.dtype != np.uint8 else arr, mode="RGB")

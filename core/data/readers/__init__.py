@@ -84,7 +84,8 @@ def read_studies(data_cfg: Any, split: str | None = None) -> ReadResult:
         raise ValueError(f"data.path is required for format {fmt!r}: set it to the data file or folder")
     path = Path(str(path)).expanduser()
     if not path.exists():
-        raise FileNotFoundError(f"data.path {path} does not exist (format {fmt!r})")
+        raise FileNotFoundError(f"data.path {path} does not exist (format {fmt!r}); point data.path (or --data) at "
+                                "the data file or folder")
     root = cfg.get("image_root")
     image_root = Path(str(root)).expanduser() if root else (path if path.is_dir() else path.parent)
     source = Source(fmt, path, image_root, options)
@@ -103,16 +104,17 @@ def read_studies(data_cfg: Any, split: str | None = None) -> ReadResult:
 
 
 def _usable(study: Study, options: Mapping[str, Any], log: SkipLog) -> bool:
-    where = f"study {study.id}"
+    where = f"study {study.id}" + (f" ({study.meta['source']})" if study.meta.get("source") else "")
     if options["require_report"] and not (study.report or "").strip():
-        log.problem("empty_report", where, "no report text")
+        log.problem("empty_report", where, "no report text; add it, or set data.options.require_report=false "
+                                           "for inference-only data")
         return False
     image = Path(study.image)
     if not image.is_file():
-        log.problem("missing_image", where, f"image {image} not found")
+        log.problem("missing_image", where, f"image {image} not found; check the image paths and data.image_root")
         return False
     if image.stat().st_size == 0:
-        log.problem("empty_image_file", where, f"image {image} is a zero-byte file")
+        log.problem("empty_image_file", where, f"image {image} is a zero-byte file; re-copy or re-download it")
         return False
     if options["verify_images"]:
         from radzoo.data.images import load_image

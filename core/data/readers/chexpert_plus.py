@@ -26,7 +26,7 @@ ALTERNATE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")
 def read(source: Source, log: SkipLog) -> Iterator[Study]:
     """One study per (frontal) image row."""
     o = source.options
-    for line, row in csv_rows(source.path, (o["image_column"], o["sections"][0])):
+    for line, row in csv_rows(source.path, (o["image_column"], o["sections"][0]), log=log):
         where = f"{source.path.name} line {line}"
         if o["frontal_only"] and row.get("frontal_lateral", "Frontal").strip().lower() != "frontal":
             log.filtered("not_frontal")

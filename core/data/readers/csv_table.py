@@ -29,7 +29,8 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
     o = source.options
     image_columns = [o["image_column"]] if isinstance(o["image_column"], str) else list(o["image_column"])
     required = image_columns + ([o["report_column"]] if o["require_report"] else [])
-    for line, row in csv_rows(source.path, required, o["delimiter"]):
+    hint = "name the file's columns with data.options.image_column and data.options.report_column"
+    for line, row in csv_rows(source.path, required, o["delimiter"], log, hint):
         where = f"{source.path.name} line {line}"
         base_id = (row.get(o["id_column"]) or "").strip() or f"row{line}"
         labels, truth = labels_and_truth(row.get(o["labels_column"]), where)
@@ -46,5 +47,5 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
                 id=study_id, image=str(source.resolve(image)), report=(row.get(o["report_column"]) or "").strip(),
                 indication=(row.get(o["indication_column"]) or "").strip() or None,
                 split=(row.get(o["split_column"]) or "").strip() or o["default_split"],
-                labels=dict(labels), meta={"truth": truth} if truth else {},
+                labels=dict(labels), meta={"source": where, **({"truth": truth} if truth else {})},
             )

@@ -50,7 +50,7 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
             indication = found.group(1).strip() if found else None
         labels, truth = labels_and_truth(record.get("chexpert_labels") or record.get("labels"), where)
         truth = truth or dict(record.get("truth") or {})
-        meta: dict[str, Any] = {"question": question}
+        meta: dict[str, Any] = {"question": question, "source": f"{source.path.name} record {index}"}
         if truth:
             meta["truth"] = truth
         yield Study(id=study_id, image=str(source.resolve(image)), report=answer.strip(),
