@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from radzoo.conversation import PromptBuilder
-from radzoo.discovery import create_component
+from radzoo.discovery import create_component, get_plugins
 from radzoo.model import RadiologyVLM
 from radzoo.protocols import check_component
 from radzoo.recipe import RecipeError
@@ -24,7 +25,10 @@ def _create(kind: str, key: str, name: str, **args: Any) -> Any:
         if "argument" in str(exc):
             raise RecipeError(f"recipe key '{key}.args': {kind} {name!r} rejected its arguments: {exc}") from None
         raise
-    check_component(kind, name, obj)
+    try:
+        check_component(kind, name, obj)
+    except TypeError as exc:  # name the plugin to fix, not only the component
+        raise TypeError(f"{exc} (it comes from {get_plugins().registry(kind).spec(name).origin()})") from None
     return obj
 
 
@@ -45,8 +49,20 @@ def apply_lora(llm: Any, lora_cfg: Any) -> None:
     llm.model = get_peft_model(llm.model, config)
 
 
-def build_model(recipe: DictConfig) -> RadiologyVLM:
-    """Build the recipe's model; what is trainable follows the recipe's ``freeze`` flags and LoRA."""
+def build_model(recipe: DictConfig, source: str | Path | None = None) -> RadiologyVLM:
+    """Build the recipe's model; what is trainable follows the recipe's ``freeze`` flags and LoRA.
+
+    ``source`` (the recipe's file or bundled name) is named in recipe errors found while building.
+    """
+    try:
+        return _build(recipe)
+    except RecipeError as exc:
+        if source is None or str(source) in str(exc):
+            raise
+        raise RecipeError(f"{exc} (recipe {source})") from None
+
+
+def _build(recipe: DictConfig) -> RadiologyVLM:
     encoder = _create("encoder", "encoder", recipe.encoder.name, **_args(recipe.encoder.args))
     llm = _create("llm", "llm", recipe.llm.name, **_args(recipe.llm.args))
     adapter = _create("adapter", "adapter", recipe.adapter.name, in_dim=int(encoder.embed_dim),

@@ -65,7 +65,7 @@ def load_trained_model(run_dir: str | Path, overrides: list[str] | None = None) 
         raise FileNotFoundError(f"{run_dir}: not a radzoo run directory (no {RECIPE_FILE}); "
                                 "pass the --out directory of `radzoo train`")
     recipe = load_recipe(recipe_path, overrides or [])
-    model = build_model(recipe)
+    model = build_model(recipe, source=recipe_path)
     state = load_weights(run_dir / WEIGHTS_FILE)
     own = model.state_dict()
     unknown = [k for k in state if k not in own and not k.startswith("encoder_head.")]

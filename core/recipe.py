@@ -16,6 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from radzoo.prompts import placeholder_problem
 from radzoo.recipe_schema import CHOICES, Recipe, schema_default
+from radzoo.recipe_secrets import refuse_credentials_from_env
 
 COMPONENT_KINDS = {"encoder": "encoder", "adapter": "adapter", "llm": "llm"}
 
@@ -226,6 +227,7 @@ def load_recipe(
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise RecipeError(f"{source}: required key(s) not set: {', '.join(missing)}")
+    refuse_credentials_from_env(cfg, source)
     try:
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as exc:

@@ -27,6 +27,10 @@ class ComponentSpec:
     paper: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def origin(self) -> str:
+        """Where the component comes from, for error messages: "plugin 'x' (package y)"."""
+        return f"plugin {self.plugin!r} (package {self.package or 'unknown'})"
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready metadata (the factory itself is left out)."""
         return {

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from radzoo.smoke import smoke_step
 
     cfg = load_recipe(args.recipe, args.overrides)
-    model = build_model(cfg)
+    model = build_model(cfg, source=args.recipe)
     table = Table(title=f"{cfg.name}: {cfg.encoder.name} + {cfg.adapter.name} + {cfg.llm.name}")
     for column in ("part", "parameters", "trainable"):
         table.add_column(column, justify="right" if column != "part" else "left")
