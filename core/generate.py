@@ -13,7 +13,7 @@ import sys
 import types
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from radzoo.conversation import encode_example
 from radzoo.data.study import Study
 from radzoo.jsonl_output import JsonlWriter
+from radzoo.progress import Progress
 from radzoo.sharding import (
     distributed_rank,
     join_process_group,
@@ -44,6 +45,17 @@ class GenerateResult:
     skipped: int
     total: int
     repaired_bytes: int = 0
+    # (study id, problem) for studies left out (an unreadable image): not written, so a rerun retries them
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class PreparedBatch:
+    """A batch ready for the model: the studies that loaded, their inputs, and (study id, problem) of the rest."""
+
+    studies: list[Study]
+    inputs: dict[str, torch.Tensor] | None
+    failed: list[tuple[str, str]]
 
 
 def generation_kwargs(gen_cfg: Any) -> dict[str, Any]:
@@ -80,7 +92,7 @@ def load_model(source: str | Path, checkpoint: str | Path | None = None,
         # seeded, so the untrained model (random adapter) is the same on a rerun and on every rank
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(recipe.trainer.seed))
-            model = build_model(recipe)
+            model = build_model(recipe, source=source)
         model.eval()
         return model, recipe
     checkpoint = Path(checkpoint)
@@ -137,7 +149,19 @@ class ReportGenerator:
         self.load_image = _image_loader()
         self.device = next(model.parameters()).device
 
-    def inputs(self, studies: Sequence[Study]) -> dict[str, torch.Tensor]:
+    def prepare(self, studies: Sequence[Study]) -> PreparedBatch:
+        """The batch's inputs from the studies whose image loads; the others are returned as failures."""
+        kept, pixels, failed = [], [], []
+        for study in studies:
+            try:
+                pixels.append(self.transform(self.load_image(study.image)))
+            except (ValueError, OSError) as exc:  # a bad file fails its own study, never the batch
+                failed.append((str(study.id), " ".join(str(exc).split())))
+                continue
+            kept.append(study)
+        return PreparedBatch(kept, self.inputs(kept, torch.stack(pixels)) if kept else None, failed)
+
+    def inputs(self, studies: Sequence[Study], pixels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values."""
         tok = self.model.tokenizer
         rows = [encode_example(tok, self.model.prompt, None, indication=s.indication)["input_ids"] for s in studies]
@@ -147,7 +171,8 @@ class ReportGenerator:
         for i, row in enumerate(rows):
             ids[i, :len(row)] = torch.tensor(row)
             mask[i, :len(row)] = 1
-        pixels = torch.stack([self.transform(self.load_image(s.image)) for s in studies])
+        if pixels is None:
+            pixels = torch.stack([self.transform(self.load_image(s.image)) for s in studies])
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device),
                 "pixel_values": pixels.to(self.device)}
 
@@ -237,20 +262,28 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
         if skipped:
             log(f"{target}: {skipped} studies already done, {len(todo)} to go")
         chunks = list(batches(todo, size))
+        progress = Progress(len(todo), f"generate {target.name}", log, unit="studies")
+        failed: list[tuple[str, str]] = []
         # read and transform the next batch's images while the model generates this one
         with ThreadPoolExecutor(max_workers=1) as loader:
-            upcoming = loader.submit(run.inputs, chunks[0]) if chunks else None
-            for i, batch in enumerate(chunks):
-                inputs = upcoming.result()
+            upcoming = loader.submit(run.prepare, chunks[0]) if chunks else None
+            for i in range(len(chunks)):
+                batch = upcoming.result()
                 if i + 1 < len(chunks):
-                    upcoming = loader.submit(run.inputs, chunks[i + 1])
-                writer.write_batch(run.records(batch, run.generate_ids(inputs)))
+                    upcoming = loader.submit(run.prepare, chunks[i + 1])
+                for study_id, problem in batch.failed:
+                    log(f"study {study_id}: left out, {problem}")
+                failed += batch.failed
+                if batch.studies:
+                    writer.write_batch(run.records(batch.studies, run.generate_ids(batch.inputs)))
+                progress.advance(len(chunks[i]))
         repaired = writer.repaired_bytes
     if world_size > 1:
         merge_after_ranks(out, world_size, rank, ids)
     if own_group:
         torch.distributed.destroy_process_group()
-    return GenerateResult(out=out, generated=len(todo), skipped=skipped, total=len(mine), repaired_bytes=repaired)
+    return GenerateResult(out=out, generated=len(todo) - len(failed), skipped=skipped, total=len(mine),
+                          repaired_bytes=repaired, failed=failed)
 
 
 class _CallableModule(types.ModuleType):

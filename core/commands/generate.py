@@ -56,4 +56,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"{result.out}: {result.generated} reports generated, {result.skipped} already present "
           f"({result.total} studies in this shard)")
+    if result.failed:
+        study_id, problem = result.failed[0]
+        print(f"radzoo generate: error: {len(result.failed)} studies left out (not written), e.g. study {study_id}: "
+              f"{problem}; fix or remove them, then rerun the same command to generate just those", file=sys.stderr)
+        return 1
     return 0
