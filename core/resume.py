@@ -1,9 +1,14 @@
 """Resumable training checkpoints without pickle: tensors in safetensors, everything else in JSON.
 
 Layout of RUN_DIR/checkpoints/<name>/:
-    weights.safetensors     weights of every part trained so far (by module name)
-    optimizer.safetensors   the optimizer's state tensors, keyed "<param index>.<name>", plus RNG states
-    state.json              stage, step, scheduler state, optimizer param groups, losses so far
+    weights-<stage>-<step>.safetensors     weights of every part trained so far (by module name)
+    optimizer-<stage>-<step>.safetensors   the optimizer's state tensors, keyed "<param index>.<name>", plus RNGs
+    state.json              stage, step, scheduler state, optimizer param groups, losses so far, and the names
+                            of the two files above
+
+A checkpoint is crash-safe: the tensor files of a new step get new names, state.json (renamed into place last)
+switches to them, and only then are the previous step's files removed. A kill at any point leaves a state.json
+whose files are complete and belong to the same step.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class TrainState:
     scheduler: dict[str, Any] | None = None
     param_groups: list[dict[str, Any]] | None = None
     losses: dict[str, list[float]] = field(default_factory=dict)
+    # tensor files of this checkpoint: {"weights": name, "optimizer": name} (empty: the pre-rename layout)
+    files: dict[str, str] = field(default_factory=dict)
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
@@ -58,19 +65,27 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
 
 def save_checkpoint(directory: Path, weights: dict[str, torch.Tensor], train_state: TrainState,
                     optimizer: torch.optim.Optimizer | None = None) -> Path:
-    """Write one checkpoint directory (the JSON last, so a complete state.json means a complete checkpoint)."""
+    """Write one checkpoint directory: new tensor files, then state.json naming them, then old files removed."""
     directory.mkdir(parents=True, exist_ok=True)
-    save_weights(weights, directory / "weights.safetensors")
+    tag = f"{train_state.stage_index}-{train_state.step}"
+    files = {"weights": f"weights-{tag}.safetensors", "optimizer": f"optimizer-{tag}.safetensors"}
+    save_weights(weights, directory / files["weights"])
     extra = {"rng.torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         extra.update({f"rng.cuda{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
     if optimizer is not None:
         tensors, train_state.param_groups = optimizer_tensors(optimizer)
         extra.update(tensors)
-    save_weights(extra, directory / "optimizer.safetensors")
+    save_weights(extra, directory / files["optimizer"])
+    train_state.files = files
     tmp = directory / "state.json.tmp"
     tmp.write_text(json.dumps(asdict(train_state), indent=1), encoding="utf-8")
     tmp.replace(directory / "state.json")
+    # the previous step's files, and any half-written ones a killed run left behind
+    for stale in [*directory.glob("weights*.safetensors"), *directory.glob("optimizer*.safetensors"),
+                  *directory.glob("*.safetensors.tmp")]:
+        if stale.name not in files.values():
+            stale.unlink(missing_ok=True)
     return directory
 
 
@@ -84,8 +99,8 @@ def load_checkpoint(directory: Path) -> tuple[TrainState, dict[str, torch.Tensor
         train_state = TrainState(**json.loads(state_file.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, TypeError) as exc:
         raise ValueError(f"{state_file}: not a radzoo training state ({exc})") from None
-    weights = load_weights(directory / "weights.safetensors")
-    return train_state, weights, load_weights(directory / "optimizer.safetensors")
+    files = train_state.files or {"weights": "weights.safetensors", "optimizer": "optimizer.safetensors"}
+    return train_state, load_weights(directory / files["weights"]), load_weights(directory / files["optimizer"])
 
 
 def restore_rng(tensors: dict[str, torch.Tensor]) -> None:

@@ -20,7 +20,9 @@ from typing import Any
 from omegaconf import DictConfig
 
 from radzoo.checkpoint import save_run
+from radzoo.data.images import ImageError
 from radzoo.data.study import Study
+from radzoo.interrupt import GracefulInterrupt
 from radzoo.resume import LAST, TrainState, load_checkpoint, restore_optimizer, restore_rng, save_checkpoint
 
 SUMMARY_FILE = "train_summary.json"
@@ -44,6 +46,7 @@ class RunResult:
     stages: list[StageResult] = field(default_factory=list)
     replica_checksums: dict[str, list[float]] = field(default_factory=dict)
     stopped_early: bool = False
+    interrupted: bool = False  # stopped by Ctrl-C (checkpointed; resume continues it)
 
 
 def _edge_mean(losses: list[float], first: bool) -> float:
@@ -97,7 +100,10 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     run_dir = Path(out_dir)
     is_zero = rank_zero_only.rank == 0
     state, weights, extra = TrainState(recipe_hash=recipe_hash(cfg)), None, {}
-    if resume:
+    if resume and not (run_dir / "checkpoints" / LAST / "state.json").is_file():
+        # killed before its first checkpoint: nothing to continue, so resuming is starting
+        print(f"{run_dir}: no checkpoint yet, training from the start", file=sys.stderr, flush=True)
+    elif resume:
         state, weights, extra = load_checkpoint(run_dir / "checkpoints" / LAST)
         if state.recipe_hash != recipe_hash(cfg):
             raise ValueError(f"{run_dir}: --resume with a recipe that differs from the run's "
@@ -109,7 +115,7 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
         save_recipe(cfg, run_dir / "recipe.yaml")
 
     L.seed_everything(int(cfg.trainer.seed), workers=True, verbose=False)
-    model = build_model(cfg)
+    model = build_model(cfg, source=None if isinstance(recipe, DictConfig) else recipe)
     for i, stage in enumerate(cfg.stages):
         check_stage(model, stage, i)
     if studies is None:
@@ -126,32 +132,39 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
 
     result = RunResult(run_dir)
     total_done = sum(len(v) for v in state.losses.values())
-    for index, stage in enumerate(cfg.stages):
-        if index < state.stage_index or (index == state.stage_index and state.stage_done):
-            continue
-        resuming_here = weights is not None and index == state.stage_index and state.step > 0
-        if not resuming_here:
-            state = TrainState(index, 0, False, sorted(trained), state.recipe_hash, losses=state.losses)
-        budget = None if stop_after_steps is None else stop_after_steps - total_done
-        stage_result, stopped = _run_stage(cfg, model, stage, index, studies, run_dir, state, trained,
-                                           extra if resuming_here else None, budget, result)
-        total_done += stage_result.steps
-        result.stages.append(stage_result)
-        if stopped:
-            result.stopped_early = True
-            break
+    with GracefulInterrupt() as interrupt:
+        for index, stage in enumerate(cfg.stages):
+            if index < state.stage_index or (index == state.stage_index and state.stage_done):
+                continue
+            resuming_here = weights is not None and index == state.stage_index and state.step > 0
+            if not resuming_here:
+                state = TrainState(index, 0, False, sorted(trained), state.recipe_hash, losses=state.losses)
+            budget = None if stop_after_steps is None else stop_after_steps - total_done
+            try:
+                stage_result, stopped = _run_stage(cfg, model, stage, index, studies, run_dir, state, trained,
+                                                   extra if resuming_here else None, budget, result, interrupt)
+            except ImageError as exc:
+                raise ImageError(f"{exc}; or set data.options.verify_images=true to skip (and count) unreadable "
+                                 "images when the data is read") from None
+            total_done += stage_result.steps
+            result.stages.append(stage_result)
+            if stopped or interrupt.requested:  # a Ctrl-C in the stage's last step stops before the next one
+                result.stopped_early, result.interrupted = True, interrupt.requested
+                break
     if is_zero and not result.stopped_early:
         save_run(model, cfg, run_dir, state=part_state_dict(model, trained))
     if is_zero:
         summary = {"stages": [asdict(s) for s in result.stages], "replica_checksums": result.replica_checksums,
                    "stopped_early": result.stopped_early, "losses": state.losses}
-        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+        tmp = run_dir / f"{SUMMARY_FILE}.tmp"
+        tmp.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+        tmp.replace(run_dir / SUMMARY_FILE)
     return result
 
 
 def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Sequence[Study], run_dir: Path,
                state: TrainState, trained: set[str], extra: dict | None, budget: int | None,
-               result: RunResult) -> tuple[StageResult, bool]:
+               result: RunResult, interrupt: GracefulInterrupt) -> tuple[StageResult, bool]:
     """Fit one stage (from ``state.step`` when resuming); returns its result and whether the run stops here."""
     import lightning as L
 
@@ -187,7 +200,10 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
             scheduler.load_state_dict(state.scheduler)
 
     def on_step(module: StageModule, step: int) -> None:
+        nonlocal stop_at
         losses.append(module.step_losses[-1])
+        if interrupt.requested:
+            stop_at = step  # checkpoint this step and stop, as a step budget would
         if step >= stop_at:
             module.trainer.should_stop = True
         if module.trainer.is_global_zero and (step == stop_at or (every > 0 and step % every == 0)):
@@ -204,7 +220,12 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
               f" x {accumulate} accumulation" + (f", resuming at step {start}" if start else ""), flush=True)
     began = time.perf_counter()
     if start < stop_at:
-        trainer.fit(module)
+        # Ctrl-C is deferred to a step boundary on one process; ranks of a multi-process run stop as Lightning does
+        interrupt.deferring = trainer.world_size == 1
+        try:
+            trainer.fit(module)
+        finally:
+            interrupt.deferring = False
     model.to("cpu")
     steps = len(losses) - start
     result.replica_checksums[stage.name] = module.checksums

@@ -6,6 +6,7 @@ Example: radzoo train recipes/demo/llava-rad.yaml --out runs/demo (add --resume 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,4 +32,8 @@ def run(args: argparse.Namespace) -> int:
                   f"{stage.samples / max(stage.seconds, 1e-9):.1f} samples/s")
         state = "stopped early (rerun with --resume to continue)" if result.stopped_early else "done"
         print(f"{state}: {result.run_dir}")
+    if result.interrupted:
+        print(f"radzoo train: interrupted; checkpoint saved in {result.run_dir}: rerun the same command with "
+              "--resume to continue", file=sys.stderr)
+        return 130
     return 0
