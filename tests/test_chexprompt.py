@@ -28,7 +28,10 @@ def answer(significant, insignificant, preamble=""):
 
 
 class JudgeServer:
-    """POST /v1/chat/completions; ``script(candidate, attempt)`` -> (status, headers, text, delay_s)."""
+    """POST /v1/chat/completions; ``script(candidate, attempt)`` -> (status, headers, text, delay_s).
+
+    ``text`` as bytes is sent as the raw response body (a malformed answer); as str it is the judge's answer.
+    """
 
     def __init__(self, script):
         self.script, self.requests, self.lock = script, [], threading.Lock()
@@ -58,7 +61,7 @@ class JudgeServer:
                                                 "message": {"role": "assistant", "content": text}}]}
                     else:
                         payload = {"error": {"message": text, "type": "test"}}
-                    data = json.dumps(payload).encode()
+                    data = text if isinstance(text, bytes) else json.dumps(payload).encode()
                     self.send_response(status)
                     for key, value in {"Content-Type": "application/json", **headers}.items():
                         self.send_header(key, value)

@@ -1,24 +1,49 @@
 """A chat-completions client for an LLM judge on any OpenAI-compatible endpoint (Azure OpenAI too).
 
 Retries are ours, not the ``openai`` client's (which is built with ``max_retries=0``), so they are bounded
-and visible: timeouts, connection errors, 408/409/429 and 5xx are retried with exponential backoff (a 429's
-``Retry-After`` is honoured), up to ``max_retries`` retries and ``max_total_s`` seconds per request. The API
-key is read from an environment variable and scrubbed from every error message.
+and visible: timeouts, connection errors, 408/409/429, 5xx and malformed response bodies are retried with
+exponential backoff (a 429's ``Retry-After`` is honoured), up to ``max_retries`` retries and ``max_total_s``
+seconds per request. The API key is read from an environment variable and scrubbed from every error message.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 RETRY_STATUS = (408, 409, 429)
+# rejected for what this one request holds (too long, filtered): other requests may still succeed
+REQUEST_STATUS = (400, 413, 422)
 
 
-class JudgeError(RuntimeError):
-    """A judge request that failed for good (bad request, or retries / time exhausted)."""
+class JudgeError(ConnectionError):
+    """A judge request that failed for good; ``stops_run`` unless the endpoint rejected only this request.
+
+    A ConnectionError (an OSError), so the ``radzoo`` command reports it as one line like other I/O failures.
+    """
+
+    def __init__(self, message: str, stops_run: bool = True) -> None:
+        super().__init__(message)
+        self.stops_run = stops_run
+
+
+class MalformedResponse(ValueError):
+    """A 200 answer whose body is not a chat completion (a proxy's error page, a cut-off body)."""
+
+
+def answer_text(response: object) -> str:
+    """The assistant's text of a chat completion (an empty string for a null content)."""
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise MalformedResponse(f"no choices in the response ({str(response)[:120]!r})")
+    message = getattr(choices[0], "message", None)
+    if message is None:
+        raise MalformedResponse("the first choice has no message")
+    return getattr(message, "content", None) or ""
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -89,8 +114,8 @@ class JudgeClient:
         return text.replace(self._secret, "***") if self._secret else text
 
     def _retryable(self, exc: Exception) -> bool:
-        if isinstance(exc, self._openai.APIConnectionError):  # includes APITimeoutError
-            return True
+        if isinstance(exc, (self._openai.APIConnectionError, MalformedResponse, json.JSONDecodeError)):
+            return True  # APIConnectionError includes APITimeoutError
         status = getattr(exc, "status_code", None)
         return isinstance(exc, self._openai.APIStatusError) and (status in RETRY_STATUS or status >= 500)
 
@@ -102,13 +127,16 @@ class JudgeClient:
                 response = self._client.chat.completions.create(
                     model=self.model, messages=list(messages), temperature=self.temperature,
                     max_tokens=self.max_tokens)
-                return response.choices[0].message.content or ""
+                return answer_text(response)
             except Exception as exc:  # noqa: BLE001 - classified below, re-raised scrubbed
-                reason = self.scrub(f"{type(exc).__name__}: {exc}")
+                malformed = isinstance(exc, (MalformedResponse, json.JSONDecodeError))
+                reason = self.scrub(f"{'malformed response: ' if malformed else ''}{type(exc).__name__}: {exc}")
                 retryable, hinted = self._retryable(exc), _retry_after(exc)
+                status = getattr(exc, "status_code", None)
             # raised outside the except block, so the original error (which may quote the key) is not chained
             if not retryable:
-                raise JudgeError(f"judge request to {self.base_url or 'api.openai.com'} failed: {reason}")
+                raise JudgeError(f"judge request to {self.base_url or 'api.openai.com'} failed: {reason}",
+                                 stops_run=status not in REQUEST_STATUS)
             wait = min(self.max_backoff, self.backoff * 2**attempt)
             if hinted is not None:
                 wait = min(self.max_backoff, max(wait, hinted))

@@ -7,16 +7,20 @@ Shared by the judge evaluators (CheXprompt, GREEN-style). A parsed answer is cac
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
 
 from radzoo.plugins.evaluators.judge_cache import DEFAULT_CACHE_DIR, JudgeCache, judge_key
+from radzoo.plugins.evaluators.judge_client import JudgeClient, JudgeError
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
+from radzoo.progress import Progress
 
+log = logging.getLogger("radzoo.judge")
 CLIENT_OPTIONS = ("model", "base_url", "api_key_env", "base_url_env", "api_version", "timeout", "max_retries",
                   "backoff", "max_backoff", "max_total_s", "max_tokens")
 
@@ -26,8 +30,6 @@ class JudgeRunner:
 
     def __init__(self, cache_dir: str = DEFAULT_CACHE_DIR, concurrency: int = 8, parse_retries: int = 2,
                  **client_options: Any) -> None:
-        from radzoo.plugins.evaluators.judge_client import JudgeClient
-
         unknown = sorted(set(client_options) - set(CLIENT_OPTIONS))
         if unknown:
             raise ValueError(f"judge: unknown option(s) {', '.join(unknown)}; known: cache_dir, concurrency, "
@@ -40,18 +42,27 @@ class JudgeRunner:
         self.requests = 0  # judge calls made (cache hits cost none)
         self.unparsed_answers: list[dict[str, Any]] = []  # what the judge said when it could not be parsed
         self._lock = threading.Lock()
+        self._endpoint_failed = threading.Event()
 
     def _one(self, index: int, reference: str, candidate: str, prompt_version: str,
              messages: Callable[[str, str], list[dict[str, str]]],
-             parse: Callable[[str], Sequence[float] | None], width: int) -> np.ndarray:
+             parse: Callable[[str], Sequence[float] | None], width: int) -> np.ndarray | None:
+        """The pair's row; None when it was not asked because the endpoint had already failed."""
         key = judge_key(self.client.model, prompt_version, reference, candidate)
         record = self.cache.get(key)
         if record is None:
+            if self._endpoint_failed.is_set():
+                return None
             prompt = messages(reference, candidate)
             for _ in range(1 + self.parse_retries):
                 with self._lock:
                     self.requests += 1
-                answer = self.client.complete(prompt)
+                try:
+                    answer = self.client.complete(prompt)
+                except JudgeError as exc:
+                    if exc.stops_run:  # set before the error travels, so no queued pair starts after it
+                        self._endpoint_failed.set()
+                    raise
                 values = parse(answer)
                 if values is not None:
                     record = {"model": self.client.model, "prompt_version": prompt_version, "answer": answer,
@@ -67,17 +78,41 @@ class JudgeRunner:
     def run(self, predictions: Sequence[str], references: Sequence[str], prompt_version: str,
             messages: Callable[[str, str], list[dict[str, str]]],
             parse: Callable[[str], Sequence[float] | None], width: int) -> np.ndarray:
-        """One judge answer per (reference, prediction) pair, ``concurrency`` at a time."""
+        """One judge answer per (reference, prediction) pair, ``concurrency`` at a time.
+
+        A pair that fails for good is recorded and the others go on, except when the failure says the endpoint
+        itself is unusable (retries or time exhausted, bad key): then pairs not started yet are not started.
+        Either way every answer received is cached first, and one JudgeError sums up what failed.
+        """
         check_pairs(predictions, references)
         if not predictions:
             return np.zeros((0, width + 1))
+        rows: list[np.ndarray | None] = [None] * len(predictions)
+        failures: list[tuple[int, JudgeError]] = []
+        progress = Progress(len(predictions), f"judge {prompt_version}", log.info, unit="pairs")
+        self._endpoint_failed.clear()
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="judge") as pool:
-            futures = [pool.submit(self._one, i, ref, pred, prompt_version, messages, parse, width)
-                       for i, (pred, ref) in enumerate(zip(predictions, references))]
+            futures = {pool.submit(self._one, i, ref, pred, prompt_version, messages, parse, width): i
+                       for i, (pred, ref) in enumerate(zip(predictions, references))}
             try:
-                rows = [future.result() for future in futures]
+                for future in as_completed(futures):
+                    try:
+                        rows[futures[future]] = future.result()
+                    except JudgeError as exc:
+                        failures.append((futures[future], exc))
+                    progress.advance()
             except BaseException:
                 for future in futures:  # answers already cached survive for the rerun
                     future.cancel()
                 raise
-        return np.stack(rows)
+        if failures:
+            raise JudgeError(self._failure_summary(failures, sum(r is not None for r in rows), len(rows)))
+        return np.stack(rows)  # type: ignore[arg-type]
+
+    def _failure_summary(self, failures: list[tuple[int, JudgeError]], answered: int, total: int) -> str:
+        index, first = min(failures, key=lambda pair: pair[0])
+        skipped = total - answered - len(failures)
+        return (f"judge: {len(failures)} of {total} pairs failed, {answered} answered"
+                + (f", {skipped} not started after the endpoint failed" if skipped else "")
+                + f"; first failure (pair {index}): {first}; answers are cached in {self.cache.directory}: rerun "
+                "the same command to ask only for the pairs without one")
