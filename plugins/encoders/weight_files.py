@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from radzoo.torch_files import UnsafeTorchFile, load_weights_only
+
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
@@ -38,14 +40,12 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
 
         return load_file(str(path), device="cpu")
     try:
-        with torch.serialization.safe_globals(_numpy_scalar_globals()):
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # the unpickler raises UnpicklingError/RuntimeError for forbidden objects
+        checkpoint = load_weights_only(path, _numpy_scalar_globals())
+    except UnsafeTorchFile as exc:
         raise ValueError(
-            f"cannot read weights from {path}: it holds objects other than tensors ({exc}). Radzoo never "
-            "unpickles arbitrary objects; convert it once where you trust it, e.g. "
+            f"cannot read weights: {exc}; convert it once where you trust it, e.g. "
             "`torch.save(torch.load(P, weights_only=False)['state_dict'], OUT)`, and point the recipe at OUT"
-        ) from exc
+        ) from None
     for key in ("state_dict", "model"):
         if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
             checkpoint = checkpoint[key]

@@ -22,6 +22,7 @@ from torch import nn
 from radzoo.plugins.evaluators.chexpert_f1 import POLICIES, CheXpertF1Evaluator, binarize
 from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
+from radzoo.torch_files import load_weights_only
 
 # The order of CheXbert's heads (its src/constants.py CONDITIONS), which differs from OBSERVATIONS.
 CONDITIONS = ("Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
@@ -65,9 +66,9 @@ def _bert_config(bert_path: Path) -> Any:
 def load_state(checkpoint_path: Path, model: nn.Module) -> None:
     """Load ``chexbert.pth`` into ``model`` strictly; ``module.`` prefixes and stale buffers are tolerated."""
     try:
-        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same precise message
-        raise ValueError(f"chexbert: cannot read {checkpoint_path} as a torch checkpoint ({exc})") from None
+        checkpoint = load_weights_only(checkpoint_path)
+    except ValueError as exc:
+        raise ValueError(f"chexbert: {exc}; {WEIGHTS_HELP}") from None
     state = checkpoint.get("model_state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"chexbert: {checkpoint_path} holds no state dict (expected key 'model_state_dict')")
