@@ -22,11 +22,14 @@ PREDICTION_KEYS = ("id", "prediction", "reference")
 
 def create_evaluator(name: str, options: Mapping[str, Any] | None = None) -> Any:
     """Build the registered evaluator ``name`` with its options (unknown names list the known ones)."""
-    from radzoo.discovery import create_component
+    from radzoo.discovery import create_component, get_plugins
     from radzoo.protocols import check_component
 
     evaluator = create_component("evaluator", name, **dict(options or {}))
-    check_component("evaluator", name, evaluator)
+    try:
+        check_component("evaluator", name, evaluator)
+    except TypeError as exc:  # name the plugin to fix, not only the component
+        raise TypeError(f"{exc} (it comes from {get_plugins().registry('evaluator').spec(name).origin()})") from None
     return evaluator
 
 
