@@ -23,6 +23,7 @@ from radzoo.checkpoint import save_run
 from radzoo.data.images import ImageError
 from radzoo.data.study import Study
 from radzoo.interrupt import GracefulInterrupt
+from radzoo.progress import Progress
 from radzoo.resume import LAST, TrainState, load_checkpoint, restore_optimizer, restore_rng, save_checkpoint
 
 SUMMARY_FILE = "train_summary.json"
@@ -191,6 +192,10 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
     start = state.step
     stop_at = total if budget is None else min(total, start + max(budget, 0))
     every = int(cfg.trainer.checkpoint_every_n_steps)
+    # the progress bar only redraws on a terminal: a log file (a batch job) gets a plain line with an ETA instead
+    plain = bool(cfg.trainer.progress_bar) and not sys.stdout.isatty() and trainer.is_global_zero
+    progress = Progress(stop_at - start, f"stage {stage.name}", lambda line: print(line, flush=True), unit="steps",
+                        every_s=30.0) if plain else None
     losses = state.losses.setdefault(stage.name, [])
     del losses[start:]
 
@@ -202,6 +207,8 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
     def on_step(module: StageModule, step: int) -> None:
         nonlocal stop_at
         losses.append(module.step_losses[-1])
+        if progress is not None:
+            progress.advance()
         if interrupt.requested:
             stop_at = step  # checkpoint this step and stop, as a step budget would
         if step >= stop_at:
