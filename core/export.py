@@ -11,6 +11,7 @@ Layout of OUT:
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ def export_run(run_dir: str | Path, out: str | Path) -> Path:
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"--out {out}: directory exists and is not empty; choose a new directory")
     model, recipe = load_trained_model(run_dir)
+    # written beside ``out`` and renamed into place at the end: a killed export never leaves a half directory
+    final, out = out, out.with_name(f".{out.name}.partial")
+    shutil.rmtree(out, ignore_errors=True)  # what an interrupted export left
     fmt = model.prompt.format.name
     lm = merged_language_model(model)
     lm.save_pretrained(out / LLM_DIR)
@@ -53,4 +57,7 @@ def export_run(run_dir: str | Path, out: str | Path) -> Path:
     info = {"format": "radzoo-export", "source_run": str(run_dir.resolve()), "source_llm": source_llm,
             "lora_merged": recipe.llm.lora is not None, "llm_dir": LLM_DIR}
     (out / EXPORT_MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    return out
+    if final.exists():
+        final.rmdir()  # empty (checked above)
+    out.rename(final)
+    return final

@@ -22,8 +22,13 @@ def read_reports(path: Path) -> tuple[list[str], list[list[str]], int]:
     if not path.is_file():
         raise FileNotFoundError(f"reports file {path} does not exist")
     csv.field_size_limit(sys.maxsize)
-    with path.open(newline="", encoding="utf-8") as stream:
-        rows = list(csv.reader(stream))
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as stream:
+            rows = list(csv.reader(stream))
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}: line {line} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); re-save the "
+                         "file as UTF-8 (e.g. iconv -f cp1252 -t utf-8 IN > OUT)") from None
     if not rows:
         raise ValueError(f"{path}: empty file; expected a 'report' column or one report per row")
     lowered = [c.strip().lower() for c in rows[0]]
@@ -46,10 +51,12 @@ def run(args: argparse.Namespace) -> int:
     labels = label_reports(row[column] for row in rows)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as stream:
+    partial = out.with_name(out.name + ".tmp")  # renamed over --out when complete: never a torn labels file
+    with partial.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow([*header, *OBSERVATIONS])
         for row, values in zip(rows, labels):
             writer.writerow([*row, *("" if v is None else f"{v:.1f}" for v in values)])
+    partial.replace(out)
     print(f"labelled {len(rows)} reports -> {out}")
     return 0

@@ -111,3 +111,12 @@ def test_bad_jsonl_line_inside_the_file_is_one_line_naming_it(predictions: Path,
     predictions.write_bytes(b"".join(lines[:2]) + bad_line + b"".join(lines[2:]))
     message = cli_error(capsys, "evaluate", "--predictions", predictions, "--out", predictions.with_name("m.json"))
     assert message == "radzoo evaluate: error: " + expected.format(path=predictions)
+
+
+def test_label_input_that_is_not_utf8_names_file_and_line(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "reports.csv"
+    path.write_bytes(b"report\nNo effusion.\n" + "Cœur normal.\n".encode("cp1252"))
+    message = cli_error(capsys, "label", path, "--out", tmp_path / "labels.csv")
+    assert message == (f"radzoo label: error: {path}: line 3 is not UTF-8 text (byte 0x9c); re-save the file as "
+                       "UTF-8 (e.g. iconv -f cp1252 -t utf-8 IN > OUT)")
+    assert not (tmp_path / "labels.csv").exists()
