@@ -29,6 +29,14 @@ from radzoo.resume import LAST, TrainState, load_checkpoint, restore_optimizer, 
 SUMMARY_FILE = "train_summary.json"
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training after checkpointing its last step; ``resume=True`` continues it."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(f"training interrupted; checkpoint saved in {run_dir}")
+        self.run_dir = run_dir
+
+
 @dataclass
 class StageResult:
     """One stage's optimizer steps, examples seen, mean loss over its first and last steps, and wall time."""
@@ -47,7 +55,6 @@ class RunResult:
     stages: list[StageResult] = field(default_factory=list)
     replica_checksums: dict[str, list[float]] = field(default_factory=dict)
     stopped_early: bool = False
-    interrupted: bool = False  # stopped by Ctrl-C (checkpointed; resume continues it)
 
 
 def _edge_mean(losses: list[float], first: bool) -> float:
@@ -150,7 +157,7 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
             total_done += stage_result.steps
             result.stages.append(stage_result)
             if stopped or interrupt.requested:  # a Ctrl-C in the stage's last step stops before the next one
-                result.stopped_early, result.interrupted = True, interrupt.requested
+                result.stopped_early = True
                 break
     if is_zero and not result.stopped_early:
         save_run(model, cfg, run_dir, state=part_state_dict(model, trained))
@@ -160,6 +167,9 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
         tmp = run_dir / f"{SUMMARY_FILE}.tmp"
         tmp.write_text(json.dumps(summary, indent=1), encoding="utf-8")
         tmp.replace(run_dir / SUMMARY_FILE)
+    if interrupt.requested:
+        # checkpointed and summarised: callers (the CLI, compare) unwind as from any Ctrl-C, and resume later
+        raise TrainingInterrupted(run_dir)
     return result
 
 

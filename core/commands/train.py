@@ -22,18 +22,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lightning.pytorch.utilities import rank_zero_only
 
-    from radzoo.train import train
+    from radzoo.train import TrainingInterrupted, train
 
-    result = train(args.recipe, args.out, resume=args.resume, overrides=args.overrides,
-                   stop_after_steps=args.stop_after_steps)
+    try:
+        result = train(args.recipe, args.out, resume=args.resume, overrides=args.overrides,
+                       stop_after_steps=args.stop_after_steps)
+    except TrainingInterrupted as stop:
+        print(f"radzoo train: interrupted; checkpoint saved in {stop.run_dir}: rerun the same command with "
+              "--resume to continue", file=sys.stderr)
+        return 130
     if rank_zero_only.rank == 0:
         for stage in result.stages:
             print(f"{stage.name:>18}: {stage.steps} steps, loss {stage.start_loss:.4f} -> {stage.end_loss:.4f}, "
                   f"{stage.samples / max(stage.seconds, 1e-9):.1f} samples/s")
         state = "stopped early (rerun with --resume to continue)" if result.stopped_early else "done"
         print(f"{state}: {result.run_dir}")
-    if result.interrupted:
-        print(f"radzoo train: interrupted; checkpoint saved in {result.run_dir}: rerun the same command with "
-              "--resume to continue", file=sys.stderr)
-        return 130
     return 0
