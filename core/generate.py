@@ -156,7 +156,8 @@ class ReportGenerator:
             try:
                 pixels.append(self.transform(self.load_image(study.image)))
             except (ValueError, OSError) as exc:  # a bad file fails its own study, never the batch
-                failed.append((str(study.id), " ".join(str(exc).split())))
+                source = f"{study.meta['source']}: " if study.meta.get("source") else ""  # its file and row
+                failed.append((str(study.id), source + " ".join(str(exc).split())))
                 continue
             kept.append(study)
         return PreparedBatch(kept, self.inputs(kept, torch.stack(pixels)) if kept else None, failed)

@@ -164,7 +164,8 @@ def test_generate_leaves_out_bad_images_counts_them_and_finishes_the_rest(mixed_
             "--out", out, "--batch-size", "4"]
     message = cli_error(capsys, *argv, code=1)
     assert message.startswith("radzoo generate: error: 8 studies left out (not written), e.g. study corrupt.png: "
-                              "image ") and message.endswith("then rerun the same command to generate just those")
+                              "data.csv line 5: image ")
+    assert message.endswith("then rerun the same command to generate just those")
     assert [r["id"] for r in read_records(out)] == ["good.png", "rgba.png", "mono1.dcm"]
     # fix one file and rerun: only that study is generated, nothing done is redone
     done = read_records(out)
