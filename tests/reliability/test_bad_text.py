@@ -58,13 +58,14 @@ def test_100k_character_report_is_cut_to_the_context_with_one_warning(tiny_llava
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         dataset = StageDataset(studies, tiny_llava_rad, "report")
-    [warning] = [w for w in caught if "training answer" in str(w.message)]
-    assert str(warning.message) == ("1 training answer(s) do not fit the 1985 tokens the LLM's context leaves for "
-                                    "text and are cut to fit (longest: study long, 100,000 characters); check the "
-                                    "data for reports joined together")
     context = tiny_llava_rad.language_model.config.max_position_embeddings
+    limit = context - (tiny_llava_rad.image_tokens() - 1)  # the image placeholder becomes the image tokens
+    [warning] = [w for w in caught if "training answer" in str(w.message)]
+    assert str(warning.message) == (f"1 training answer(s) do not fit the {limit} tokens the LLM's context leaves "
+                                    "for text and are cut to fit (longest: study long, 100,000 characters); check "
+                                    "the data for reports joined together")
     long, short = dataset[0], dataset[1]
-    assert len(long["input_ids"]) + tiny_llava_rad.image_tokens() - 1 == context
+    assert len(long["input_ids"]) == limit
     assert len(short["input_ids"]) < 100
 
 
