@@ -15,7 +15,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from radzoo.prompts import placeholder_problem
-from radzoo.recipe_schema import CHOICES, Recipe, schema_default
+from radzoo.recipe_schema import CHOICES, Recipe, StageConfig, schema_default
 from radzoo.recipe_secrets import refuse_credentials_from_env
 
 COMPONENT_KINDS = {"encoder": "encoder", "adapter": "adapter", "llm": "llm"}
@@ -99,11 +99,24 @@ def _merge_layer(cfg: DictConfig, layer: Any, source: str) -> DictConfig:
     try:
         return OmegaConf.merge(cfg, layer)
     except OmegaConfBaseException as exc:
-        raise RecipeError(_describe(exc, source)) from None
+        raise RecipeError(_describe(exc, source, _stage_item_path(layer))) from None
 
 
-def _describe(exc: OmegaConfBaseException, source: str) -> str:
+def _stage_item_path(layer: Any) -> str:
+    """``stages[i]`` of the first stage that fails on its own: omegaconf reports a list item's keys without it."""
+    stages = layer.get("stages") if isinstance(layer, dict) else None
+    for i, item in enumerate(stages if isinstance(stages, list) else []):
+        try:
+            OmegaConf.merge(OmegaConf.structured(StageConfig), item)
+        except OmegaConfBaseException:
+            return f"stages[{i}]"
+    return ""
+
+
+def _describe(exc: OmegaConfBaseException, source: str, prefix: str = "") -> str:
     key = getattr(exc, "full_key", None) or "?"
+    if prefix and not key.startswith("stages"):
+        key = f"{prefix}.{key}"
     msg = str(getattr(exc, "msg", exc)).splitlines()[0]
     parent_key = key.rsplit(".", 1)[0] if "." in key else ""
     allowed = _allowed_keys(parent_key)

@@ -35,8 +35,6 @@ def test_bad_recipe_is_one_line_naming_file_key_and_fix(tmp_path: Path, capsys, 
     assert expected.format(path=path) in message
 
 
-@pytest.mark.xfail(strict=True, reason="recipe._describe: omegaconf reports a bad value inside a list item "
-                                       "(stages[1].lr) by its leaf key 'lr' only, without the item's path")
 def test_wrong_type_inside_a_stage_names_the_stage(tmp_path: Path, capsys) -> None:
     path = recipe(tmp_path, "stages:\n  - {name: a}\n  - {name: b, lr: fast}\n")
     assert "key 'stages[1].lr'" in cli_error(capsys, "recipe", "show", path)
