@@ -104,6 +104,7 @@ def test_token_reducing_adapter_in_a_full_model():
     from radzoo import build_model, load_recipe
     from radzoo.smoke import smoke_step
 
-    model = build_model(load_recipe("demo/llava-rad", ["adapter.name=mlp2x_gelu_pool", "adapter.args.pool=2"]))
+    model = build_model(load_recipe("demo/llava-rad", ["adapter.name=mlp2x_gelu_pool", "adapter.args.pool=2",
+                                                       "encoder.args.patch_size=8"]))  # 8x8 = 64 patch tokens
     assert model.encoder.num_tokens == 64 and model.image_tokens() == 16
     assert math.isfinite(smoke_step(model))

@@ -313,7 +313,7 @@ def test_recipe_hash_is_stable_and_sensitive(tmp_path):
     assert recipe_hash(first) == recipe_hash(second)
     assert len(recipe_hash(first)) == 16
     assert recipe_hash(load_recipe("demo/llava-rad", ["trainer.seed=1"])) != recipe_hash(first)
-    assert recipe_hash(load_recipe("demo/llava-rad", ["stages[1].lr=0.002"])) != recipe_hash(first)
+    assert recipe_hash(load_recipe("demo/llava-rad", ["stages[1].lr=0.0042"])) != recipe_hash(first)
     # the saved, resolved recipe loads back to the same hash (what run directories rely on)
     saved = save_recipe(first, tmp_path / "run" / "recipe.yaml")
     assert recipe_hash(load_recipe(saved)) == recipe_hash(first)
