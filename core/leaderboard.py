@@ -11,14 +11,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# (key, markdown label, format): how each efficiency figure is shown
 EFFICIENCY_COLUMNS = (
-    ("params_total", "params"),
-    ("params_trainable", "trainable"),
-    ("image_tokens", "img tokens"),
-    ("train_time_s", "train s"),
-    ("reports_per_s", "reports/s"),
-    ("peak_memory_mb", "peak MB"),
+    ("params_total", "params", "{:,.0f}"),
+    ("params_trainable", "trainable", "{:,.0f}"),
+    ("image_tokens", "img tokens", "{:,.0f}"),
+    ("train_time_s", "train s", "{:,.1f}"),
+    ("reports_per_s", "reports/s", "{:,.1f}"),
+    ("peak_memory_mb", "peak MB", "{:,.0f}"),
 )
+SIGNIFICANCE = 0.05  # a cell whose paired test vs the best row has p >= this is marked as a tie
 
 
 @dataclass
@@ -62,14 +64,20 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return str(x)
 
 
-def to_markdown(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline: str) -> str:
-    """A GitHub-flavoured table; the best value per metric is bold; p is the paired test vs the best row."""
+def _efficiency(value: Any, fmt: str) -> str:
+    return "–" if value is None or value == "" else fmt.format(value)
+
+
+def to_markdown(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline: str,
+                notes: Sequence[str] = ()) -> str:
+    """A GitHub-flavoured table after ``notes``: the best value per metric bold, a value the paired test
+    cannot tell from the best marked ≈, and the headline's paired p vs the best row in its own column."""
     arrows = {m: ("↑" if any(r.metrics.get(m, MetricCell(0)).higher_is_better for r in rows) else "↓")
               for m in metrics}
     best = {m: best_rows(rows, m) for m in metrics}
     head = ["system", "kind", "encoder trained on", *[f"{m} {arrows[m]}" for m in metrics],
-            f"p vs best ({headline})", *[label for _, label in EFFICIENCY_COLUMNS]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            f"p vs best ({headline})", *[label for _, label, _ in EFFICIENCY_COLUMNS]]
+    lines = [*notes, *([""] if notes else []), "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r.name, r.kind, r.encoder_trained_on or "–"]
         for m in metrics:
@@ -80,12 +88,18 @@ def to_markdown(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline
             text = _fmt(c.value)
             if c.ci_low is not None:
                 text += f" [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]"
-            cells.append(f"**{text}**" if best[m] == r.name else text)
+            if best[m] == r.name:
+                text = f"**{text}**"
+            elif c.p_vs_best is not None and c.p_vs_best >= SIGNIFICANCE:
+                text += " ≈"
+            cells.append(text)
         hc = r.metrics.get(headline)
         cells.append("best" if best.get(headline) == r.name else _fmt(hc.p_vs_best if hc else None, 4))
-        cells += [_fmt(r.efficiency.get(key)) for key, _ in EFFICIENCY_COLUMNS]
+        cells += [_efficiency(r.efficiency.get(key), fmt) for key, _, fmt in EFFICIENCY_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    legend = (f"\n**bold**: best per column; ≈: not significantly different from the best (paired bootstrap "
+              f"p ≥ {SIGNIFICANCE}); [low, high]: 95% bootstrap CI; ↑/↓: higher/lower is better.")
+    return "\n".join(lines) + "\n" + legend + "\n"
 
 
 def to_csv(rows: Sequence[LeaderboardRow], metrics: Sequence[str]) -> str:
@@ -94,7 +108,7 @@ def to_csv(rows: Sequence[LeaderboardRow], metrics: Sequence[str]) -> str:
     header = ["system", "kind", "encoder_trained_on"]
     for m in metrics:
         header += [m, f"{m}_ci_low", f"{m}_ci_high", f"{m}_higher_is_better", f"{m}_p_vs_best", f"{m}_is_best"]
-    header += [key for key, _ in EFFICIENCY_COLUMNS]
+    header += [key for key, _, _ in EFFICIENCY_COLUMNS]
     writer.writerow(header)
     best = {m: best_rows(rows, m) for m in metrics}
     for r in rows:
@@ -103,24 +117,28 @@ def to_csv(rows: Sequence[LeaderboardRow], metrics: Sequence[str]) -> str:
             c = r.metrics.get(m)
             line += ([c.value, c.ci_low, c.ci_high, c.higher_is_better, c.p_vs_best, best[m] == r.name]
                      if c else ["", "", "", "", "", ""])
-        line += [r.efficiency.get(key, "") for key, _ in EFFICIENCY_COLUMNS]
+        line += [r.efficiency.get(key, "") for key, _, _ in EFFICIENCY_COLUMNS]
         writer.writerow(line)
     return out.getvalue()
 
 
 def write_leaderboard(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline: str,
-                      out_dir: str | Path) -> dict[str, Path]:
-    """Write leaderboard.md / .csv / .json atomically; returns their paths."""
+                      out_dir: str | Path, context: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write leaderboard.md / .csv / .json atomically; ``context`` (test set, bootstrap, ...) heads the
+    markdown and goes into the JSON. Returns the three paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    context = dict(context or {})
+    notes = [f"- {key.replace('_', ' ')}: {value}" for key, value in context.items()]
     payload = {
+        "context": context,
         "headline": headline,
         "metrics": list(metrics),
         "best": {m: best_rows(rows, m) for m in metrics},
         "rows": [asdict(r) for r in rows],
     }
     files = {
-        "md": (out_dir / "leaderboard.md", to_markdown(rows, metrics, headline)),
+        "md": (out_dir / "leaderboard.md", to_markdown(rows, metrics, headline, notes)),
         "csv": (out_dir / "leaderboard.csv", to_csv(rows, metrics)),
         "json": (out_dir / "leaderboard.json", json.dumps(payload, indent=2, default=float) + "\n"),
     }

@@ -17,6 +17,16 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path) -> Path:
+    """Save atomically (a temp PNG renamed over ``path``), so a reader never sees half an image."""
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
 def plot_metric_bars(rows: Sequence[LeaderboardRow], metrics: Sequence[str], path: str | Path) -> Path:
     """One panel per metric: a bar per system with its 95% bootstrap CI as whiskers."""
     plt = _pyplot()
@@ -34,33 +44,32 @@ def plot_metric_bars(rows: Sequence[LeaderboardRow], metrics: Sequence[str], pat
         ax.set_xticks(range(len(rows)), [r.name for r in rows], rotation=35, ha="right", fontsize=8)
         direction = "↑" if any(r.metrics.get(metric) and r.metrics[metric].higher_is_better for r in rows) else "↓"
         ax.set_title(f"{metric} {direction}", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, Path(path))
 
 
 def plot_quality_vs_speed(rows: Sequence[LeaderboardRow], metric: str, path: str | Path) -> Path:
-    """Headline metric against generation throughput (reports/s, log scale)."""
+    """Headline metric (with its CI) against generation throughput (reports/s, log scale) for the learned
+    rows; reference rows are dashed horizontal lines, the level a model has to clear."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.8))
+    fig, ax = plt.subplots(figsize=(5.4, 3.8))
     for r in rows:
-        speed = r.efficiency.get("reports_per_s")
         c = r.metrics.get(metric)
-        if not speed or c is None:
+        if c is None:
             continue
-        err = None
-        if c.ci_low is not None:
-            err = [[c.value - c.ci_low], [c.ci_high - c.value]]
-        ax.errorbar([speed], [c.value], yerr=err, fmt="o" if r.kind == "learned" else "s", capsize=3)
+        if r.kind != "learned":
+            ax.axhline(c.value, color="#9A9A9A", linestyle="--", linewidth=1)
+            ax.annotate(r.name, (0.01, c.value), xycoords=("axes fraction", "data"), textcoords="offset points",
+                        xytext=(0, 3), fontsize=8, color="#606060")
+            continue
+        speed = r.efficiency.get("reports_per_s")
+        if not speed:
+            continue
+        err = [[c.value - c.ci_low], [c.ci_high - c.value]] if c.ci_low is not None else None
+        ax.errorbar([speed], [c.value], yerr=err, fmt="o", capsize=3)
         ax.annotate(r.name, (speed, c.value), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.set_xscale("log")
+    ax.margins(x=0.25, y=0.12)  # room for the point labels
     ax.set_xlabel("reports / s (generation)")
     ax.set_ylabel(metric)
-    ax.set_title("quality vs speed")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    ax.set_title("quality vs speed", fontsize=10)
+    return _save(plt, fig, Path(path))

@@ -1,0 +1,67 @@
+"""Compare recipes on one test split: train (or reuse), generate, evaluate; write leaderboard.md/.csv/.json and plots.
+
+Rerun the same command to resume an interrupted comparison; finished runs with the same resolved recipe are
+reused, never retrained.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES = """examples:
+  radzoo compare demo/llava-rad demo/cxr-llava demo/slava-cxr --out runs/compare
+  radzoo compare llava-rad cxr-llava --out runs/mimic --data mimic-cxr:/data/mimic-cxr-jpg trainer.devices=4
+  radzoo compare demo/llava-rad --out runs/quick --data synthetic stages.1.max_steps=20 --baselines none
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog, parser.formatter_class = EXAMPLES, argparse.RawDescriptionHelpFormatter
+    parser.add_argument("items", nargs="+", metavar="RECIPE|KEY=VALUE",
+                        help="recipe paths or bundled names, then key=value overrides applied to every recipe")
+    parser.add_argument("--out", required=True, help="comparison folder (runs, leaderboard, plots); rerun to resume")
+    parser.add_argument("--data", default=None, metavar="FORMAT[:PATH]",
+                        help="data set for every recipe, e.g. synthetic, csv:reports.csv, mimic-cxr:/data/mimic")
+    parser.add_argument("--metrics", default=None,
+                        help="comma-separated evaluators (default: the recipe's, else bleu,rouge_l,cider,chexpert)")
+    parser.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
+                        help="an evaluator option, e.g. chexpert.uncertain=negative (repeatable)")
+    parser.add_argument("--headline", default="chexpert_micro_f1_14", help="metric that ranks the rows")
+    parser.add_argument("--baselines", default="constant,nearest-neighbour",
+                        help="reference rows: comma-separated constant, nearest-neighbour, or none")
+    parser.add_argument("--bootstrap", type=int, default=None, help="bootstrap resamples for the CIs")
+    parser.add_argument("--batch-size", type=int, default=None, help="generation batch size (default: recipe's)")
+
+
+def data_overrides(spec: str | None) -> list[str]:
+    """``FORMAT[:PATH]`` -> recipe overrides that point every recipe at that data set."""
+    if spec is None:
+        return []
+    fmt, sep, path = spec.partition(":")
+    if not fmt or (sep and not path):
+        raise ValueError(f"--data {spec!r}: expected FORMAT or FORMAT:PATH, e.g. synthetic or csv:reports.csv")
+    return [f"data.format={fmt}"] + ([f"data.path={path}"] if path else [])
+
+
+def split_items(items: list[str]) -> tuple[list[str], list[str]]:
+    """(recipes, overrides): an item with '=' (or starting with '~') is an override."""
+    overrides = [i for i in items if "=" in i or i.startswith("~")]
+    recipes = [i for i in items if i not in overrides]
+    if not recipes:
+        raise ValueError("compare: name at least one recipe before the key=value overrides")
+    return recipes, overrides
+
+
+def run(args: argparse.Namespace) -> int:
+    from radzoo.commands.evaluate import parse_options
+    from radzoo.compare import compare
+    from radzoo.leaderboard_console import print_leaderboard
+
+    recipes, overrides = split_items(args.items)
+    baselines = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",") if b.strip()]
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    result = compare(recipes, args.out, overrides=data_overrides(args.data) + overrides, metrics=metrics,
+                     metric_options=parse_options(args.option) if args.option else None, baselines=baselines,
+                     headline=args.headline, bootstrap=args.bootstrap, batch_size=args.batch_size)
+    print_leaderboard(result.rows, result.headline, result.files)
+    return 0

@@ -1,0 +1,134 @@
+"""compare: train (or reuse), generate and evaluate several recipes on one test split; write a leaderboard.
+
+OUT/runs/<name>-<recipe hash>/ holds each recipe's run (resolved recipe, checkpoints, weights,
+predictions.jsonl, metrics.json, efficiency.json); OUT/baselines/<name>/ the reference rows;
+OUT/leaderboard.{md,csv,json}, OUT/metrics.png and OUT/quality_vs_speed.png the result. Every phase
+leaves its result on disk, so rerunning an interrupted comparison resumes it, and a recipe whose resolved
+hash matches a finished run is not trained again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from radzoo.comparison_runs import BASELINES, run_baselines, run_recipe, write_json
+from radzoo.comparison_scoring import SystemOutput, score_systems
+from radzoo.leaderboard import LeaderboardRow, best_rows, write_leaderboard
+
+DEFAULT_HEADLINE = "chexpert_micro_f1_14"
+# plotted after the headline when computed: the 14-label table has the most columns, these say the most
+PLOTTED = ("chexpert_micro_f1_5", "bleu_4", "rouge_l", "cider")
+PAIRED_RESAMPLES = 1000
+
+
+@dataclass
+class ComparisonResult:
+    """The leaderboard rows (ranked), the files written and the headline metric."""
+
+    out_dir: Path
+    rows: list[LeaderboardRow]
+    files: dict[str, Path]
+    headline: str
+
+
+def resolve_recipes(recipes: Sequence[str | Path | DictConfig], overrides: Sequence[str]) -> list[DictConfig]:
+    """Load each recipe with the shared overrides; they must have distinct names and read the same data."""
+    from radzoo.recipe import apply_overrides, load_recipe
+
+    cfgs = [apply_overrides(r.copy(), list(overrides)) if isinstance(r, DictConfig) else
+            load_recipe(r, list(overrides)) for r in recipes]
+    if not cfgs:
+        raise ValueError("compare needs at least one recipe")
+    names = [str(c.name) for c in cfgs]
+    clash = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(BASELINES)))
+    if clash:
+        raise ValueError(f"recipe name(s) {', '.join(clash)} appear twice or name a baseline; every leaderboard "
+                         "row needs its own name: pass name=... in a copy of the recipe")
+    for cfg in cfgs[1:]:
+        if cfg.data != cfgs[0].data:
+            raise ValueError(f"recipe {cfg.name!r} reads other data than {cfgs[0].name!r}; a comparison needs one "
+                             "data set: pass --data FORMAT:PATH (or data.format=... data.path=... overrides)")
+    return cfgs
+
+
+def _rank(rows: list[LeaderboardRow], headline: str) -> None:
+    """Learned rows first, then the reference rows; each group best-first on the headline."""
+    def key(row: LeaderboardRow) -> tuple[int, float]:
+        cell = row.metrics.get(headline)
+        value = 0.0 if cell is None or cell.value != cell.value else cell.value
+        return (row.kind != "learned", -value if (cell is None or cell.higher_is_better) else value)
+
+    rows.sort(key=key)
+
+
+def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], results: Mapping[str, Any],
+                   headline: str, out_dir: Path, context: dict[str, Any]) -> dict[str, Path]:
+    from radzoo.plots import plot_metric_bars, plot_quality_vs_speed
+
+    for system in systems:
+        if system.folder is not None:
+            write_json(system.folder / "metrics.json", results[system.name])
+    metric_names = list(rows[0].metrics)
+    if headline not in metric_names:
+        raise ValueError(f"headline metric {headline!r} is not among the computed metrics: {', '.join(metric_names)}")
+    shown = [m for m in metric_names if "_uncertain_" not in m]  # the policy-named duplicates stay in the JSON
+    files = write_leaderboard(rows, shown, headline, out_dir, context)
+    plotted = [headline] + [m for m in PLOTTED if m in shown and m != headline]
+    files["metrics_png"] = plot_metric_bars(rows, plotted, out_dir / "metrics.png")
+    files["speed_png"] = plot_quality_vs_speed(rows, headline, out_dir / "quality_vs_speed.png")
+    write_json(out_dir / "evaluation.json", results)
+    files["evaluation"] = out_dir / "evaluation.json"
+    return files
+
+
+def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, overrides: Sequence[str] = (),
+            metrics: Sequence[str] | None = None, metric_options: Mapping[str, Mapping[str, Any]] | None = None,
+            baselines: Sequence[str] = BASELINES, headline: str = DEFAULT_HEADLINE, bootstrap: int | None = None,
+            seed: int = 0, batch_size: int | None = None, log: Callable[[str], None] = print) -> ComparisonResult:
+    """Train (or reuse), generate and evaluate each recipe on the test split of their shared data, add the
+    reference rows, and write the leaderboard, plots and per-run folders under ``out_dir`` (see module doc).
+
+    ``metrics``/``metric_options``/``bootstrap`` default to the first recipe's ``evaluation`` section.
+    """
+    from radzoo.data.readers import read_studies
+    from radzoo.evaluate import DEFAULT_METRICS
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfgs = resolve_recipes(recipes, overrides)
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}")
+    data = cfgs[0].data
+    test = read_studies(data, split="test").studies
+    if not test:
+        raise ValueError(f"the data set ({data.format}: {data.path or 'default'}) has no test-split studies; "
+                         "a comparison scores every recipe on the test split")
+    steps = len(cfgs) + (1 if baselines else 0) + 1
+    systems = []
+    for i, cfg in enumerate(cfgs, 1):
+        log(f"[{i}/{steps}] {cfg.name}")
+        systems.append(run_recipe(cfg, out_dir / "runs", test, log, batch_size))
+    if baselines:
+        log(f"[{len(cfgs) + 1}/{steps}] reference rows: {', '.join(baselines)}")
+        systems += run_baselines(read_studies(data, split="train").studies, test, baselines, out_dir, log)
+    evaluation = cfgs[0].evaluation
+    metrics = list(metrics or evaluation.metrics or DEFAULT_METRICS)
+    options = metric_options if metric_options is not None else dict(evaluation.options or {})
+    resamples = int(bootstrap if bootstrap is not None else evaluation.bootstrap_samples)
+    log(f"[{steps}/{steps}] scoring {len(systems)} systems on {len(test)} test studies: {', '.join(metrics)}")
+    rows, results = score_systems(systems, [str(s.id) for s in test], [s.report or "" for s in test], metrics,
+                                  options, bootstrap=resamples, seed=seed, paired_resamples=PAIRED_RESAMPLES)
+    _rank(rows, headline)
+    context = {"test_set": f"{len(test)} test-split studies of {data.format} data ({data.path or 'default set'})",
+               "headline": headline, "best": best_rows(rows, headline),
+               "intervals": f"95% percentile bootstrap over studies ({resamples} resamples, seed {seed})",
+               "p_vs_best": f"paired bootstrap test against the best row on each metric ({PAIRED_RESAMPLES} "
+                                "resamples)"}
+    files = _write_outputs(systems, rows, results, headline, out_dir, context)
+    return ComparisonResult(out_dir, rows, files, headline)

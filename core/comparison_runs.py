@@ -1,0 +1,171 @@
+"""One row of a comparison: train (or reuse) a recipe's run, generate on the test split, note its costs.
+
+Every phase leaves its result in the run directory (weights, predictions JSONL, efficiency.json), so a
+rerun skips what is done and resumes what was interrupted. Baseline rows are computed here too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from radzoo.comparison_scoring import SystemOutput
+from radzoo.data.study import Study
+
+BASELINES = ("constant", "nearest-neighbour")
+EFFICIENCY_FILE = "efficiency.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+Log = Callable[[str], None]
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write JSON atomically (temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    """Write a whole JSONL file atomically (temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def run_dir_of(cfg: DictConfig, runs_dir: Path) -> Path:
+    """``runs_dir/<name>-<recipe hash>``: a changed recipe gets a fresh directory, an unchanged one is reused."""
+    from radzoo.recipe import recipe_hash
+
+    return runs_dir / f"{cfg.name}-{recipe_hash(cfg)}"
+
+
+def encoder_note(cfg: DictConfig) -> str:
+    """What the recipe's encoder was trained on, for the leaderboard's "encoder trained on" column."""
+    from radzoo.encoder_pretraining import trained_on
+
+    path = cfg.encoder.args.get("path")
+    start = (trained_on(path) or f"weights from {Path(str(path)).name}") if path else None
+    own = any(s.task == "labels" and {"encoder", "encoder_head"} & set(s.trainable) for s in cfg.stages)
+    if own:
+        return f"{start} + its own label stage" if start else "CXR labels (its own label stage)"
+    if start:
+        return start
+    if str(cfg.encoder.name).startswith("tiny-"):
+        return "nothing (random init)"
+    return f"{cfg.encoder.name} release weights"
+
+
+def _train_or_reuse(cfg: DictConfig, run_dir: Path, log: Log) -> None:
+    """Train unless this exact recipe already finished in ``run_dir``; resume an interrupted run."""
+    from radzoo.checkpoint import WEIGHTS_FILE
+    from radzoo.peak_memory import PeakMemory
+    from radzoo.train import SUMMARY_FILE, train
+
+    summary = _read_json(run_dir / SUMMARY_FILE)
+    if (run_dir / WEIGHTS_FILE).is_file() and summary and not summary.get("stopped_early"):
+        log(f"{cfg.name}: reusing the finished run {run_dir}")
+        return
+    resume = (run_dir / "checkpoints" / "last" / "state.json").is_file()
+    log(f"{cfg.name}: training ({'resuming' if resume else 'from scratch'}) -> {run_dir}")
+    efficiency = _read_json(run_dir / EFFICIENCY_FILE)
+    memory, began = PeakMemory(), time.perf_counter()
+    try:
+        with memory:
+            train(cfg, run_dir, resume=resume)
+    finally:
+        # an interrupted attempt's time counts too: train s is the run's wall time over all attempts
+        efficiency["train_time_s"] = efficiency.get("train_time_s", 0.0) + time.perf_counter() - began
+        efficiency["train_peak_memory_mb"] = max(efficiency.get("train_peak_memory_mb", 0.0), memory.peak_mb)
+        efficiency["memory_kind"] = memory.device
+        write_json(run_dir / EFFICIENCY_FILE, efficiency)
+
+
+def _model_figures(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Parameter counts (total, and trained by any stage) and image tokens of the run's model."""
+    from radzoo.checkpoint import load_trained_model
+
+    model, _ = load_trained_model(run_dir)
+    trained = {id(p) for s in cfg.stages for part in s.trainable for _, p in model.part_parameters(part)}
+    figures = {"params_total": sum(p.numel() for p in model.parameters()),
+               "params_trainable": sum(p.numel() for p in model.parameters() if id(p) in trained),
+               "image_tokens": model.image_tokens()}
+    del model
+    return figures
+
+
+def _generate(run_dir: Path, studies: Sequence[Study], log: Log, batch_size: int | None) -> dict[str, Any]:
+    """Generate the missing predictions; returns throughput and peak memory of the generation that ran."""
+    from radzoo.generate import generate
+    from radzoo.peak_memory import PeakMemory
+
+    began = time.perf_counter()
+    with PeakMemory() as memory:
+        result = generate(run_dir, out=run_dir / PREDICTIONS_FILE, studies=studies, batch_size=batch_size, log=log)
+    seconds = time.perf_counter() - began
+    if not result.generated:
+        return {}
+    return {"reports_per_s": result.generated / seconds, "generate_peak_memory_mb": memory.peak_mb}
+
+
+def _predictions(path: Path) -> dict[str, str]:
+    from radzoo.jsonl_output import read_records
+
+    return {str(r["id"]): r["prediction"] for r in read_records(path)} if path.is_file() else {}
+
+
+def run_recipe(cfg: DictConfig, runs_dir: Path, test: Sequence[Study], log: Log,
+               batch_size: int | None = None) -> SystemOutput:
+    """Train/reuse, generate on ``test`` and collect the efficiency figures of one recipe."""
+    run_dir = run_dir_of(cfg, runs_dir)
+    _train_or_reuse(cfg, run_dir, log)
+    efficiency = _read_json(run_dir / EFFICIENCY_FILE)
+    if "params_total" not in efficiency:
+        efficiency.update(_model_figures(cfg, run_dir))
+    todo = len(test) - len(set(_predictions(run_dir / PREDICTIONS_FILE)) & {str(s.id) for s in test})
+    if todo:
+        log(f"{cfg.name}: generating {todo} of {len(test)} test reports")
+        efficiency.update(_generate(run_dir, test, log, batch_size))
+    write_json(run_dir / EFFICIENCY_FILE, efficiency)
+    peaks = [efficiency.get(k) for k in ("train_peak_memory_mb", "generate_peak_memory_mb")]
+    row = {key: efficiency.get(key) for key in ("params_total", "params_trainable", "image_tokens",
+                                                "train_time_s", "reports_per_s")}
+    row["peak_memory_mb"] = max((p for p in peaks if p is not None), default=None)
+    return SystemOutput(str(cfg.name), "learned", _predictions(run_dir / PREDICTIONS_FILE), str(cfg.description),
+                        encoder_note(cfg), row, run_dir)
+
+
+def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence[str], out_dir: Path,
+                  log: Log) -> list[SystemOutput]:
+    """The reference rows (a constant normal report; nearest-neighbour report retrieval), each in its folder."""
+    from radzoo.baselines import constant_predictions, nearest_neighbour_predictions
+
+    outputs = []
+    for name in names:
+        began = time.perf_counter()
+        if name == "constant":
+            preds, speed = constant_predictions(test), None  # nothing is generated: no speed to report
+            desc, note = "the same normal-study report for every image", "– (no image model)"
+        elif name == "nearest-neighbour":
+            log(f"{name}: retrieving the closest training image's report for {len(test)} test studies")
+            preds = nearest_neighbour_predictions(train, test)
+            speed = len(test) / max(time.perf_counter() - began, 1e-9)
+            desc, note = "report of the closest training image (32 px, L2)", "– (raw pixels)"
+        else:
+            raise ValueError(f"unknown baseline {name!r}; baselines are {', '.join(BASELINES)}")
+        folder = out_dir / "baselines" / name  # recomputed on every run: cheap, and always this test split
+        write_jsonl(folder / PREDICTIONS_FILE, [{"id": s.id, "prediction": p, "reference": s.report, "model": name}
+                                                for s, p in zip(test, preds, strict=True)])
+        outputs.append(SystemOutput(name, "baseline", {str(s.id): p for s, p in zip(test, preds, strict=True)},
+                                    desc, note, {"reports_per_s": speed}, folder))
+    return outputs
