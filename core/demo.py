@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,16 @@ class DemoSize:
 
 def _drop_channel_note(record: logging.LogRecord) -> bool:
     return "declares 3 source channels" not in record.getMessage()
+
+
+def _quiet_lightning() -> None:
+    """Lightning's per-stage notices (devices found, tips, "fit stopped") and the libraries' deprecation notes
+    to their own authors would bury the demo's progress lines."""
+    import lightning.pytorch  # noqa: F401  (it sets its logger's level on import: set ours after)
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    for message in (r".*isinstance\(treespec, LeafSpec\).*", r".*is_gradient_checkpointing.*is deprecated.*"):
+        warnings.filterwarnings("ignore", message=message, category=FutureWarning)
 
 
 def _data_overrides(size: DemoSize) -> list[str]:
@@ -87,6 +98,7 @@ def run_demo(out_dir: str | Path = "radzoo-demo", *, size: DemoSize = DemoSize()
         torch.set_num_threads(threads)
     # the demo's 1-channel ViT loads weights saved from a 1-channel ViT; timm notes its RGB default nonetheless
     logging.getLogger("timm.models._builder").addFilter(_drop_channel_note)  # added once however often called
+    _quiet_lightning()
     out_dir = Path(out_dir)
     began = time.perf_counter()
     log(f"[demo 1/3] synthetic CXR set: {size.studies} studies at {size.image_size} px (generated once, cached)")
