@@ -38,13 +38,15 @@ def _drop_channel_note(record: logging.LogRecord) -> bool:
 
 
 def _quiet_lightning() -> None:
-    """Lightning's per-stage notices (devices found, tips, "fit stopped") and the libraries' deprecation notes
-    to their own authors would bury the demo's progress lines."""
+    """Lightning's per-stage notices (devices found, tips, "fit stopped") and the libraries' notes to their own
+    users would bury the demo's progress lines."""
     import lightning.pytorch  # noqa: F401  (it sets its logger's level on import: set ours after)
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     for message in (r".*isinstance\(treespec, LeafSpec\).*", r".*is_gradient_checkpointing.*is deprecated.*"):
         warnings.filterwarnings("ignore", message=message, category=FutureWarning)
+    # SLaVA's no-repeat rule is meant for the generated report only, which is what transformers notes per batch
+    warnings.filterwarnings("ignore", message=r".*no_repeat_ngram_size.*inputs_embeds.*", category=UserWarning)
 
 
 def _data_overrides(size: DemoSize) -> list[str]:
