@@ -15,9 +15,6 @@ from conftest import radzoo_process, run_cli, stop, wait_for
 
 from radzoo.jsonl_output import read_records
 
-# `radzoo compare` is being built alongside this suite: the test runs once the command is part of the tree
-pytest.importorskip("radzoo.commands.compare", reason="radzoo compare is not in this tree yet")
-
 SETTINGS = ["trainer.progress_bar=false", "generation.max_new_tokens=6", "stages.0.max_steps=3",
             "stages.1.max_steps=3", "stages.0.batch_size=4", "stages.1.batch_size=4",
             "trainer.checkpoint_every_n_steps=1"]
