@@ -16,7 +16,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from radzoo.comparison_runs import BASELINES, run_baselines, run_recipe, write_json
+from radzoo.atomic_files import write_json_atomic
+from radzoo.comparison_runs import BASELINES, run_baselines, run_recipe
 from radzoo.comparison_scoring import SystemOutput, score_systems
 from radzoo.leaderboard import LeaderboardRow, best_rows, write_leaderboard
 
@@ -72,7 +73,7 @@ def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], 
 
     for system in systems:
         if system.folder is not None:
-            write_json(system.folder / "metrics.json", results[system.name])
+            write_json_atomic(system.folder / "metrics.json", results[system.name], default=str)
     metric_names = list(rows[0].metrics)
     if headline not in metric_names:
         raise ValueError(f"headline metric {headline!r} is not among the computed metrics: {', '.join(metric_names)}")
@@ -81,7 +82,7 @@ def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], 
     plotted = [headline] + [m for m in PLOTTED if m in shown and m != headline]
     files["metrics_png"] = plot_metric_bars(rows, plotted, out_dir / "metrics.png")
     files["speed_png"] = plot_quality_vs_speed(rows, headline, out_dir / "quality_vs_speed.png")
-    write_json(out_dir / "evaluation.json", results)
+    write_json_atomic(out_dir / "evaluation.json", results, default=str)
     files["evaluation"] = out_dir / "evaluation.json"
     return files
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from radzoo.atomic_files import write_json_atomic, write_text_atomic
 from radzoo.comparison_scoring import SystemOutput
 from radzoo.data.study import Study
 
@@ -21,22 +22,6 @@ BASELINES = ("constant", "nearest-neighbour")
 EFFICIENCY_FILE = "efficiency.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 Log = Callable[[str], None]
-
-
-def write_json(path: Path, payload: Any) -> None:
-    """Write JSON atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def write_jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
-    """Write a whole JSONL file atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    tmp.replace(path)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -88,7 +73,7 @@ def _train_or_reuse(cfg: DictConfig, run_dir: Path, log: Log) -> None:
         efficiency["train_time_s"] = efficiency.get("train_time_s", 0.0) + time.perf_counter() - began
         efficiency["train_peak_memory_mb"] = max(efficiency.get("train_peak_memory_mb", 0.0), memory.peak_mb)
         efficiency["memory_kind"] = memory.device
-        write_json(run_dir / EFFICIENCY_FILE, efficiency)
+        write_json_atomic(run_dir / EFFICIENCY_FILE, efficiency, default=str)
 
 
 def _model_figures(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -136,7 +121,7 @@ def run_recipe(cfg: DictConfig, runs_dir: Path, test: Sequence[Study], log: Log,
     if todo:
         log(f"{cfg.name}: generating {todo} of {len(test)} test reports")
         efficiency.update(_generate(run_dir, test, log, batch_size))
-    write_json(run_dir / EFFICIENCY_FILE, efficiency)
+    write_json_atomic(run_dir / EFFICIENCY_FILE, efficiency, default=str)
     peaks = [efficiency.get(k) for k in ("train_peak_memory_mb", "generate_peak_memory_mb")]
     row = {key: efficiency.get(key) for key in ("params_total", "params_trainable", "image_tokens",
                                                 "train_time_s", "reports_per_s")}
@@ -164,8 +149,9 @@ def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence
         else:
             raise ValueError(f"unknown baseline {name!r}; baselines are {', '.join(BASELINES)}")
         folder = out_dir / "baselines" / name  # recomputed on every run: cheap, and always this test split
-        write_jsonl(folder / PREDICTIONS_FILE, [{"id": s.id, "prediction": p, "reference": s.report, "model": name}
-                                                for s, p in zip(test, preds, strict=True)])
+        records = [{"id": s.id, "prediction": p, "reference": s.report, "model": name}
+                   for s, p in zip(test, preds, strict=True)]
+        write_text_atomic(folder / PREDICTIONS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         outputs.append(SystemOutput(name, "baseline", {str(s.id): p for s, p in zip(test, preds, strict=True)},
                                     desc, note, {"reports_per_s": speed}, folder))
     return outputs

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from radzoo.atomic_files import write_text_atomic
+
 # (key, markdown label, format): how each efficiency figure is shown
 EFFICIENCY_COLUMNS = (
     ("params_total", "params", "{:,.0f}"),
@@ -143,7 +145,5 @@ def write_leaderboard(rows: Sequence[LeaderboardRow], metrics: Sequence[str], he
         "json": (out_dir / "leaderboard.json", json.dumps(payload, indent=2, default=float) + "\n"),
     }
     for path, text in files.values():
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_text_atomic(path, text)
     return {k: p for k, (p, _) in files.items()}

@@ -14,6 +14,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from radzoo.atomic_files import write_text_atomic
 from radzoo.prompts import placeholder_problem
 from radzoo.recipe_schema import CHOICES, Recipe, StageConfig, schema_default
 from radzoo.recipe_secrets import refuse_credentials_from_env
@@ -259,12 +260,7 @@ def recipe_to_yaml(cfg: DictConfig) -> str:
 
 def save_recipe(cfg: DictConfig, path: str | Path) -> Path:
     """Write the fully resolved recipe (atomically: temp file then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(recipe_to_yaml(cfg), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, recipe_to_yaml(cfg))
 
 
 def recipe_hash(cfg: DictConfig | ListConfig) -> str:

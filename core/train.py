@@ -7,7 +7,6 @@ RUN_DIR/checkpoints/<stage>/ keeps each finished stage; RUN_DIR/train_summary.js
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import types
@@ -19,6 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from radzoo.atomic_files import write_json_atomic
 from radzoo.checkpoint import save_run
 from radzoo.data.images import ImageError
 from radzoo.data.study import Study
@@ -164,9 +164,7 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     if is_zero:
         summary = {"stages": [asdict(s) for s in result.stages], "replica_checksums": result.replica_checksums,
                    "stopped_early": result.stopped_early, "losses": state.losses}
-        tmp = run_dir / f"{SUMMARY_FILE}.tmp"
-        tmp.write_text(json.dumps(summary, indent=1), encoding="utf-8")
-        tmp.replace(run_dir / SUMMARY_FILE)
+        write_json_atomic(run_dir / SUMMARY_FILE, summary)
     if interrupt.requested:
         # checkpointed and summarised: callers (the CLI, compare) unwind as from any Ctrl-C, and resume later
         raise TrainingInterrupted(run_dir)

@@ -6,9 +6,6 @@ Example: radzoo evaluate --predictions preds.jsonl --metrics bleu,rouge_l,chexpe
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 from pathlib import Path
 
 
@@ -38,21 +35,8 @@ def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
     return options
 
 
-def write_json_atomic(path: Path, data: object) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it over, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2)
-            stream.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
+    from radzoo.atomic_files import write_json_atomic
     from radzoo.evaluate import evaluate, read_predictions
 
     rows = read_predictions(args.predictions)
@@ -63,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                       options=parse_options(args.option), bootstrap=args.bootstrap, seed=args.seed,
                       ids=[r["id"] for r in rows], per_sample=not args.no_per_sample)
     result["predictions"] = str(args.predictions)
-    write_json_atomic(Path(args.out), result)
+    write_json_atomic(Path(args.out), result, indent=2)
     for metric, entry in result["metrics"].items():
         ci = entry["ci"]
         interval = f"  [{ci[0]:.4f}, {ci[1]:.4f}]" if ci and None not in ci else ""
