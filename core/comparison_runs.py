@@ -55,13 +55,14 @@ def _train_or_reuse(cfg: DictConfig, run_dir: Path, log: Log) -> None:
     """Train unless this exact recipe already finished in ``run_dir``; resume an interrupted run."""
     from radzoo.checkpoint import WEIGHTS_FILE
     from radzoo.peak_memory import PeakMemory
+    from radzoo.resume import has_checkpoint
     from radzoo.train import SUMMARY_FILE, train
 
     summary = _read_json(run_dir / SUMMARY_FILE)
     if (run_dir / WEIGHTS_FILE).is_file() and summary and not summary.get("stopped_early"):
         log(f"{cfg.name}: reusing the finished run {run_dir}")
         return
-    resume = (run_dir / "checkpoints" / "last" / "state.json").is_file()
+    resume = has_checkpoint(run_dir)
     log(f"{cfg.name}: training ({'resuming' if resume else 'from scratch'}) -> {run_dir}")
     efficiency = _read_json(run_dir / EFFICIENCY_FILE)
     memory, began = PeakMemory(), time.perf_counter()

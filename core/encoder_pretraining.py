@@ -63,6 +63,7 @@ def pretrain_encoder(cfg: DictConfig, out_dir: str | Path, log: Callable[[str], 
 
     Rerunning resumes an interrupted pre-training and reuses a finished one.
     """
+    from radzoo.resume import has_checkpoint
     from radzoo.train import SUMMARY_FILE, train
 
     out_dir = Path(out_dir)
@@ -70,7 +71,7 @@ def pretrain_encoder(cfg: DictConfig, out_dir: str | Path, log: Callable[[str], 
     if target.is_file():
         log(f"encoder pre-training: reusing {target}")
         return target
-    resume = (out_dir / "checkpoints" / "last" / "state.json").is_file()
+    resume = has_checkpoint(out_dir)
     stage = cfg.stages[0]
     log(f"encoder pre-training: {cfg.encoder.name} on {stage.epochs} epochs of CheXpert labels "
         f"({'resuming' if resume else 'from scratch'}) -> {out_dir}")

@@ -25,6 +25,16 @@ from radzoo.checkpoint import load_weights, save_weights
 LAST = "last"
 
 
+def checkpoint_dir(run_dir: Path, name: str = LAST) -> Path:
+    """``RUN_DIR/checkpoints/NAME``: the rolling ``last`` checkpoint, or a finished stage's."""
+    return Path(run_dir) / "checkpoints" / name
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a resumable checkpoint (its state.json is renamed into place last)."""
+    return (checkpoint_dir(run_dir) / "state.json").is_file()
+
+
 @dataclass
 class TrainState:
     """Where training stands: ``step`` optimizer steps done in stage ``stage_index`` (``done`` when finished)."""

@@ -24,7 +24,15 @@ from radzoo.data.images import ImageError
 from radzoo.data.study import Study
 from radzoo.interrupt import GracefulInterrupt
 from radzoo.progress import Progress
-from radzoo.resume import LAST, TrainState, load_checkpoint, restore_optimizer, restore_rng, save_checkpoint
+from radzoo.resume import (
+    TrainState,
+    checkpoint_dir,
+    has_checkpoint,
+    load_checkpoint,
+    restore_optimizer,
+    restore_rng,
+    save_checkpoint,
+)
 
 SUMMARY_FILE = "train_summary.json"
 
@@ -108,15 +116,15 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     run_dir = Path(out_dir)
     is_zero = rank_zero_only.rank == 0
     state, weights, extra = TrainState(recipe_hash=recipe_hash(cfg)), None, {}
-    if resume and not (run_dir / "checkpoints" / LAST / "state.json").is_file():
+    if resume and not has_checkpoint(run_dir):
         # killed before its first checkpoint: nothing to continue, so resuming is starting
         print(f"{run_dir}: no checkpoint yet, training from the start", file=sys.stderr, flush=True)
     elif resume:
-        state, weights, extra = load_checkpoint(run_dir / "checkpoints" / LAST)
+        state, weights, extra = load_checkpoint(checkpoint_dir(run_dir))
         if state.recipe_hash != recipe_hash(cfg):
             raise ValueError(f"{run_dir}: --resume with a recipe that differs from the run's "
                              f"({run_dir / 'recipe.yaml'}); resume with that recipe and the same overrides")
-    elif (run_dir / "checkpoints" / LAST / "state.json").is_file():
+    elif has_checkpoint(run_dir):
         raise FileExistsError(f"{run_dir}: already holds a training run; pass --resume to continue it "
                               "or choose another --out directory")
     if is_zero:
@@ -224,7 +232,7 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
         if module.trainer.is_global_zero and (step == stop_at or (every > 0 and step % every == 0)):
             state.step, state.stage_done = step, step >= total
             state.trained_parts, state.scheduler = sorted(trained), module.scheduler.state_dict()
-            save_checkpoint(run_dir / "checkpoints" / LAST, part_state_dict(model, trained), state, module.optimizer)
+            save_checkpoint(checkpoint_dir(run_dir), part_state_dict(model, trained), state, module.optimizer)
 
     module = StageModule(model, stage, dataset, total_steps=total, accumulate=accumulate, seed=seed,
                          start_step=start, num_workers=int(cfg.trainer.num_workers), restore=restore,
@@ -250,7 +258,7 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
         print(f"stage {stage.name}: loss {outcome.start_loss:.4f} -> {outcome.end_loss:.4f} "
               f"({len(losses)}/{total} steps, {outcome.seconds:.1f} s)", flush=True)
         if stop_at >= total:
-            save_checkpoint(run_dir / "checkpoints" / stage.name, part_state_dict(model, trained), state)
+            save_checkpoint(checkpoint_dir(run_dir, stage.name), part_state_dict(model, trained), state)
     return outcome, stop_at < total
 
 
