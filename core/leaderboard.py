@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,8 +66,19 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return str(x)
 
 
-def _efficiency(value: Any, fmt: str) -> str:
+def format_or_dash(value: Any, fmt: str) -> str:
+    """``fmt`` applied to ``value``, or "–" where there is none."""
     return "–" if value is None or value == "" else fmt.format(value)
+
+
+def metric_text(cell: MetricCell, is_best: bool, emphasise: Callable[[str], str], ci_digits: int = 3) -> str:
+    """"value [CI]", emphasised for the best row, marked ≈ where the paired test cannot tell it from the best."""
+    text = _fmt(cell.value)
+    if cell.ci_low is not None:
+        text += f" [{_fmt(cell.ci_low, ci_digits)}, {_fmt(cell.ci_high, ci_digits)}]"
+    if is_best:
+        return emphasise(text)
+    return text + " ≈" if cell.p_vs_best is not None and cell.p_vs_best >= SIGNIFICANCE else text
 
 
 def to_markdown(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline: str,
@@ -84,20 +95,10 @@ def to_markdown(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline
         cells = [r.name, r.kind, r.encoder_trained_on or "–"]
         for m in metrics:
             c = r.metrics.get(m)
-            if c is None:
-                cells.append("–")
-                continue
-            text = _fmt(c.value)
-            if c.ci_low is not None:
-                text += f" [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]"
-            if best[m] == r.name:
-                text = f"**{text}**"
-            elif c.p_vs_best is not None and c.p_vs_best >= SIGNIFICANCE:
-                text += " ≈"
-            cells.append(text)
+            cells.append("–" if c is None else metric_text(c, best[m] == r.name, lambda t: f"**{t}**"))
         hc = r.metrics.get(headline)
         cells.append("best" if best.get(headline) == r.name else _fmt(hc.p_vs_best if hc else None, 4))
-        cells += [_efficiency(r.efficiency.get(key), fmt) for key, _, fmt in EFFICIENCY_COLUMNS]
+        cells += [format_or_dash(r.efficiency.get(key), fmt) for key, _, fmt in EFFICIENCY_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     legend = (f"\n**bold**: best per column; ≈: not significantly different from the best (paired bootstrap "
               f"p ≥ {SIGNIFICANCE}); [low, high]: 95% bootstrap CI; ↑/↓: higher/lower is better.")

@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from radzoo.leaderboard import SIGNIFICANCE, LeaderboardRow, best_rows
+from radzoo.leaderboard import LeaderboardRow, best_rows, format_or_dash, metric_text
 
 SECONDARY = {"chexpert_micro_f1_5": "F1-5", "bleu_4": "BLEU-4"}
-
-
-def _number(value: Any, fmt: str) -> str:
-    return "–" if value is None else fmt.format(value)
 
 
 def _count(value: Any) -> str:
@@ -39,17 +35,12 @@ def leaderboard_table(rows: Sequence[LeaderboardRow], headline: str) -> Any:
     best = best_rows(rows, headline)
     for row in rows:
         cell = row.metrics.get(headline)
-        text = "–" if cell is None else f"{cell.value:.3f}"
-        if cell is not None and cell.ci_low is not None:
-            text += f" [{cell.ci_low:.2f}, {cell.ci_high:.2f}]"
-        if row.name == best:
-            text = f"[bold green]{text}[/]"
-        elif cell is not None and cell.p_vs_best is not None and cell.p_vs_best >= SIGNIFICANCE:
-            text += " ≈"
-        extra = [_number(row.metrics[m].value if m in row.metrics else None, "{:.3f}") for m in secondary]
+        text = "–" if cell is None else metric_text(cell, row.name == best, lambda t: f"[bold green]{t}[/]",
+                                                    ci_digits=2)
+        extra = [format_or_dash(row.metrics[m].value if m in row.metrics else None, "{:.3f}") for m in secondary]
         table.add_row(row.name, text, *extra, _count(row.efficiency.get("params_total")),
-                      _number(row.efficiency.get("train_time_s"), "{:,.0f}"),
-                      _number(row.efficiency.get("reports_per_s"), "{:,.1f}"),
+                      format_or_dash(row.efficiency.get("train_time_s"), "{:,.0f}"),
+                      format_or_dash(row.efficiency.get("reports_per_s"), "{:,.1f}"),
                       style=None if row.kind == "learned" else "dim")
     return table
 
