@@ -44,7 +44,7 @@ def radzoo_register_evaluators(registry) -> None:
                  license=COCO, paper="Papineni et al. 2002")
     registry.add("rouge_l", _rouge_l, description="ROUGE-L F (beta 1.2), equal to pycocoevalcap",
                  license=COCO, paper="Lin 2004")
-    registry.add("cider", _cider, description="CIDEr-D via pycocoevalcap; idf fixed on the full corpus",
+    registry.add("cider", _cider, description="CIDEr-D, native, equal to pycocoevalcap; idf fixed on the full corpus",
                  license=COCO, paper="Vedantam et al. 2015")
     registry.add("chexpert", _chexpert, description="CheXpert F1 (14 and 5, micro/macro) from radzoo's "
                  "offline rule labeler; option uncertain=positive|negative", license="Apache-2.0 (radzoo)",

@@ -7,8 +7,8 @@ Each report is tokenised (tokenization.py), then:
 - ROUGE-L keeps [lcs, candidate length, reference length] (tokens split on single spaces, beta=1.2);
   the corpus score is the mean of the per-sample F-scores, as ``Rouge.compute_score``.
 - CIDEr-D needs document frequencies over the whole reference corpus: they are computed ONCE on all
-  samples by pycocoevalcap's ``CiderScorer`` and kept fixed, so a bootstrap resample averages per-sample
-  scores (it does not recompute the idf on the resample).
+  samples (cider_d.py, a native copy of pycocoevalcap's ``CiderScorer``) and kept fixed, so a bootstrap
+  resample averages per-sample scores (it does not recompute the idf on the resample).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from radzoo.plugins.evaluators.cider_d import SIGMA, cider_d_scores
 from radzoo.plugins.evaluators.tokenization import TOKENIZERS, tokenize
 
 TINY = 1e-15  # pycocoevalcap BleuScorer: "so that if guess is 0 still return 0"
@@ -148,18 +149,11 @@ class CiderEvaluator(TokenizedEvaluator):
     metric_names = ("cider",)
 
     def options(self) -> dict[str, Any]:
-        return {**super().options(), "sigma": 6.0, "document_frequency": "full corpus, fixed under bootstrap"}
+        return {**super().options(), "sigma": SIGMA, "document_frequency": "full corpus, fixed under bootstrap"}
 
     def sample_stats(self, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
-        from pycocoevalcap.cider.cider_scorer import CiderScorer
-
         hyps, refs = self._tokenized(predictions, references)
-        if not hyps:
-            return np.zeros((0, 1))
-        scorer = CiderScorer(n=4, sigma=6.0)
-        for hyp, ref in zip(hyps, refs):
-            scorer += (hyp, [ref])
-        _, per_sample = scorer.compute_score()
+        per_sample = cider_d_scores(hyps, [[ref] for ref in refs], sigma=SIGMA)
         return np.asarray(per_sample, dtype=np.float64).reshape(-1, 1)
 
     def aggregate(self, stats: np.ndarray, indices: Sequence[int] | None = None) -> dict[str, float]:
