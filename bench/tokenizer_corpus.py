@@ -82,6 +82,26 @@ Follow-up CT in 6-12 months is recommended per Fleischner guidelines.
 Pleural effusion? Possibly; clinical correlation is recommended!
 Hilar contours are unremarkable: no lymphadenopathy.
 Visualized upper abdomen is unremarkable; no free air under the diaphragm.
+He's stable, it's unchanged, don't worry, can't exclude, won't change, patient's and patients' films, isn't seen.
+No acute cardiopulmonary process, (stable) since 2019-01-02; x-ray's view: PA.
+The patient's heart isn't enlarged and/or the 3.5 cm nodule [previously 2.0 cm] is 50% smaller.
+Lungs are "clear"... ETT 4 cm above the carina -- stable. Right IJ line; NG tube. 12:30 p.m. follow-up
+There is a 3 1/2 cm nodule. Call 555-1234 or (555) 123-4567 for results.
+The lungs are clear. The heart is normal. Type B. The aorta is normal.
+Vitamin D. The lungs. Lead II. It is fine. Grade I. There is none.
+No pneumothorax.The heart is normal.In the left lung, no effusion.
+Right lung:clear;left lung:opacity.Heart:normal.
+Heart size and mediastinal contour are normal.There is no focal airspace consolidation.No effusion.
+Mild hyperexpansion of the lungs,flattening of the diaphragms.
+1.Stable appearance of the chest.  2.No acute disease.
+Heart size normal.  Lungs clear.  XXXX are normal.  Pulmonary vasculature normal.
+Stable 1.7 cm right upper lobe nodule.A 0.8 x 0.6 cm nodule, 1x1 cm.
+Left-sided Port-A-Cath with tip in the right atrium; Swan-Ganz catheter.
+IVC filter, surgical clips in the RUQ. S/P cholecystectomy.
+A 5-year-old with +5-year-old history, 1.5-2.0 cm and 3:5 ratio.
+Images saved as image.png and report.pdf, see 2.c, and 3.x
+Interval increase......1 new nodule.......2 new nodules.
+Lung Mass. Left lt. base. Est. 3 cm. Sept. 2019. Jan. 5.
 """
 
 SIZES = ["3.5 x 2 cm", "3 x 2.5 x 1 cm", "2.1x1.4 cm", "4 cm", "12 mm", "0.8 cm", "1.5cm", "10mm", "5-mm",

@@ -10,7 +10,8 @@ from pycocoevalcap.cider.cider_scorer import CiderScorer
 
 from radzoo.plugins.evaluators.cider_d import cider_d_scores
 
-WORDS = "the heart is mildly enlarged no pleural effusion left right lower lobe opacity stable 3.5 cm".split()
+WORDS = ["the", "heart", "is", "mildly", "enlarged", "no", "pleural", "effusion", "left", "right", "lower", "lobe",
+         "opacity", "stable", "3.5", "cm"]
 
 
 def sentence(rng: random.Random, low: int = 0, high: int = 30) -> str:

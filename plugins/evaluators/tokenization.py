@@ -1,12 +1,11 @@
 """Report tokenisation for the n-gram metrics (BLEU, ROUGE-L, CIDEr), in the pycocoevalcap convention.
 
-``simple`` (default, pure Python, a close equivalent of pycocoevalcap's PTB step): lowercase, split into
-words, numbers (``3.5``, ``2019-01-02``), hyphen/slash compounds (``x-ray``, ``and/or``), clitics as PTB
-splits them (``patient 's``, ``do n't``, ``can not``) and single punctuation marks; brackets become
-``-lrb- -rrb- -lsb- -rsb- -lcb- -rcb-`` and are KEPT, as pycocoevalcap does (it filters the upper-case
-forms after lower-casing); then drop ``. , ? ! : ; - -- ... ' '' ` ``  "``. Known difference: PTB's abbreviation
-heuristics (e.g. ``view: PA. Next`` keeps ``pa.``) are approximated by a fixed list (``vs. p.m.``); use
-``ptb`` to reproduce them exactly.
+``simple`` (default, pure Python, equal to pycocoevalcap's PTB step): the tokens of Stanford's PTBTokenizer
+as ptb_lexer.py reproduces them (ordinals ``8th``, ``4xxxx``, ``enlargement.prominence``, sentence-final
+abbreviations such as ``ct.``, clitics ``patient 's`` ``do n't`` ``can not``, brackets as ``-lrb-`` ...),
+lower-cased, then pycocoevalcap's punctuation list dropped (``-lrb- -rrb- -lsb- ...`` are KEPT, as
+pycocoevalcap compares them after lower-casing). tests/test_tokenizer_conformance.py checks it against the
+Java tokenizer on 2,000+ radiology sentences.
 ``ptb``: pycocoevalcap's own PTBTokenizer (Stanford CoreNLP 3.4.1, needs ``java`` on PATH).
 ``none``: the text as given, whitespace-split (for strings already tokenised, as R2Gen does).
 Every scorer then sees tokens joined by single spaces, exactly as pycocoevalcap's scorers expect.
@@ -14,27 +13,24 @@ Every scorer then sees tokens joined by single spaces, exactly as pycocoevalcap'
 
 from __future__ import annotations
 
-import re
+import functools
 import shutil
 from collections.abc import Sequence
 
+from radzoo.plugins.evaluators.ptb_lexer import ptb_tokens
+
 TOKENIZERS = ("simple", "ptb", "none")
 
-# pycocoevalcap.tokenizer.ptbtokenizer.PUNCTUATIONS (its -LRB- etc. never match lower-cased output)
-DROPPED = frozenset(["''", "'", "``", "`", ".", "?", "!", ",", ":", "-", "--", "...", ";", '"'])
-BRACKETS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"}
-_TOKEN = re.compile(
-    r"\d+(?:[-.,/:]\d+)*"  # numbers, dates, times
-    r"|can(?=not\b)|\w+(?=n't\b)|n't|'(?:s|re|ve|ll|d|m)\b"  # clitics split as PTB does
-    r"|(?:[a-z]\.){2,}|(?:vs|dr|mr|mrs|no|approx|cf|etc)\.(?=\s+(?-i:[a-z0-9]))"  # abbreviations PTB keeps
-    r"|\w+(?:[-/]\w+)*|\.\.\.|--|[?!]+|[^\w\s]",
-    re.IGNORECASE,
-)
+# pycocoevalcap.tokenizer.ptbtokenizer.PUNCTUATIONS, matched after lower-casing as pycocoevalcap does (so its
+# upper-case -LRB- etc. never match and brackets are KEPT as -lrb- ...)
+DROPPED = frozenset(["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--",
+                     "...", ";"])
 
 
+@functools.lru_cache(maxsize=65536)
 def simple_tokenize(text: str) -> str:
-    """One report as lowercase tokens joined by single spaces, punctuation dropped (see module doc)."""
-    tokens = (BRACKETS.get(t, t) for t in (m.lower() for m in _TOKEN.findall(text)))
+    """One report as PTB tokens, lowercased, joined by single spaces, punctuation dropped (see module doc)."""
+    tokens = (t.lower() for t in ptb_tokens(text.replace("\n", " ")))
     return " ".join(t for t in tokens if t not in DROPPED)
 
 
