@@ -115,3 +115,82 @@ def test_label_cli_headerless_and_bad_header(tmp_path, capsys):
     bad.write_text("id,text\n1,No effusion\n")
     assert main(["label", str(bad), "--out", str(out)]) == 2
     assert "no 'report' column" in capsys.readouterr().err
+
+
+# Rules written from CheXpert's conventions (phrases/mention, phrases/unmention, patterns/*): each class of
+# sentence below is written for radzoo, in several phrasings, with the near misses that must stay as they are.
+@pytest.mark.parametrize(("text", "expected"), [
+    # a healed or old infection is its sequela, not a pneumonia ("history of" is a CheXpert negation)
+    ("Calcified hilar nodes, sequelae of remote histoplasmosis infection.", {}),
+    ("Scattered calcified granulomas from healed granulomatous disease.", {}),
+    ("Apical scarring consistent with old tuberculous infection.", {}),
+    ("Findings suggest prior infection in the right upper lobe.", {"Pneumonia": 0.0, "No Finding": 1.0}),
+    ("History of pneumonia, now without focal consolidation.",
+     {"Pneumonia": 0.0, "Consolidation": 0.0, "No Finding": 1.0}),
+    ("Residua of previous pneumonia at the left base.", {"Pneumonia": 0.0, "No Finding": 1.0}),
+    ("Compared to the prior study there is a new right lower lobe pneumonia.", {"Pneumonia": 1.0}),
+    ("Left lower lobe infection, worse than on the previous radiograph.", {"Pneumonia": 1.0}),
+    # pneumonitis is lung inflammation: a pneumonia mention; airspace disease stays Lung Opacity as in CheXpert
+    ("Bilateral infiltrates compatible with aspiration pneumonitis.", {"Lung Opacity": 1.0, "Pneumonia": 1.0}),
+    ("Patchy airspace disease in the lingula concerning for pneumonia.", {"Lung Opacity": 1.0, "Pneumonia": -1.0}),
+    ("Right basilar airspace disease.", {"Lung Opacity": 1.0}),
+    ("No radiographic evidence of pneumonitis.", {"Pneumonia": 0.0, "No Finding": 1.0}),
+])
+def test_infection_rules(text, expected):
+    assert mentioned(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a nodular pattern names nodules; a calcified nodule is not a lesion (CheXpert's unmention list)
+    ("Coarse reticulonodular markings in both lower lobes.", {"Lung Lesion": 1.0}),
+    ("Fibronodular changes at the left apex are stable.", {"Lung Lesion": 1.0}),
+    ("There is nodular prominence of the right infrahilar region.", {"Lung Lesion": 1.0}),
+    ("Innumerable micronodules throughout both lungs.", {"Lung Lesion": 1.0}),
+    ("No suspicious nodularity.", {"Lung Lesion": 0.0, "No Finding": 1.0}),
+    ("A 4 mm calcified nodule in the right middle lobe, unchanged.", {}),
+    ("Calcified pulmonary nodules bilaterally; a noncalcified 8 mm nodule at the left base.", {"Lung Lesion": 1.0}),
+])
+def test_lung_lesion_rules(text, expected):
+    assert mentioned(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # pleural air is a pneumothorax; a hydro-/hemopneumothorax is air and fluid
+    ("Small apical pleural air collection on the left.", {"Pneumothorax": 1.0}),
+    ("There is air in the right pleural space.", {"Pneumothorax": 1.0}),
+    ("No residual pleural air.", {"Pneumothorax": 0.0, "No Finding": 1.0}),
+    ("Right hydropneumothorax with an air-fluid level.", {"Pneumothorax": 1.0, "Pleural Effusion": 1.0}),
+    ("Left hemopneumothorax has resolved.", {"Pneumothorax": 0.0, "Pleural Effusion": 0.0, "No Finding": 1.0}),
+    ("History of right pneumothorax, no recurrence.", {"Pneumothorax": 0.0, "No Finding": 1.0}),
+])
+def test_pneumothorax_rules(text, expected):
+    assert mentioned(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # CheXpert reads vascular congestion, indistinctness and vascular prominence as uncertain edema
+    ("Mild pulmonary vascular congestion.", {"Edema": -1.0}),
+    ("Engorged pulmonary vessels: pulmonary venous engorgement.", {"Edema": -1.0}),
+    ("Cephalization and vascular indistinctness.", {"Edema": -1.0}),
+    ("There is no pulmonary vascular congestion.", {"Edema": 0.0, "No Finding": 1.0}),
+    ("Vascular congestion and moderate interstitial edema.", {"Edema": 1.0}),
+    # resolving edema is still edema; resolved edema is not
+    ("Resolving interstitial edema.", {"Edema": 1.0}),
+    ("Interstitial edema is improving but persists.", {"Edema": 1.0}),
+    ("Interstitial edema has resolved.", {"Edema": 0.0, "No Finding": 1.0}),
+    ("Near complete resolution of the interstitial edema.", {"Edema": 0.0, "No Finding": 1.0}),
+])
+def test_edema_rules(text, expected):
+    assert mentioned(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # "A or B" leaves both uncertain (CheXpert's conj:or), a negation still wins
+    ("Retrocardiac opacity, atelectasis or consolidation.",
+     {"Lung Opacity": 1.0, "Atelectasis": -1.0, "Consolidation": -1.0}),
+    ("Effusion and/or atelectasis at the right base.", {"Pleural Effusion": -1.0, "Atelectasis": -1.0}),
+    ("No effusion or pneumothorax.", {"Pleural Effusion": 0.0, "Pneumothorax": 0.0, "No Finding": 1.0}),
+    ("Atelectasis and effusion at the left base.", {"Atelectasis": 1.0, "Pleural Effusion": 1.0}),
+])
+def test_alternatives_are_uncertain(text, expected):
+    assert mentioned(text) == expected

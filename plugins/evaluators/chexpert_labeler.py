@@ -73,7 +73,7 @@ def _build_mention_regex() -> tuple[re.Pattern[str], list[tuple[re.Pattern[str],
     """One leftmost-longest regex over every phrase, branching on the first character: Python's ``re`` tries
     alternatives one by one, so bucketing them by first character makes the scan ~30x faster."""
     entries: list[tuple[str, str, str]] = []  # (pattern, observation, kind)
-    for kind, table in (("strong", P.STRONG), ("neutral", P.NEUTRAL)):
+    for kind, table in (("strong", P.STRONG), ("hedged", P.HEDGED), ("neutral", P.NEUTRAL)):
         entries += [(p, obs, kind) for obs, patterns in table.items() for p in patterns]
     entries += [(p, P.OTHER_FINDING, "strong") for p in P.OTHER_FINDINGS]
     entries += [(p, P.EXCLUDED, "excluded") for p in P.EXCLUSIONS]
@@ -93,19 +93,34 @@ def _build_mention_regex() -> tuple[re.Pattern[str], list[tuple[re.Pattern[str],
 
 
 @functools.lru_cache(maxsize=4096)
-def _classify(text: str) -> tuple[str, str]:
-    """(observation, kind) of a matched mention: the first phrase, in match order, that spans it."""
+def _classify(text: str) -> tuple[tuple[str, ...], str]:
+    """(observations, kind) of a matched mention: the first phrase, in match order, that spans it, and every
+    other phrase of that kind spanning it too ("hydropneumothorax" is a pneumothorax and an effusion)."""
+    found: list[str] = []
+    first_kind = ""
     for pattern, observation, kind in _LOOKUP:
-        if pattern.fullmatch(text):
-            return observation, kind
-    return P.EXCLUDED, "excluded"
+        if (not first_kind or kind == first_kind) and observation not in found and pattern.fullmatch(text):
+            found.append(observation)
+            first_kind = first_kind or kind
+    return (tuple(found), first_kind) if found else ((P.EXCLUDED,), "excluded")
 
 
 def _trigger_regex(uncertain: Sequence[str], negative: Sequence[str], near: Sequence[str] = ()) -> re.Pattern[str]:
+    """One regex over the triggers, a named group each (its kind), longest first; triggers that start with one
+    known character are bucketed by it (as the mention regex) so most positions try only a few."""
     named = [("unc", p) for p in uncertain] + [("neg", p) for p in negative] + [("near", p) for p in near]
     named.sort(key=lambda e: -len(e[1]))
-    body = "|".join(f"(?P<{kind}{i}>{p})" for i, (kind, p) in enumerate(named))
-    return re.compile(r"\b(?:" + body + r")(?![\w-])")
+    buckets: dict[str, list[str]] = {}
+    anywhere: list[str] = []
+    for i, (kind, pattern) in enumerate(named):
+        group = f"(?P<{kind}{i}>{pattern})"
+        chars, empty = _first_chars(list(_parser.parse(pattern)))
+        if chars and len(chars) == 1 and not empty:
+            buckets.setdefault(next(iter(chars)), []).append(group)
+        else:
+            anywhere.append(group)
+    branches = [f"(?={re.escape(c)})(?:{'|'.join(gs)})" for c, gs in sorted(buckets.items())] + anywhere
+    return re.compile(r"\b(?:" + "|".join(branches) + r")(?![\w-])")
 
 
 _MENTIONS, _LOOKUP = _build_mention_regex()
@@ -115,6 +130,8 @@ _PRE_STOP = re.compile(P.PRE_TERMINATORS)
 _POST_STOP = re.compile(P.POST_TERMINATORS)
 _CLAUSE_BREAK = re.compile(P.CLAUSE_BREAK)
 _ENLARGED = re.compile(P.ENLARGEMENT)
+_HISTORICAL = re.compile(P.HISTORICAL)
+_ALTERNATIVE = re.compile(P.ALTERNATIVE)
 _SENTENCES = re.compile(r"(?<!\d)\.(?!\d)|\.(?=\s)|[\n?!;]|\s\d+[.)]\s")
 _WORD = re.compile(r"[\w'/-]+")
 _FILLER = frozenset({  # list words and modifiers that do not end a negation's reach
@@ -123,7 +140,7 @@ _FILLER = frozenset({  # list words and modifiers that do not end a negation's r
     "small", "mild", "moderate", "severe", "other", "additional", "appreciable", "visible", "convincing",
     "gross", "to", "suggest",
 })
-MAX_GAP, NEAR_GAP, POST_WORDS = 5, 2, 6
+MAX_GAP, NEAR_GAP, POST_WORDS, HISTORICAL_GAP = 5, 2, 6, 3
 
 
 def _gap_words(text: str) -> int:
@@ -154,6 +171,26 @@ def _pre_trigger(sentence: str, start: int, masked: str) -> str | None:
     return "neg" if kind == "near" else kind
 
 
+def _historical(sentence: str, start: int, masked: str) -> bool:
+    """An "old", "healed", "prior", "sequela of" ... at most HISTORICAL_GAP words before the mention, same clause."""
+    best = None
+    for match in _HISTORICAL.finditer(sentence, max(0, start - 80), start):
+        best = match
+    if best is None:
+        return False
+    between = masked[best.end():start]
+    return not _CLAUSE_BREAK.search(between) and not _PRE_STOP.search(between) and _gap_words(between) <= HISTORICAL_GAP
+
+
+def _alternatives(sentence: str, mentions: list[re.Match[str]]) -> set[int]:
+    """Indices of mentions joined to a neighbour by "or" ("atelectasis or pneumonia"): CheXpert's conj:or."""
+    joined: set[int] = set()
+    for i in range(len(mentions) - 1):
+        if _ALTERNATIVE.fullmatch(sentence, mentions[i].end(), mentions[i + 1].start()):
+            joined.update((i, i + 1))
+    return joined
+
+
 def _post_trigger(sentence: str, end: int) -> str | None:
     stop = _POST_STOP.search(sentence, end)
     scope = sentence[end: stop.start() if stop else len(sentence)]
@@ -179,18 +216,21 @@ def label_report(text: str) -> dict[str, Label]:
         if not mentions:
             continue
         masked = _mask(sentence, [m.span() for m in mentions])
-        for m in mentions:
-            observation, kind = _classify(m.group(0))
+        alternatives = _alternatives(sentence, mentions)
+        for i, m in enumerate(mentions):
+            observations, kind = _classify(m.group(0))
             pre, post = _pre_trigger(sentence, m.start(), masked), _post_trigger(sentence, m.end())
             if "unc" in (pre, post):
                 label = -1
             elif "neg" in (pre, post):
                 label = 0
             else:
-                label = 1
+                label = -1 if kind == "hedged" or i in alternatives else 1
             if kind == "neutral" and label != 0 and not _enlarged_near(sentence, m):
                 continue  # "the heart" without a verdict says nothing
-            found.setdefault(observation, []).append(label)
+            for observation in observations:
+                historical = observation in P.HISTORICAL_OBSERVATIONS and _historical(sentence, m.start(), masked)
+                found.setdefault(observation, []).append(0 if historical else label)
             if label != 0 and m.group(0) in ("chf", "heart failure", "congestive heart failure"):
                 found.setdefault("Cardiomegaly", []).append(-1)
     labels: dict[str, Label] = {obs: _combine(found.get(obs)) for obs in P.OBSERVATIONS}

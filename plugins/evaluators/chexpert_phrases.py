@@ -29,6 +29,8 @@ STRONG: dict[str, tuple[str, ...]] = {
     "Lung Lesion": (
         r"mass(?:es)?", r"nodul(?:e|es|ar density|ar densities|ar opacity|ar opacities|ar opacification)",
         r"lump", r"cavitary lesions?", r"(?:lung|pulmonary) lesions?", r"carcinoma", r"neoplasms?", r"tumou?rs?",
+        # a nodular pattern names nodules however it is phrased ("nodular prominence", "reticulonodular")
+        r"(?:fibro|reticulo|micro)?nodular(?:ity)?", r"micronodules?",
     ),
     "Lung Opacity": (
         r"opacit(?:y|ies)", r"opacification", r"opacified", r"air[- ]?space (?:disease|process|opacit(?:y|ies))",
@@ -36,15 +38,16 @@ STRONG: dict[str, tuple[str, ...]] = {
     ),
     "Edema": (
         r"(?:pulmonary |interstitial |alveolar )?edema", r"edematous", r"(?:congestive )?heart failure", r"chf",
-        r"(?:pulmonary )?vascular congestion", r"pulmonary congestion", r"(?:pulmonary )?vascular engorgement",
-        r"vascular indistinctness", r"vascular prominence",
     ),
     "Consolidation": (r"consolidat(?:ion|ions|ive|ed)",),
-    "Pneumonia": (r"pneumonias?", r"infections?", r"infectious(?: process)?", r"bronchopneumonia"),
+    "Pneumonia": (r"pneumonias?", r"infections?", r"infectious(?: process)?", r"bronchopneumonia", r"pneumonitis"),
     "Atelectasis": (r"atelecta(?:sis|ses|tic)", r"collapse(?:d)?"),
-    "Pneumothorax": (r"pneumothora(?:x|ces)", r"hydropneumothorax"),
-    "Pleural Effusion": (
-        r"(?:pleural )?effusions?", r"pleural fluid", r"hydrothorax", r"hydropneumothorax",
+    "Pneumothorax": (
+        r"pneumothora(?:x|ces)", r"(?:hydro|hemo|pyo)pneumothora(?:x|ces)", r"pleural air(?: collections?)?",
+        r"air (?:collection )?in the (?:right |left )?pleural space",
+    ),
+    "Pleural Effusion": (  # a hydro-/hemo-/pyopneumothorax is air AND fluid: both observations
+        r"(?:pleural )?effusions?", r"pleural fluid", r"hydrothorax", r"(?:hydro|hemo|pyo)pneumothora(?:x|ces)",
         r"fluid in the (?:pleural space|costophrenic angles?)",
     ),
     "Pleural Other": (
@@ -63,6 +66,17 @@ STRONG: dict[str, tuple[str, ...]] = {
         r"intra-?aortic balloon pump", r"iabp", r"lvad", r"impella", r"pigtail catheter", r"surgical clips",
         r"(?:orthopedic |spinal )?hardware", r"support devices?", r"lines and tubes", r"tubes and lines",
         r"tracheostomy",
+    ),
+}
+
+# Mentions CheXpert always reads as uncertain unless negated (its post-negation uncertainty rules: "vascular
+# congestion", "pulmonary congestion", "indistinctness", "vascular prominence"); venous/vascular engorgement
+# is the same sign in other words.
+HEDGED: dict[str, tuple[str, ...]] = {
+    "Edema": (
+        r"(?:pulmonary )?vascular congestion", r"pulmonary (?:venous )?congestion", r"venous congestion",
+        r"(?:pulmonary )?(?:vascular|venous) engorgement", r"(?:vascular )?indistinctness",
+        r"(?:pulmonary )?vascular prominence",
     ),
 }
 
@@ -88,6 +102,11 @@ OTHER_FINDINGS = (
     r"hematoma", r"hemorrhage", r"bronchiectasis", r"bronchitis", r"aspiration", r"volume loss",
     r"(?:bronchial wall |peribronchial )?thickening", r"cuffing", r"cephalization", r"reticula\w*",
     r"metasta\w*", r"bullae", r"bulla", r"osteopenia", r"lucenc\w*", r"abnormalit(?:y|ies)",
+    # CheXpert does not count a calcified nodule as a lung lesion (its unmention list), nor the granulomatous
+    # infection that left it as pneumonia: both are healed disease
+    r"calcified (?:pulmonary |lung |parenchymal )?nodul(?:e|es|ar densit(?:y|ies)|ar opacit(?:y|ies))",
+    r"(?:granulomatous|tuberculous|mycobacterial|histoplasm\w*) (?:infection|disease|process|exposure)",
+    r"(?:post-?inflammatory|post-?infectious) (?:scarring|changes?)",
 )
 
 EXCLUSIONS = (
@@ -110,9 +129,13 @@ PRE_UNCERTAINTY = (
 PRE_NEGATION = (
     r"no evidence of", r"no signs? of", r"no radiographic (?:evidence|signs?) of", r"negative for",
     r"free of", r"clear of", r"absence of", r"without", r"resolution of", r"resolved", r"removal of",
+    r"history of", r"clearing of", r"disappearance of",
     r"removed", r"no longer", r"neither", r"nor", r"rather than", r"no", r"not", r"never",
 )
 PRE_NEGATION_NEAR = (r"normal", r"unremarkable", r"top[- ]normal", r"clear")  # only 0-2 words away
+# An infection called old, healed or prior is its sequela, not a pneumonia (as CheXpert's "history of").
+HISTORICAL = r"\b(?:old|healed|prior|previous|remote|sequelae? of|residua of|stigmata of)\b"
+HISTORICAL_OBSERVATIONS = frozenset({"Pneumonia"})
 POST_UNCERTAINTY = (
     r"(?:cannot|can ?not|can't) (?:be )?(?:entirely |definitely )?(?:excluded|ruled out)",
     r"not (?:be )?(?:entirely )?(?:excluded|ruled out)", r"(?:is|are) (?:not )?excluded",
@@ -127,6 +150,8 @@ POST_NEGATION = (
     r"evident|appreciated|detected)", r"(?:has|have)? ?(?:resolved|cleared|been removed)", r"resolved",
     r"removed", r"absent", r"no longer (?:present|seen|visualized|evident)",
 )
+# "A or B": CheXpert reads both as uncertain (its conj:or rule), unless negated
+ALTERNATIVE = r"\s*,?\s*(?:and/)?or\s*"
 # Where a scope stops: before the mention (pre) and after it (post).
 PRE_TERMINATORS = (r"\b(?:but|however|although|though|which|except|aside from|apart from|otherwise|whereas|"
                    r"and(?= (?:the|there|an?|its)\b))\b|;")
