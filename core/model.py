@@ -10,6 +10,7 @@ from PIL import Image
 from torch import nn
 
 from radzoo.conversation import IGNORE_INDEX, IMAGE_TOKEN_INDEX, PromptBuilder
+from radzoo.errors import InputError
 
 PARTS = ("encoder", "encoder_head", "adapter", "llm", "lora")
 
@@ -60,7 +61,7 @@ class RadiologyVLM(nn.Module):
             ids = input_ids[i][keep]
             where = (ids == IMAGE_TOKEN_INDEX).nonzero().flatten()
             if where.numel() != 1:
-                raise ValueError(f"batch row {i}: the prompt must contain exactly one <image> placeholder, "
+                raise InputError(f"batch row {i}: the prompt must contain exactly one <image> placeholder, "
                                  f"found {where.numel()}")
             p = int(where)
             text = embed(ids.clamp(min=0))
@@ -110,7 +111,7 @@ class RadiologyVLM(nn.Module):
     def part_parameters(self, part: str) -> list[tuple[str, nn.Parameter]]:
         """Named parameters of one part: encoder, encoder_head, adapter, llm (all LM weights) or lora."""
         if part not in PARTS:
-            raise ValueError(f"unknown model part {part!r}; parts are {', '.join(PARTS)}")
+            raise InputError(f"unknown model part {part!r}; parts are {', '.join(PARTS)}")
         if part == "lora":
             return [(n, p) for n, p in self.language_model.named_parameters() if "lora_" in n]
         module = {"encoder": self.encoder, "encoder_head": self.encoder_head, "adapter": self.adapter,
@@ -124,7 +125,7 @@ class RadiologyVLM(nn.Module):
             p.requires_grad_(False)
         for part in parts:
             if part == "lora" and not self.part_parameters("lora"):
-                raise ValueError("a stage trains 'lora' but the recipe sets no llm.lora; add llm.lora or train 'llm'")
+                raise InputError("a stage trains 'lora' but the recipe sets no llm.lora; add llm.lora or train 'llm'")
             for _, p in self.part_parameters(part):
                 p.requires_grad_(True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from radzoo.errors import InputError
+
 # The CheXpert/CheXbert 14 observations, in the order of the CheXpert paper's label table.
 CHEXPERT_OBSERVATIONS: tuple[str, ...] = (
     "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema", "Consolidation",
@@ -24,11 +26,11 @@ def parse_label(value: object, where: str) -> float | None:
     try:
         number = float(text)
     except ValueError:
-        raise ValueError(f"{where}: label {value!r} is not a number; use 1, 0, -1 or leave it blank") from None
+        raise InputError(f"{where}: label {value!r} is not a number; use 1, 0, -1 or leave it blank") from None
     if number != number:  # NaN
         return None
     if number not in (POSITIVE, NEGATIVE, UNCERTAIN):
-        raise ValueError(f"{where}: label {value!r} must be 1 (positive), 0 (negative) or -1 (uncertain)")
+        raise InputError(f"{where}: label {value!r} must be 1 (positive), 0 (negative) or -1 (uncertain)")
     return number
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from radzoo.data.readers.result import DataProblem, ReadResult, SkipLog
 from radzoo.data.study import Study
+from radzoo.errors import InputError, MissingFileError
 
 __all__ = ["FORMATS", "DataProblem", "ReadResult", "Source", "read_studies", "normalise_split"]
 
@@ -67,13 +68,13 @@ def read_studies(data_cfg: Any, split: str | None = None) -> ReadResult:
     cfg = _as_dict(data_cfg)
     fmt = str(cfg.get("format") or "synthetic")
     if fmt not in FORMATS:
-        raise ValueError(f"data.format {fmt!r} is not a known data format; choose one of {', '.join(FORMATS)}")
+        raise InputError(f"data.format {fmt!r} is not a known data format; choose one of {', '.join(FORMATS)}")
     reader = importlib.import_module(f"radzoo.data.readers.{FORMATS[fmt]}")
     options = {**COMMON_OPTIONS, **reader.OPTIONS}
     given = dict(cfg.get("options") or {})
     unknown = sorted(set(given) - set(options))
     if unknown:
-        raise ValueError(f"data.options for format {fmt!r}: unknown option(s) {', '.join(unknown)}; "
+        raise InputError(f"data.options for format {fmt!r}: unknown option(s) {', '.join(unknown)}; "
                          f"known: {', '.join(sorted(options))}")
     options.update(given)
     want = normalise_split(split, "read_studies(split=...)") if split not in (None, "all") else None
@@ -81,10 +82,10 @@ def read_studies(data_cfg: Any, split: str | None = None) -> ReadResult:
     path = reader.default_path(options) if cfg.get("path") in (None, "") and hasattr(reader, "default_path") \
         else cfg.get("path")
     if path in (None, ""):
-        raise ValueError(f"data.path is required for format {fmt!r}: set it to the data file or folder")
+        raise InputError(f"data.path is required for format {fmt!r}: set it to the data file or folder")
     path = Path(str(path)).expanduser()
     if not path.exists():
-        raise FileNotFoundError(f"data.path {path} does not exist (format {fmt!r}); point data.path (or --data) at "
+        raise MissingFileError(f"data.path {path} does not exist (format {fmt!r}); point data.path (or --data) at "
                                 "the data file or folder")
     root = cfg.get("image_root")
     image_root = Path(str(root)).expanduser() if root else (path if path.is_dir() else path.parent)
