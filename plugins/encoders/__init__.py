@@ -30,7 +30,7 @@ def radzoo_register_encoders(registry) -> None:
                  description="any timm model by name (in_chans 1 allowed)", license="Apache-2.0",
                  paper="https://github.com/huggingface/pytorch-image-models",
                  tiny_args={"model_name": "vit_tiny_patch16_224", "image_size": 32, "patch_size": 8, "embed_dim": 32,
-                            "depth": 1, "num_heads": 2})
+                            "depth": 2, "num_heads": 2})
     registry.add("tiny-vit", lazy(f"{_HERE}.timm_encoder:build_tiny_vit"),
                  description="tiny random timm ViT (tests, offline demo)", license="Apache-2.0",
                  paper="arXiv:2010.11929")

@@ -66,7 +66,7 @@ class JudgeClient:
 
     def __init__(
         self,
-        model: str,
+        model: str = "",  # checked below, so a missing option is named like the others
         base_url: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         base_url_env: str = "OPENAI_BASE_URL",
