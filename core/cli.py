@@ -33,6 +33,7 @@ COMMANDS = {
 
 # errors a user can fix (radzoo.errors.RadzooError, a full disk, a missing permission) print as one line, the
 # traceback only with --debug; anything else is a bug in radzoo or a plugin: traceback and a request to report it
+BUG_EXIT = 70  # sysexits EX_SOFTWARE: 1 already means "a batch job left items out", 2 "an error you can fix"
 BUG_REPORT = ("radzoo {command}: internal error ({kind}): this is a bug in radzoo or in a plugin it loaded, not in "
               "your input; please report it with the traceback above")
 
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not is_user_error(exc):
             traceback.print_exc()
             print(BUG_REPORT.format(command=args.command, kind=type(exc).__name__), file=sys.stderr)
-            return 1
+            return BUG_EXIT
         if debug:
             traceback.print_exc()
         message = " ".join(str(exc).split()) or type(exc).__name__

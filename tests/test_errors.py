@@ -45,7 +45,7 @@ def test_bugs_print_the_traceback_and_ask_for_a_report(monkeypatch, capsys, exc)
     failing_command(monkeypatch, exc)
     code = main(["recipe", "list"])
     err = capsys.readouterr().err
-    assert code == 1 and "Traceback (most recent call last)" in err and str(exc) in err
+    assert code == 70 and "Traceback (most recent call last)" in err and str(exc) in err
     assert err.strip().splitlines()[-1].startswith(f"radzoo recipe: internal error ({type(exc).__name__}): this is "
                                                    "a bug in radzoo or in a plugin it loaded")
 
