@@ -7,7 +7,6 @@ writes one JSON line per study as it goes. A rerun skips the ids already in the 
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import types
@@ -21,6 +20,8 @@ import torch
 from omegaconf import DictConfig
 
 from radzoo.conversation import encode_example
+from radzoo.data.images import load_image
+from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
 from radzoo.errors import InputError, MissingFileError
 from radzoo.jsonl_output import JsonlWriter
@@ -116,27 +117,13 @@ def load_model(source: str | Path, checkpoint: str | Path | None = None,
 
 
 def _image_loader() -> Callable[[str], Any]:
-    """radzoo's image reader (DICOM, 16-bit PNG) when present, else plain PIL."""
-    try:
-        return importlib.import_module("radzoo.data.images").load_image
-    except (ModuleNotFoundError, AttributeError):
-        from PIL import Image
-
-        def open_image(path: str) -> Any:
-            with Image.open(path) as img:
-                img.load()
-                return img
-
-        return open_image
+    """radzoo's image reader (DICOM, 16-bit PNG)."""
+    return load_image
 
 
 def read_data(data_cfg: Any, split: str | None = None) -> list[Study]:
     """Studies from the data readers (``data_cfg`` is a recipe ``data`` section)."""
-    try:
-        readers = importlib.import_module("radzoo.data.readers")
-    except ModuleNotFoundError as exc:
-        raise InputError(f"the data readers are not installed ({exc}); pass studies= to radzoo.generate") from None
-    return list(readers.read_studies(data_cfg, split=split).studies)
+    return list(read_studies(data_cfg, split=split).studies)
 
 
 class ReportGenerator:

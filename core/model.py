@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -168,7 +168,3 @@ class RadiologyVLM(nn.Module):
                 return int(self.encode_images(pixel_values).shape[1])
         finally:
             self.train(was_training)
-
-
-def count_table(counts: dict[str, dict[str, int]]) -> Sequence[tuple[str, int, int]]:
-    return [(part, c["total"], c["trainable"]) for part, c in counts.items()]

@@ -1,4 +1,4 @@
-"""CheXpert observation names: the 14 labels every reader and the synthetic set use, and the common 5."""
+"""CheXpert observation names: the 14 labels every reader and the synthetic set use."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ CHEXPERT_OBSERVATIONS: tuple[str, ...] = (
     "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other", "Fracture",
     "Support Devices", "No Finding",
 )
-# The five competition observations most report-generation papers report F1 on.
-CHEXPERT_5: tuple[str, ...] = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
 
 POSITIVE, NEGATIVE, UNCERTAIN = 1.0, 0.0, -1.0
 

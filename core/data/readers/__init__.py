@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
 from radzoo.data.readers.result import DataProblem, ReadResult, SkipLog
 from radzoo.data.study import Study
 from radzoo.errors import InputError, MissingFileError
@@ -132,13 +134,8 @@ def _as_dict(data_cfg: Any) -> dict[str, Any]:
     """A plain dict from a DictConfig, dataclass or mapping ``data`` node."""
     if data_cfg is None:
         return {}
-    try:
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(data_cfg, DictConfig):
-            return OmegaConf.to_container(data_cfg, resolve=True)  # type: ignore[return-value]
-    except ImportError:  # pragma: no cover - omegaconf is a core dependency
-        pass
+    if isinstance(data_cfg, DictConfig):
+        return OmegaConf.to_container(data_cfg, resolve=True)  # type: ignore[return-value]
     if isinstance(data_cfg, Mapping):
         return dict(data_cfg)
     if hasattr(data_cfg, "__dataclass_fields__"):
