@@ -11,8 +11,9 @@ from torch import nn
 
 from radzoo.conversation import IGNORE_INDEX, IMAGE_TOKEN_INDEX, PromptBuilder
 from radzoo.errors import InputError
+from radzoo.recipe_schema import CHOICES
 
-PARTS = ("encoder", "encoder_head", "adapter", "llm", "lora")
+PARTS = CHOICES["stages[].trainable[]"]  # the parts a recipe stage may train, declared by the recipe schema
 
 
 class RadiologyVLM(nn.Module):

@@ -180,8 +180,11 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
 
 def _choice_values(cfg: DictConfig) -> Iterator[tuple[str, str, Any]]:
     """(key path, CHOICES key, value) for every key whose values are a closed set."""
-    for key in ("data.format", "trainer.precision", "trainer.strategy", "prompt.format", "generation.cache"):
+    for key in ("data.format", "trainer.precision", "trainer.strategy", "trainer.uncertain_labels", "prompt.format",
+                "generation.cache"):
         yield key, key, OmegaConf.select(cfg, key)
+    for i, logger in enumerate(cfg.trainer.loggers):
+        yield f"trainer.loggers[{i}]", "trainer.loggers[]", logger
     for i, stage in enumerate(cfg.stages):
         yield f"stages[{i}].task", "stages[].task", stage.task
         yield f"stages[{i}].scheduler", "stages[].scheduler", stage.scheduler
