@@ -61,8 +61,8 @@ def shaped_model(shape: str, adapter: str, adapter_args: dict, device: str, dtyp
         apply_lora(llm, OmegaConf.create({"r": lora_r, "alpha": 2 * lora_r, "dropout": 0.05, "target_modules": [
             m for m in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "dense", "fc1",
                         "fc2") if any(n.endswith("." + m) for n, _ in lm.named_modules())]}))
-    adapter_module = create_component("adapter", adapter, in_dim=encoder.embed_dim, out_dim=config.hidden_size,
-                                      **adapter_args)
+    adapter_module = create_component("adapter", adapter, {"in_dim": encoder.embed_dim, "out_dim": config.hidden_size,
+                                                           **adapter_args})
     model = RadiologyVLM(encoder, adapter_module, llm, PromptBuilder(get_format(fmt), instruction), name=shape)
     # counted before the cast: EncoderBase.num_tokens probes with a float32 image
     model.image_token_count = model.to(device).image_tokens()

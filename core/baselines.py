@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from radzoo.data.study import Study
+from radzoo.errors import InputError
 
 NORMAL_REPORT = ("The heart size is normal. The lungs are clear. No pleural effusion or pneumothorax. "
                  "No focal consolidation.")
@@ -36,7 +37,7 @@ def _pixels(studies: Sequence[Study], size: int) -> np.ndarray:
 def nearest_neighbour_predictions(train: Sequence[Study], test: Sequence[Study], size: int = 32) -> list[str]:
     """For each test study, the report of the training study whose downsampled image is closest (L2)."""
     if not train:
-        raise ValueError("nearest-neighbour baseline needs training studies; the train split is empty")
+        raise InputError("nearest-neighbour baseline needs training studies; the train split is empty")
     a, b = _pixels(train, size), _pixels(test, size)
     # squared L2 via the dot-product identity, in blocks to bound memory
     a_sq = (a * a).sum(1)

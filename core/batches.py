@@ -18,6 +18,7 @@ from torch.utils.data import Dataset, Sampler
 
 from radzoo.conversation import encode_example
 from radzoo.data.study import Study
+from radzoo.errors import InputError
 from radzoo.feature_cache import FeatureCache
 from radzoo.model import RadiologyVLM
 from radzoo.smoke import collate_examples
@@ -54,11 +55,11 @@ class StageDataset(Dataset):
         else:
             for study in studies:
                 if task == "report" and not (study.report or "").strip():
-                    raise ValueError(f"study {study.id} ({study.image}): no report text to train on; "
+                    raise InputError(f"study {study.id} ({study.image}): no report text to train on; "
                                      "fix the data or let the reader skip studies without reports")
                 self.items.append((study, None, study.report))
         if not self.items:
-            raise ValueError(f"no training examples for task {task!r}: the data has no usable studies")
+            raise InputError(f"no training examples for task {task!r}: the data has no usable studies")
         if task == "labels":
             from radzoo.data.labels import CHEXPERT_OBSERVATIONS
 

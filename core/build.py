@@ -8,28 +8,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from radzoo.conversation import PromptBuilder
-from radzoo.discovery import create_component, get_plugins
+from radzoo.discovery import create_component
+from radzoo.errors import RecipeError
 from radzoo.model import RadiologyVLM
-from radzoo.protocols import check_component
-from radzoo.recipe import RecipeError
 
 
 def _args(node: Any) -> dict[str, Any]:
     return OmegaConf.to_container(node, resolve=True) if node is not None else {}
-
-
-def _create(kind: str, key: str, name: str, **args: Any) -> Any:
-    try:
-        obj = create_component(kind, name, **args)
-    except TypeError as exc:
-        if "argument" in str(exc):
-            raise RecipeError(f"recipe key '{key}.args': {kind} {name!r} rejected its arguments: {exc}") from None
-        raise
-    try:
-        check_component(kind, name, obj)
-    except TypeError as exc:  # name the plugin to fix, not only the component
-        raise TypeError(f"{exc} (it comes from {get_plugins().registry(kind).spec(name).origin()})") from None
-    return obj
 
 
 def apply_lora(llm: Any, lora_cfg: Any) -> None:
@@ -63,10 +48,10 @@ def build_model(recipe: DictConfig, source: str | Path | None = None) -> Radiolo
 
 
 def _build(recipe: DictConfig) -> RadiologyVLM:
-    encoder = _create("encoder", "encoder", recipe.encoder.name, **_args(recipe.encoder.args))
-    llm = _create("llm", "llm", recipe.llm.name, **_args(recipe.llm.args))
-    adapter = _create("adapter", "adapter", recipe.adapter.name, in_dim=int(encoder.embed_dim),
-                      out_dim=int(llm.hidden_size), **_args(recipe.adapter.args))
+    encoder = create_component("encoder", recipe.encoder.name, _args(recipe.encoder.args), recipe_key="encoder")
+    llm = create_component("llm", recipe.llm.name, _args(recipe.llm.args), recipe_key="llm")
+    adapter_args = {"in_dim": int(encoder.embed_dim), "out_dim": int(llm.hidden_size), **_args(recipe.adapter.args)}
+    adapter = create_component("adapter", recipe.adapter.name, adapter_args, recipe_key="adapter")
     if recipe.llm.lora is not None:
         apply_lora(llm, recipe.llm.lora)
     try:

@@ -13,20 +13,20 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from radzoo.atomic_files import atomic_target
+from radzoo.errors import InputError, MissingFileError
+
 RECIPE_FILE = "recipe.yaml"
 WEIGHTS_FILE = "model.safetensors"
 
 
 def save_weights(state: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> Path:
-    """Write tensors to safetensors atomically (temp file, then rename), so a crash never leaves a torn file."""
+    """Write tensors to safetensors atomically (``atomic_target``), so a crash never leaves a torn file."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(tmp), metadata=metadata)
-    tmp.replace(path)
-    return path
+    with atomic_target(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(tmp), metadata=metadata)
+    return Path(path)
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -36,11 +36,11 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint file not found")
+        raise MissingFileError(f"{path}: checkpoint file not found")
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a valid safetensors file ({exc}); radzoo loads weights from "
+        raise InputError(f"{path}: not a valid safetensors file ({exc}); radzoo loads weights from "
                          "safetensors only, never from pickle files") from None
 
 
@@ -62,7 +62,7 @@ def load_trained_model(run_dir: str | Path, overrides: list[str] | None = None) 
     run_dir = Path(run_dir)
     recipe_path = run_dir / RECIPE_FILE
     if not recipe_path.is_file():
-        raise FileNotFoundError(f"{run_dir}: not a radzoo run directory (no {RECIPE_FILE}); "
+        raise MissingFileError(f"{run_dir}: not a radzoo run directory (no {RECIPE_FILE}); "
                                 "pass the --out directory of `radzoo train`")
     recipe = load_recipe(recipe_path, overrides or [])
     model = build_model(recipe, source=recipe_path)
@@ -70,7 +70,7 @@ def load_trained_model(run_dir: str | Path, overrides: list[str] | None = None) 
     own = model.state_dict()
     unknown = [k for k in state if k not in own and not k.startswith("encoder_head.")]
     if unknown:
-        raise ValueError(f"{run_dir / WEIGHTS_FILE}: {len(unknown)} weights do not fit this recipe's model "
+        raise InputError(f"{run_dir / WEIGHTS_FILE}: {len(unknown)} weights do not fit this recipe's model "
                          f"(first: {unknown[0]}); was the run made with another recipe?")
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
     model.eval()

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from radzoo.errors import is_user_error
+
 # subcommand -> module in radzoo.commands defining add_arguments(parser) and run(args) -> int
 COMMANDS = {
     "plugins": "plugins",
@@ -29,8 +31,11 @@ COMMANDS = {
     "demo": "demo",
 }
 
-# errors a user can fix: printed as one line (the traceback only with --debug)
-USER_ERRORS = (ValueError, LookupError, FileNotFoundError, PermissionError, TypeError, OSError)
+# errors a user can fix (radzoo.errors.RadzooError, a full disk, a missing permission) print as one line, the
+# traceback only with --debug; anything else is a bug in radzoo or a plugin: traceback and a request to report it
+BUG_EXIT = 70  # sysexits EX_SOFTWARE: 1 already means "a batch job left items out", 2 "an error you can fix"
+BUG_REPORT = ("radzoo {command}: internal error ({kind}): this is a bug in radzoo or in a plugin it loaded, not in "
+              "your input; please report it with the traceback above")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,7 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("radzoo: interrupted; finished work is saved, rerun the same command to resume", file=sys.stderr)
         return 130
-    except USER_ERRORS as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            traceback.print_exc()
+            print(BUG_REPORT.format(command=args.command, kind=type(exc).__name__), file=sys.stderr)
+            return BUG_EXIT
         if debug:
             traceback.print_exc()
         message = " ".join(str(exc).split()) or type(exc).__name__

@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from radzoo.atomic_files import write_json_atomic
 from radzoo.comparison_runs import BASELINES, run_baselines, run_recipe
 from radzoo.comparison_scoring import SystemOutput, score_systems
+from radzoo.errors import InputError
 from radzoo.leaderboard import LeaderboardRow, best_rows, write_leaderboard
 
 DEFAULT_HEADLINE = "chexpert_micro_f1_14"
@@ -44,15 +45,15 @@ def resolve_recipes(recipes: Sequence[str | Path | DictConfig], overrides: Seque
     cfgs = [apply_overrides(r.copy(), list(overrides)) if isinstance(r, DictConfig) else
             load_recipe(r, list(overrides)) for r in recipes]
     if not cfgs:
-        raise ValueError("compare needs at least one recipe")
+        raise InputError("compare needs at least one recipe")
     names = [str(c.name) for c in cfgs]
     clash = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(BASELINES)))
     if clash:
-        raise ValueError(f"recipe name(s) {', '.join(clash)} appear twice or name a baseline; every leaderboard "
+        raise InputError(f"recipe name(s) {', '.join(clash)} appear twice or name a baseline; every leaderboard "
                          "row needs its own name: pass name=... in a copy of the recipe")
     for cfg in cfgs[1:]:
         if cfg.data != cfgs[0].data:
-            raise ValueError(f"recipe {cfg.name!r} reads other data than {cfgs[0].name!r}; a comparison needs one "
+            raise InputError(f"recipe {cfg.name!r} reads other data than {cfgs[0].name!r}; a comparison needs one "
                              "data set: pass --data FORMAT:PATH (or data.format=... data.path=... overrides)")
     return cfgs
 
@@ -76,7 +77,7 @@ def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], 
             write_json_atomic(system.folder / "metrics.json", results[system.name], default=str)
     metric_names = list(rows[0].metrics)
     if headline not in metric_names:
-        raise ValueError(f"headline metric {headline!r} is not among the computed metrics: {', '.join(metric_names)}")
+        raise InputError(f"headline metric {headline!r} is not among the computed metrics: {', '.join(metric_names)}")
     shown = [m for m in metric_names if "_uncertain_" not in m]  # the policy-named duplicates stay in the JSON
     files = write_leaderboard(rows, shown, headline, out_dir, context)
     plotted = [headline] + [m for m in PLOTTED if m in shown and m != headline]
@@ -104,11 +105,11 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
     cfgs = resolve_recipes(recipes, overrides)
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
-        raise ValueError(f"unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}")
+        raise InputError(f"unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}")
     data = cfgs[0].data
     test = read_studies(data, split="test").studies
     if not test:
-        raise ValueError(f"the data set ({data.format}: {data.path or 'default'}) has no test-split studies; "
+        raise InputError(f"the data set ({data.format}: {data.path or 'default'}) has no test-split studies; "
                          "a comparison scores every recipe on the test split")
     steps = len(cfgs) + (1 if baselines else 0) + 1
     systems = []

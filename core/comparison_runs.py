@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from radzoo.atomic_files import write_json_atomic, write_text_atomic
 from radzoo.comparison_scoring import SystemOutput
 from radzoo.data.study import Study
+from radzoo.errors import InputError
 
 BASELINES = ("constant", "nearest-neighbour")
 EFFICIENCY_FILE = "efficiency.json"
@@ -148,7 +149,7 @@ def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence
             speed = len(test) / max(time.perf_counter() - began, 1e-9)
             desc, note = "report of the closest training image (32 px, L2)", "– (raw pixels)"
         else:
-            raise ValueError(f"unknown baseline {name!r}; baselines are {', '.join(BASELINES)}")
+            raise InputError(f"unknown baseline {name!r}; baselines are {', '.join(BASELINES)}")
         folder = out_dir / "baselines" / name  # recomputed on every run: cheap, and always this test split
         records = [{"id": s.id, "prediction": p, "reference": s.report, "model": name}
                    for s, p in zip(test, preds, strict=True)]

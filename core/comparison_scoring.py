@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from radzoo.errors import InputError
 from radzoo.leaderboard import LeaderboardRow, MetricCell, best_rows
 
 
@@ -35,7 +36,7 @@ def score_systems(systems: Sequence[SystemOutput], ids: Sequence[str], reference
     for system in systems:
         missing = [i for i in ids if i not in system.predictions]
         if missing:
-            raise ValueError(f"system {system.name!r} has no prediction for {len(missing)} test studies "
+            raise InputError(f"system {system.name!r} has no prediction for {len(missing)} test studies "
                              f"(first: {missing[0]}); rerun the comparison to finish its generation")
     results = {s.name: evaluate([s.predictions[i] for i in ids], list(references), metrics=list(metrics),
                                 options=options, bootstrap=bootstrap, seed=seed, ids=list(ids), per_sample=False)

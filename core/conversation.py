@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from radzoo.errors import InputError
 from radzoo.prompts import IMAGE_PLACEHOLDER, ChatFormat, get_format, placeholder_problem
 
 # LLaVA's convention: this id marks where the projected image tokens are spliced in
@@ -26,7 +27,7 @@ class PromptBuilder:
                           ("prompt.instruction_with_indication", self.instruction_with_indication)):
             problem = placeholder_problem(text)
             if problem:
-                raise ValueError(f"{key} {problem}")
+                raise InputError(f"{key} {problem}")
 
     @classmethod
     def from_recipe(cls, prompt_cfg: Any, default_format: ChatFormat) -> PromptBuilder:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from radzoo.compare import ComparisonResult
+from radzoo.errors import InputError
 from radzoo.leaderboard import LeaderboardRow
 
 DEMO_RECIPES = ("demo/llava-rad", "demo/cxr-llava", "demo/slava-cxr")
@@ -61,7 +62,7 @@ def _same_encoder(recipes: Sequence[str], overrides: Sequence[str]) -> None:
     first, *rest = [(r, load_recipe(r, list(overrides)).encoder) for r in recipes]
     for name, encoder in rest:
         if encoder.name != first[1].name or encoder.args != first[1].args:
-            raise ValueError(f"{name}: its encoder ({encoder.name}, {dict(encoder.args)}) differs from "
+            raise InputError(f"{name}: its encoder ({encoder.name}, {dict(encoder.args)}) differs from "
                              f"{first[0]}'s; the demo's shared pre-trained encoder needs the same encoder section")
 
 

@@ -9,14 +9,19 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata as metadata
+import inspect
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import pluggy
 
 from radzoo import hookspecs
-from radzoo.registry import Registry, RegistryError
+from radzoo.errors import ContractError, RecipeError
+from radzoo.protocols import check_component
+from radzoo.registry import Registry, RegistryError, resolve_factory
 
 # Built-in plugin modules: they implement the same hooks a third-party package does.
 BUILTIN_PLUGINS = (
@@ -168,10 +173,39 @@ def registries() -> dict[str, Registry]:
     return get_plugins().registries
 
 
-def create_component(kind: str, name: str, /, **args):
-    """Build a component, with an error naming close matches and any failed plugin."""
+def unknown_component_message(kind: str, name: str) -> str:
+    """Why ``name`` is not a known ``kind``: close matches, every known name and any plugin that failed to load."""
     plugins = get_plugins()
-    registry = plugins.registry(kind)
+    return plugins.registry(kind).unknown_message(name) + plugins.unknown_hint()
+
+
+def create_component(kind: str, name: str, args: Mapping[str, Any] | None = None, /, *,
+                     recipe_key: str | None = None) -> Any:
+    """The one way to build a component: look up ``name``, check ``args`` against the factory, call it, check
+    the result against the kind's protocol.
+
+    Errors are user errors naming where to fix things: an unknown name lists close matches (RegistryError); args
+    the factory does not take name ``recipe_key`` (RecipeError); a result breaking the protocol names the plugin
+    (ContractError). Anything the factory itself raises is passed on untouched.
+    """
+    args = dict(args or {})
+    registry = get_plugins().registry(kind)
     if name not in registry:
-        raise RegistryError(registry.unknown_message(name) + plugins.unknown_hint())
-    return registry.create(name, **args)
+        where = f"recipe key '{recipe_key}.name': " if recipe_key else ""
+        raise RegistryError(where + unknown_component_message(kind, name))
+    spec = registry.spec(name)
+    factory = resolve_factory(spec.factory)
+    try:
+        inspect.signature(factory).bind(**args)
+    except TypeError as exc:
+        where = f"recipe key '{recipe_key}.args'" if recipe_key else "arguments"
+        called = getattr(getattr(factory, "func", factory), "__name__", name)  # a partial names its function
+        raise RecipeError(f"{where}: {kind} {name!r} rejected its arguments: {called}() {exc}") from None
+    except ValueError:  # no inspectable signature (a builtin): the call itself will tell
+        pass
+    component = factory(**args)
+    try:
+        check_component(kind, name, component)
+    except ContractError as exc:  # name the plugin to fix, not only the component
+        raise ContractError(f"{exc} (it comes from {spec.origin()})") from None
+    return component

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from radzoo.errors import InputError, RunFailedError
+
 ENCODER_FILE = "encoder.safetensors"
 TRAINED_ON_KEY = "radzoo.trained_on"  # safetensors metadata: a one-line account of the weights' training
 
@@ -53,7 +55,7 @@ def export_encoder(run_dir: str | Path, path: str | Path, note: str) -> Path:
     state = {k[len(prefix):]: v for k, v in load_weights(Path(run_dir) / WEIGHTS_FILE).items()
              if k.startswith(prefix)}
     if not state:
-        raise ValueError(f"{run_dir}: the run holds no trained encoder weights ({prefix}*); pre-train with a "
+        raise InputError(f"{run_dir}: the run holds no trained encoder weights ({prefix}*); pre-train with a "
                          "timm encoder (e.g. tiny-vit) in a stage whose trainable parts include 'encoder'")
     return save_weights(state, path, metadata={TRAINED_ON_KEY: note})
 
@@ -78,7 +80,7 @@ def pretrain_encoder(cfg: DictConfig, out_dir: str | Path, log: Callable[[str], 
     train(cfg, out_dir, resume=resume)
     summary = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
     if summary.get("stopped_early"):
-        raise RuntimeError(f"{out_dir}: encoder pre-training stopped early; rerun to resume it")
+        raise RunFailedError(f"{out_dir}: encoder pre-training stopped early; rerun to resume it")
     steps = sum(s["steps"] for s in summary["stages"])
     note = f"{cfg.data.format} CXR labels ({steps} steps of label pre-training)"
     return export_encoder(out_dir, target, note)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from radzoo.errors import InputError, MissingFileError
 from radzoo.jsonl_output import decode_line
 from radzoo.statistics import bootstrap_ci, paired_bootstrap_test
 
@@ -22,15 +23,9 @@ PREDICTION_KEYS = ("id", "prediction", "reference")
 
 def create_evaluator(name: str, options: Mapping[str, Any] | None = None) -> Any:
     """Build the registered evaluator ``name`` with its options (unknown names list the known ones)."""
-    from radzoo.discovery import create_component, get_plugins
-    from radzoo.protocols import check_component
+    from radzoo.discovery import create_component  # loading plugins is deferred until a metric is needed
 
-    evaluator = create_component("evaluator", name, **dict(options or {}))
-    try:
-        check_component("evaluator", name, evaluator)
-    except TypeError as exc:  # name the plugin to fix, not only the component
-        raise TypeError(f"{exc} (it comes from {get_plugins().registry('evaluator').spec(name).origin()})") from None
-    return evaluator
+    return create_component("evaluator", name, options)
 
 
 def _per_sample(evaluator: Any, stats: Any, n: int) -> dict[str, list[float]]:
@@ -61,12 +56,12 @@ def evaluate(
     from ``bootstrap`` resamples, ``higher_is_better``, evaluator version and options; ``options`` maps
     evaluator name -> its options (e.g. ``{"chexpert": {"uncertain": "negative"}}``)."""
     if len(predictions) != len(references):
-        raise ValueError(f"got {len(predictions)} predictions but {len(references)} references")
+        raise InputError(f"got {len(predictions)} predictions but {len(references)} references")
     names = list(metrics or DEFAULT_METRICS)
     options = dict(options or {})
     unknown = sorted(set(options) - set(names))
     if unknown:
-        raise ValueError(f"options given for {', '.join(unknown)}, which is not among the metrics {names}")
+        raise InputError(f"options given for {', '.join(unknown)}, which is not among the metrics {names}")
     ids = list(ids) if ids is not None else list(range(len(predictions)))
     result: dict[str, Any] = {"n": len(predictions), "bootstrap": {"resamples": bootstrap, "seed": seed,
                               "confidence": 0.95, "method": "percentile"}, "evaluators": {}, "metrics": {}}
@@ -75,7 +70,7 @@ def evaluate(
         evaluator = create_evaluator(name, options.get(name))
         clash = sorted(set(evaluator.metric_names) & set(result["metrics"]))
         if clash:
-            raise ValueError(f"evaluator {name!r} reports {', '.join(clash)}, already reported by another "
+            raise InputError(f"evaluator {name!r} reports {', '.join(clash)}, already reported by another "
                              "evaluator in this run; evaluate them separately or rename the metrics")
         stats = evaluator.sample_stats(list(predictions), list(references))
         values = evaluator.aggregate(stats)
@@ -112,7 +107,7 @@ def paired_test(
     """System B vs system A on the same references: per metric ``delta`` (B - A), ``p_value`` (paired
     bootstrap), ``a`` and ``b``; each evaluator labels or scores every system once."""
     if not len(predictions_a) == len(predictions_b) == len(references):
-        raise ValueError(f"a paired test needs one prediction per reference from each system: got "
+        raise InputError(f"a paired test needs one prediction per reference from each system: got "
                          f"{len(predictions_a)}, {len(predictions_b)} and {len(references)} references")
     result: dict[str, dict[str, float]] = {}
     for name in metrics or DEFAULT_METRICS:
@@ -128,7 +123,7 @@ def read_predictions(path: str | Path) -> list[dict[str, Any]]:
     crash mid-write) is reported with a warning and skipped, any other bad line is an error naming it."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"predictions file {path} does not exist (write it with `radzoo generate`)")
+        raise MissingFileError(f"predictions file {path} does not exist (write it with `radzoo generate`)")
     lines = [decode_line(raw, path, n) for n, raw in enumerate(path.read_bytes().splitlines(), start=1)]
     while lines and not lines[-1].strip():
         lines.pop()
@@ -143,17 +138,17 @@ def read_predictions(path: str | Path) -> list[dict[str, Any]]:
                 warnings.warn(f"{path}:{number}: skipped a torn last line ({exc.msg}); rerun generation to "
                               "finish it", stacklevel=2)
                 break
-            raise ValueError(f"{path}:{number}: not valid JSON at column {exc.colno} ({exc.msg}); fix or delete "
+            raise InputError(f"{path}:{number}: not valid JSON at column {exc.colno} ({exc.msg}); fix or delete "
                              "the line") from None
         if not isinstance(row, dict):
-            raise ValueError(f"{path}:{number}: expected a JSON object with keys {', '.join(PREDICTION_KEYS)}")
+            raise InputError(f"{path}:{number}: expected a JSON object with keys {', '.join(PREDICTION_KEYS)}")
         missing = [k for k in PREDICTION_KEYS if k not in row]
         if missing:
-            raise ValueError(f"{path}:{number}: missing key(s) {', '.join(missing)}; each line needs "
+            raise InputError(f"{path}:{number}: missing key(s) {', '.join(missing)}; each line needs "
                              f"{', '.join(PREDICTION_KEYS)}")
         for key in ("prediction", "reference"):
             if not isinstance(row[key], str):
-                raise ValueError(f"{path}:{number}: {key!r} is {type(row[key]).__name__}, expected a string")
+                raise InputError(f"{path}:{number}: {key!r} is {type(row[key]).__name__}, expected a string")
         rows.append(row)
     return rows
 

@@ -18,6 +18,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from radzoo.checkpoint import RECIPE_FILE, WEIGHTS_FILE, load_trained_model, save_weights
+from radzoo.errors import OutputExistsError
 from radzoo.generate import EXPORT_MARKER
 from radzoo.recipe import save_recipe
 
@@ -37,7 +38,7 @@ def export_run(run_dir: str | Path, out: str | Path) -> Path:
     """Write ``out`` (see the module docstring) from a run directory; returns ``out``."""
     run_dir, out = Path(run_dir), Path(out)
     if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"--out {out}: directory exists and is not empty; choose a new directory")
+        raise OutputExistsError(f"--out {out}: directory exists and is not empty; choose a new directory")
     model, recipe = load_trained_model(run_dir)
     # written beside ``out`` and renamed into place at the end: a killed export never leaves a half directory
     final, out = out, out.with_name(f".{out.name}.partial")

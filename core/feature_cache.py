@@ -7,12 +7,14 @@ weights and transform), so a changed image or a retrained encoder never reuses s
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from radzoo.atomic_files import atomic_target
+from radzoo.errors import MissingFileError
 
 
 def encoder_identity(encoder: nn.Module) -> str:
@@ -41,7 +43,7 @@ class FeatureCache:
         try:
             stat = image.stat()
         except FileNotFoundError:
-            raise FileNotFoundError(f"{image}: image file not found (feature cache)") from None
+            raise MissingFileError(f"{image}: image file not found (feature cache)") from None
         key = f"{image}|{stat.st_mtime_ns}|{stat.st_size}|{self.identity}"
         return self.root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.safetensors"
 
@@ -51,7 +53,7 @@ class FeatureCache:
 
         path = self.path(image)
         if not path.is_file():
-            raise FileNotFoundError(f"{image}: no cached encoder features at {path}; call FeatureCache.fill first")
+            raise MissingFileError(f"{image}: no cached encoder features at {path}; call FeatureCache.fill first")
         return load_file(str(path))["features"]
 
     @torch.no_grad()
@@ -72,11 +74,9 @@ class FeatureCache:
                 pixels = torch.stack([load(i) for i in chunk]).to(device)
                 feats = self.encoder(pixels).float().cpu()
                 for image, feat in zip(chunk, feats):
-                    target = self.path(image)
-                    # unique temp name: DDP ranks may fill the same cache at once; the rename is atomic
-                    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-                    save_file({"features": feat.contiguous()}, str(tmp))
-                    tmp.replace(target)
+                    # DDP ranks may fill the same cache at once: each writes its own temporary file
+                    with atomic_target(self.path(image)) as tmp:
+                        save_file({"features": feat.contiguous()}, str(tmp))
         finally:
             self.encoder.train(was_training).to(home)
         return len(todo)

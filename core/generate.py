@@ -7,7 +7,6 @@ writes one JSON line per study as it goes. A rerun skips the ids already in the 
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import types
@@ -21,7 +20,10 @@ import torch
 from omegaconf import DictConfig
 
 from radzoo.conversation import encode_example
+from radzoo.data.images import load_image
+from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
+from radzoo.errors import InputError, MissingFileError
 from radzoo.jsonl_output import JsonlWriter
 from radzoo.progress import Progress
 from radzoo.sharding import (
@@ -97,7 +99,7 @@ def load_model(source: str | Path, checkpoint: str | Path | None = None,
         return model, recipe
     checkpoint = Path(checkpoint)
     if not _is_saved_dir(checkpoint):
-        raise FileNotFoundError(f"--checkpoint {checkpoint}: not a run or export directory (no recipe.yaml)")
+        raise MissingFileError(f"--checkpoint {checkpoint}: not a run or export directory (no recipe.yaml)")
     extra = []
     if (checkpoint / EXPORT_MARKER).is_file():
         # the exported recipe names its LM directory relative to the export; make it absolute here
@@ -109,33 +111,19 @@ def load_model(source: str | Path, checkpoint: str | Path | None = None,
         theirs = [str(wanted[p.split('.')[0]].name) for p in parts]
         ours = [str(recipe[p.split('.')[0]].name) for p in parts]
         if theirs != ours:
-            raise ValueError(f"recipe {source} ({' + '.join(theirs)}) does not match the model in {checkpoint} "
+            raise InputError(f"recipe {source} ({' + '.join(theirs)}) does not match the model in {checkpoint} "
                              f"({' + '.join(ours)}); pass the run's own recipe or the run directory alone")
     return model, recipe
 
 
 def _image_loader() -> Callable[[str], Any]:
-    """radzoo's image reader (DICOM, 16-bit PNG) when present, else plain PIL."""
-    try:
-        return importlib.import_module("radzoo.data.images").load_image
-    except (ModuleNotFoundError, AttributeError):
-        from PIL import Image
-
-        def open_image(path: str) -> Any:
-            with Image.open(path) as img:
-                img.load()
-                return img
-
-        return open_image
+    """radzoo's image reader (DICOM, 16-bit PNG)."""
+    return load_image
 
 
 def read_data(data_cfg: Any, split: str | None = None) -> list[Study]:
     """Studies from the data readers (``data_cfg`` is a recipe ``data`` section)."""
-    try:
-        readers = importlib.import_module("radzoo.data.readers")
-    except ModuleNotFoundError as exc:
-        raise ValueError(f"the data readers are not installed ({exc}); pass studies= to radzoo.generate") from None
-    return list(readers.read_studies(data_cfg, split=split).studies)
+    return list(read_studies(data_cfg, split=split).studies)
 
 
 class ReportGenerator:
@@ -203,16 +191,16 @@ def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 def prepare_model(model: Any, device: str, dtype: str) -> Any:
     """Move the model to ``device``/``dtype``; on a GPU use PyTorch SDPA attention."""
     if dtype not in DTYPES:
-        raise ValueError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
+        raise InputError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError("--device cuda: no CUDA GPU is visible; use --device cpu")
+            raise InputError("--device cuda: no CUDA GPU is visible; use --device cpu")
         lm = model.language_model
         setter = getattr(lm, "set_attn_implementation", None)
         if setter is not None:
             setter("sdpa")
     elif dtype == "fp16":
-        raise ValueError("--dtype fp16 needs a GPU; use fp32 or bf16 on CPU")
+        raise InputError("--dtype fp16 needs a GPU; use fp32 or bf16 on CPU")
     return model.to(device=device, dtype=DTYPES[dtype]).eval()
 
 
@@ -234,7 +222,7 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     ids = [str(s.id) for s in studies]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
-        raise ValueError(f"study ids must be unique to resume safely; {dup!r} appears more than once")
+        raise InputError(f"study ids must be unique to resume safely; {dup!r} appears more than once")
     if rank is None or world_size is None:
         rank, world_size = distributed_rank()
         own_group = world_size > 1 and join_process_group(device)
@@ -249,7 +237,7 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     run = ReportGenerator(model, generation_kwargs(recipe.generation), str(recipe.name))
     size = int(batch_size or recipe.generation.batch_size)
     if size < 1:
-        raise ValueError(f"--batch-size must be at least 1, got {size}")
+        raise InputError(f"--batch-size must be at least 1, got {size}")
     if rank == 0:
         from radzoo.recipe import save_recipe
 

@@ -12,6 +12,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from radzoo.atomic_files import atomic_target
+from radzoo.errors import InputError
+
 
 def repair_torn_tail(path: Path) -> int:
     """Truncate an incomplete last line (no trailing newline); returns the number of bytes removed."""
@@ -46,7 +49,7 @@ def decode_line(raw: bytes, path: Path, number: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}:{number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+        raise InputError(f"{path}:{number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
                          "JSONL files must be UTF-8: re-save the file as UTF-8 or fix the line") from None
 
 
@@ -62,9 +65,9 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: not a JSON line ({exc.msg}); delete or fix the line and rerun") from None
+                raise InputError(f"{path}:{n}: not a JSON line ({exc.msg}); delete or fix the line and rerun") from None
             if not isinstance(record, dict) or "id" not in record:
-                raise ValueError(f"{path}:{n}: a record must be a JSON object with an 'id'")
+                raise InputError(f"{path}:{n}: a record must be a JSON object with an 'id'")
             records.append(record)
     return records
 
@@ -117,10 +120,6 @@ def merge_jsonl(parts: Iterable[str | Path], out: str | Path, order: Sequence[st
     if order is not None:
         rank = {i: n for n, i in enumerate(order)}
         ids.sort(key=lambda i: rank.get(i, len(rank)))
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
+    with atomic_target(out) as tmp, tmp.open("w", encoding="utf-8") as f:
         f.writelines(json.dumps(by_id[i], ensure_ascii=False) + "\n" for i in ids)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(out)
     return len(ids)

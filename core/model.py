@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -10,8 +10,10 @@ from PIL import Image
 from torch import nn
 
 from radzoo.conversation import IGNORE_INDEX, IMAGE_TOKEN_INDEX, PromptBuilder
+from radzoo.errors import InputError
+from radzoo.recipe_schema import CHOICES
 
-PARTS = ("encoder", "encoder_head", "adapter", "llm", "lora")
+PARTS = CHOICES["stages[].trainable[]"]  # the parts a recipe stage may train, declared by the recipe schema
 
 
 class RadiologyVLM(nn.Module):
@@ -60,7 +62,7 @@ class RadiologyVLM(nn.Module):
             ids = input_ids[i][keep]
             where = (ids == IMAGE_TOKEN_INDEX).nonzero().flatten()
             if where.numel() != 1:
-                raise ValueError(f"batch row {i}: the prompt must contain exactly one <image> placeholder, "
+                raise InputError(f"batch row {i}: the prompt must contain exactly one <image> placeholder, "
                                  f"found {where.numel()}")
             p = int(where)
             text = embed(ids.clamp(min=0))
@@ -110,7 +112,7 @@ class RadiologyVLM(nn.Module):
     def part_parameters(self, part: str) -> list[tuple[str, nn.Parameter]]:
         """Named parameters of one part: encoder, encoder_head, adapter, llm (all LM weights) or lora."""
         if part not in PARTS:
-            raise ValueError(f"unknown model part {part!r}; parts are {', '.join(PARTS)}")
+            raise InputError(f"unknown model part {part!r}; parts are {', '.join(PARTS)}")
         if part == "lora":
             return [(n, p) for n, p in self.language_model.named_parameters() if "lora_" in n]
         module = {"encoder": self.encoder, "encoder_head": self.encoder_head, "adapter": self.adapter,
@@ -124,7 +126,7 @@ class RadiologyVLM(nn.Module):
             p.requires_grad_(False)
         for part in parts:
             if part == "lora" and not self.part_parameters("lora"):
-                raise ValueError("a stage trains 'lora' but the recipe sets no llm.lora; add llm.lora or train 'llm'")
+                raise InputError("a stage trains 'lora' but the recipe sets no llm.lora; add llm.lora or train 'llm'")
             for _, p in self.part_parameters(part):
                 p.requires_grad_(True)
 
@@ -167,7 +169,3 @@ class RadiologyVLM(nn.Module):
                 return int(self.encode_images(pixel_values).shape[1])
         finally:
             self.train(was_training)
-
-
-def count_table(counts: dict[str, dict[str, int]]) -> Sequence[tuple[str, int, int]]:
-    return [(part, c["total"], c["trainable"]) for part, c in counts.items()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from radzoo.atomic_files import atomic_target
 from radzoo.leaderboard import LeaderboardRow
 
 
@@ -18,13 +19,14 @@ def _pyplot():
 
 
 def _save(plt, fig, path: Path) -> Path:
-    """Save atomically (a temp PNG renamed over ``path``), so a reader never sees half an image."""
+    """Save atomically (``atomic_target``), so a reader never sees half an image."""
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    try:
+        with atomic_target(path) as tmp:  # the temporary name ends in .tmp, so name the format
+            fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
 def plot_metric_bars(rows: Sequence[LeaderboardRow], metrics: Sequence[str], path: str | Path) -> Path:

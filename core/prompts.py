@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from radzoo.errors import InputError
+
 IMAGE_PLACEHOLDER = "<image>"
 
 _CHAT_SYSTEM = (
@@ -64,5 +66,5 @@ def get_format(name: str) -> ChatFormat:
     try:
         return FORMATS[name]
     except KeyError:
-        raise ValueError(f"unknown prompt format {name!r}; known formats: {', '.join(FORMATS)}") from None
+        raise InputError(f"unknown prompt format {name!r}; known formats: {', '.join(FORMATS)}") from None
 

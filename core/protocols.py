@@ -1,12 +1,21 @@
-"""Component protocols: what a plugin's factory must return (see DESIGN.md, "Public plugin contract")."""
+"""Component protocols: what a plugin's factory must return (docs/ARCHITECTURE.md, "The plugin contract").
+
+The Protocol classes are the contract; ``check_component`` derives its checks from them, so the contract is
+written down once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import torch
-from PIL import Image
+from radzoo.errors import ContractError
+
+if TYPE_CHECKING:  # annotations only: the plugin loader imports this module, and must not import torch
+    import torch
+    from PIL import Image
+
+CONTRACT_DOC = "docs/ARCHITECTURE.md 'The plugin contract'"
 
 
 @runtime_checkable
@@ -27,6 +36,10 @@ class Adapter(Protocol):
     """An ``nn.Module`` mapping ``[B,N,in_dim] -> [B,M,out_dim]``; built as ``factory(in_dim, out_dim, **args)``."""
 
     def forward(self, features: torch.Tensor) -> torch.Tensor: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[torch.nn.Parameter]:
+        """Its trainable weights (an ``nn.Module`` has them)."""
+        ...
 
 
 @runtime_checkable
@@ -51,7 +64,11 @@ class LanguageModel(Protocol):
 
 @runtime_checkable
 class Evaluator(Protocol):
-    """Per-sample sufficient statistics, aggregated into metrics, so bootstrap resamples statistics."""
+    """Per-sample sufficient statistics, aggregated into metrics, so bootstrap resamples statistics.
+
+    Optional: ``options() -> dict`` naming the choices that change the numbers (tokenisation, uncertain
+    policy, ...); ``radzoo evaluate`` saves them beside the metrics.
+    """
 
     name: str
     version: str
@@ -66,30 +83,23 @@ class Evaluator(Protocol):
         """Metrics from the statistics of the samples at ``indices`` (all when ``None``)."""
         ...
 
-    def options(self) -> dict[str, Any]:
-        """The choices that change the numbers (tokenisation, uncertain policy, ...)."""
-        ...
+
+# component kind -> the protocol its factory's result follows
+PROTOCOLS: dict[str, type] = {"encoder": VisionEncoder, "adapter": Adapter, "llm": LanguageModel,
+                              "evaluator": Evaluator}
+
+
+def protocol_members(protocol: type) -> tuple[str, ...]:
+    """The attributes and methods a Protocol class declares (annotations first, then methods, in order)."""
+    methods = [name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_")]
+    return tuple(dict.fromkeys([*getattr(protocol, "__annotations__", {}), *methods]))
 
 
 def check_component(kind: str, name: str, obj: Any) -> None:
-    """Raise a clear TypeError when a plugin's factory returned something that breaks its protocol."""
-    missing: list[str] = []
-    if kind == "encoder":
-        missing = [a for a in ("embed_dim", "forward", "image_transform") if not hasattr(obj, a)]
-    elif kind == "adapter":
-        missing = [a for a in ("forward", "parameters") if not hasattr(obj, a)]
-    elif kind == "llm":
-        missing = [
-            a for a in ("model", "tokenizer", "hidden_size", "prompt_format", "lora_target_modules")
-            if not hasattr(obj, a)
-        ]
-    elif kind == "evaluator":
-        missing = [
-            a for a in ("name", "version", "metric_names", "higher_is_better", "sample_stats", "aggregate")
-            if not hasattr(obj, a)
-        ]
+    """Raise a ContractError when a plugin's factory returned something that breaks its kind's protocol."""
+    missing = [member for member in protocol_members(PROTOCOLS[kind]) if not hasattr(obj, member)]
     if missing:
-        raise TypeError(
+        raise ContractError(
             f"{kind} {name!r} returned {type(obj).__name__}, which lacks {', '.join(missing)} required by the "
-            f"radzoo {kind} protocol (see DESIGN.md 'Public plugin contract'); fix the plugin's factory"
+            f"radzoo {kind} protocol (see {CONTRACT_DOC}); fix the plugin's factory"
         )

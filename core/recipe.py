@@ -15,15 +15,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from radzoo.atomic_files import write_text_atomic
+from radzoo.errors import RecipeError
 from radzoo.prompts import placeholder_problem
 from radzoo.recipe_schema import CHOICES, Recipe, StageConfig, schema_default
 from radzoo.recipe_secrets import refuse_credentials_from_env
 
-COMPONENT_KINDS = {"encoder": "encoder", "adapter": "adapter", "llm": "llm"}
-
-
-class RecipeError(ValueError):
-    """A recipe that cannot be loaded: the message names the file, the key path and the fix."""
+COMPONENT_KINDS = ("encoder", "adapter", "llm")  # the recipe sections that name a component of that kind
 
 
 def find_recipe(ref: str | Path) -> Path:
@@ -183,8 +180,11 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
 
 def _choice_values(cfg: DictConfig) -> Iterator[tuple[str, str, Any]]:
     """(key path, CHOICES key, value) for every key whose values are a closed set."""
-    for key in ("data.format", "trainer.precision", "trainer.strategy", "prompt.format", "generation.cache"):
+    for key in ("data.format", "trainer.precision", "trainer.strategy", "trainer.uncertain_labels", "prompt.format",
+                "generation.cache"):
         yield key, key, OmegaConf.select(cfg, key)
+    for i, logger in enumerate(cfg.trainer.loggers):
+        yield f"trainer.loggers[{i}]", "trainer.loggers[]", logger
     for i, stage in enumerate(cfg.stages):
         yield f"stages[{i}].task", "stages[].task", stage.task
         yield f"stages[{i}].scheduler", "stages[].scheduler", stage.scheduler
@@ -217,15 +217,14 @@ def _check_prompt(cfg: DictConfig, source: str) -> None:
 
 def check_components(cfg: DictConfig, source: str = "recipe") -> None:
     """Every component the recipe names exists in its registry (errors list close matches)."""
-    from radzoo.discovery import get_plugins
+    from radzoo.discovery import get_plugins, unknown_component_message
 
     plugins = get_plugins()
-    checks = [(f"{k}.name", kind, cfg[k].name) for k, kind in COMPONENT_KINDS.items()]
+    checks = [(f"{kind}.name", kind, cfg[kind].name) for kind in COMPONENT_KINDS]
     checks += [(f"evaluation.metrics[{i}]", "evaluator", m) for i, m in enumerate(cfg.evaluation.metrics)]
     for key, kind, name in checks:
-        registry = plugins.registry(kind)
-        if name not in registry:
-            raise RecipeError(f"{source}: key '{key}': {registry.unknown_message(name)}{plugins.unknown_hint()}")
+        if name not in plugins.registry(kind):
+            raise RecipeError(f"{source}: key '{key}': {unknown_component_message(kind, name)}")
 
 
 def load_recipe(

@@ -8,6 +8,9 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from radzoo.data.readers import FORMATS as DATA_FORMATS
+from radzoo.prompts import FORMATS as CHAT_FORMATS
+
 
 @dataclass
 class EncoderConfig:
@@ -149,9 +152,11 @@ def schema_default(config_type: Any, key: str) -> Any:
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
-# key -> allowed values, checked after the merge so errors can list the choices
+# key -> allowed values, checked after the merge so errors can list the choices. A set a light module owns is
+# taken from it (data formats, chat formats); the rest are recipe vocabulary declared here, which the code that
+# acts on them imports (model.PARTS); tests/test_recipe_choices.py keeps both in step
 CHOICES: dict[str, tuple[str, ...]] = {
-    "data.format": ("synthetic", "csv", "llava-json", "mimic-cxr", "chexpert-plus", "iu-xray"),
+    "data.format": tuple(DATA_FORMATS),
     "stages[].trainable[]": ("encoder", "encoder_head", "adapter", "llm", "lora"),
     "stages[].task": ("report", "instruction", "labels"),
     "stages[].scheduler": ("cosine", "linear", "constant"),
@@ -161,5 +166,5 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "trainer.uncertain_labels": ("mask", "positive"),
     "trainer.loggers[]": ("csv", "tensorboard"),
     "generation.cache": ("dynamic", "static"),
-    "prompt.format": ("vicuna_v1", "llama_2", "phi", "mistral_instruct", "plain"),
+    "prompt.format": tuple(CHAT_FORMATS),
 }

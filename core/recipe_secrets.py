@@ -13,6 +13,8 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from radzoo.errors import RecipeError
+
 ENV_INTERPOLATION = re.compile(r"\$\{\s*oc\.env\s*:\s*([^,}\s]+)")
 CREDENTIAL_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
 
@@ -30,8 +32,6 @@ def _strings(node: Any, path: str) -> Iterator[tuple[str, str]]:
 
 def refuse_credentials_from_env(cfg: DictConfig | ListConfig, source: str) -> None:
     """Raise RecipeError (naming file, key and variable) for an ``oc.env`` interpolation of a credential."""
-    from radzoo.recipe import RecipeError  # radzoo.recipe imports this module
-
     for path, text in _strings(OmegaConf.to_container(cfg, resolve=False), ""):
         for name in ENV_INTERPOLATION.findall(text):
             if CREDENTIAL_NAME.search(name):

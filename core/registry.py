@@ -3,13 +3,55 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from radzoo.errors import ContractError, UnknownNameError
 
-class RegistryError(LookupError):
+
+class RegistryError(UnknownNameError):
     """An unknown or conflicting component name."""
+
+
+class LazyFactory:
+    """A factory named ``"module:attribute"``, imported on first use so ``radzoo plugins`` loads no torch model code.
+
+    Keyword arguments given here are bound like ``functools.partial`` (one function serving several names).
+    """
+
+    def __init__(self, target: str, **bound: Any) -> None:
+        module, _, attribute = target.partition(":")
+        if not module or not attribute:
+            raise ContractError(f"lazy factory {target!r}: expected 'package.module:attribute'")
+        self.target, self.bound = target, bound
+
+    def resolve(self) -> Callable[..., Any]:
+        """The real factory (its signature is the one recipe arguments are checked against)."""
+        module, _, attribute = self.target.partition(":")
+        factory: Any = importlib.import_module(module)
+        for part in attribute.split("."):
+            factory = getattr(factory, part)
+        return functools.partial(factory, **self.bound) if self.bound else factory
+
+    def __call__(self, **args: Any) -> Any:
+        return self.resolve()(**args)
+
+    def __repr__(self) -> str:
+        bound = "".join(f", {k}={v!r}" for k, v in self.bound.items())
+        return f"lazy({self.target!r}{bound})"
+
+
+def lazy(target: str, **bound: Any) -> LazyFactory:
+    """A factory importing ``target`` (``"package.module:attribute"``) when first called: how plugins register."""
+    return LazyFactory(target, **bound)
+
+
+def resolve_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """The callable behind ``factory``: a lazy factory's import target, else the factory itself."""
+    return factory.resolve() if isinstance(factory, LazyFactory) else factory
 
 
 @dataclass(frozen=True)

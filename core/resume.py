@@ -20,7 +20,9 @@ from typing import Any
 
 import torch
 
+from radzoo.atomic_files import stale_temporaries, write_json_atomic
 from radzoo.checkpoint import load_weights, save_weights
+from radzoo.errors import InputError, MissingFileError
 
 LAST = "last"
 
@@ -88,12 +90,10 @@ def save_checkpoint(directory: Path, weights: dict[str, torch.Tensor], train_sta
         extra.update(tensors)
     save_weights(extra, directory / files["optimizer"])
     train_state.files = files
-    tmp = directory / "state.json.tmp"
-    tmp.write_text(json.dumps(asdict(train_state), indent=1), encoding="utf-8")
-    tmp.replace(directory / "state.json")
+    write_json_atomic(directory / "state.json", asdict(train_state))
     # the previous step's files, and any half-written ones a killed run left behind
     for stale in [*directory.glob("weights*.safetensors"), *directory.glob("optimizer*.safetensors"),
-                  *directory.glob("*.safetensors.tmp")]:
+                  *stale_temporaries(directory)]:
         if stale.name not in files.values():
             stale.unlink(missing_ok=True)
     return directory
@@ -103,12 +103,12 @@ def load_checkpoint(directory: Path) -> tuple[TrainState, dict[str, torch.Tensor
     """(train state, weights, optimizer + RNG tensors) of a checkpoint directory."""
     state_file = directory / "state.json"
     if not state_file.is_file():
-        raise FileNotFoundError(f"{directory}: no resumable checkpoint (state.json missing); "
+        raise MissingFileError(f"{directory}: no resumable checkpoint (state.json missing); "
                                 "run without --resume to start afresh")
     try:
         train_state = TrainState(**json.loads(state_file.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, TypeError) as exc:
-        raise ValueError(f"{state_file}: not a radzoo training state ({exc})") from None
+        raise InputError(f"{state_file}: not a radzoo training state ({exc})") from None
     files = train_state.files or {"weights": "weights.safetensors", "optimizer": "optimizer.safetensors"}
     return train_state, load_weights(directory / files["weights"]), load_weights(directory / files["optimizer"])
 

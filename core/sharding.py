@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from radzoo.errors import MissingFileError
 from radzoo.jsonl_output import merge_jsonl, read_records
 
 
@@ -55,5 +56,5 @@ def merge_shards(out: str | Path, world_size: int, order: Sequence[str] | None =
     parts = [shard_path(out, r, world_size) for r in range(world_size)]
     missing = [str(p) for p in parts if not p.exists()]
     if missing:
-        raise FileNotFoundError(f"shard file(s) missing: {', '.join(missing)}; rerun those ranks")
+        raise MissingFileError(f"shard file(s) missing: {', '.join(missing)}; rerun those ranks")
     return merge_jsonl(parts, out, order)

@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from radzoo.conversation import encode_example
+from radzoo.errors import RunFailedError
 from radzoo.model import RadiologyVLM
 
 SMOKE_REPORTS = ("The lungs are clear. No pleural effusion or pneumothorax.",
@@ -40,5 +41,5 @@ def smoke_step(model: RadiologyVLM, seed: int = 0) -> float:
     out.loss.backward()
     trainable = [p for p in model.parameters() if p.requires_grad]
     if trainable and not any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable):
-        raise RuntimeError("no trainable parameter received a gradient; check the recipe's freeze/LoRA settings")
+        raise RunFailedError("no trainable parameter received a gradient; check the recipe's freeze/LoRA settings")
     return out.loss.item()

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from radzoo.errors import InputError
 from radzoo.model import RadiologyVLM
 
 
@@ -22,14 +23,14 @@ def check_stage(model: RadiologyVLM, stage: Any, index: int) -> None:
     """Refuse a stage that cannot train: nothing trainable, or a task its trainable parts cannot learn."""
     where = f"recipe key 'stages[{index}]' ({stage.name})"
     if not stage.trainable:
-        raise ValueError(f"{where}: 'trainable' is empty; list the parts to train (adapter, lora, llm, ...)")
+        raise InputError(f"{where}: 'trainable' is empty; list the parts to train (adapter, lora, llm, ...)")
     if stage.task == "labels" and not {"encoder", "encoder_head"} & set(stage.trainable):
-        raise ValueError(f"{where}: task 'labels' trains the encoder and/or its label head; add encoder_head "
+        raise InputError(f"{where}: task 'labels' trains the encoder and/or its label head; add encoder_head "
                          "(and encoder) to 'trainable'")
     if stage.task != "labels" and set(stage.trainable) <= {"encoder_head"}:
-        raise ValueError(f"{where}: task {stage.task!r} does not use the encoder_head; train adapter/lora/llm")
+        raise InputError(f"{where}: task {stage.task!r} does not use the encoder_head; train adapter/lora/llm")
     if stage.epochs is None and stage.max_steps is None:
-        raise ValueError(f"{where}: set 'epochs' or 'max_steps'")
+        raise InputError(f"{where}: set 'epochs' or 'max_steps'")
 
 
 def stage_steps(stage: Any, batches_per_epoch: int, accumulate: int) -> int:

@@ -15,10 +15,12 @@ from typing import Any
 
 import torch
 
+from radzoo.errors import InputError
+
 REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
-class UnsafeTorchFile(ValueError):
+class UnsafeTorchFile(InputError):
     """A torch file that holds Python objects other than tensors and plain data."""
 
 
@@ -34,4 +36,4 @@ def load_weights_only(path: str | Path, safe_globals: Sequence[Any] = ()) -> Any
                               "(it loads torch files with weights_only=True), so the file was refused unrun") from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path} is not a readable torch file ({first_line}); re-download it") from None
+        raise InputError(f"{path} is not a readable torch file ({first_line}); re-download it") from None

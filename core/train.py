@@ -22,6 +22,7 @@ from radzoo.atomic_files import write_json_atomic
 from radzoo.checkpoint import save_run
 from radzoo.data.images import ImageError
 from radzoo.data.study import Study
+from radzoo.errors import InputError, OutputExistsError
 from radzoo.interrupt import GracefulInterrupt
 from radzoo.progress import Progress
 from radzoo.resume import (
@@ -81,17 +82,11 @@ def _resolve_recipe(recipe: str | Path | DictConfig, overrides: Sequence[str]) -
 
 
 def _check_trainer_keys(cfg: DictConfig) -> None:
-    from radzoo.recipe_schema import CHOICES
     from radzoo.trainer_setup import require_strategy_package
 
-    require_strategy_package(str(cfg.trainer.strategy))
-    checks = [("trainer.uncertain_labels", cfg.trainer.uncertain_labels, CHOICES["trainer.uncertain_labels"])]
-    checks += [(f"trainer.loggers[{i}]", v, CHOICES["trainer.loggers[]"]) for i, v in enumerate(cfg.trainer.loggers)]
-    for key, value, allowed in checks:
-        if value not in allowed:
-            raise ValueError(f"recipe key '{key}': {value!r} is not allowed. Allowed values: {', '.join(allowed)}")
+    require_strategy_package(str(cfg.trainer.strategy))  # the closed sets were checked when the recipe loaded
     if not cfg.stages:
-        raise ValueError("recipe key 'stages': the recipe declares no training stages")
+        raise InputError("recipe key 'stages': the recipe declares no training stages")
 
 
 def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = False, *,
@@ -122,10 +117,10 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     elif resume:
         state, weights, extra = load_checkpoint(checkpoint_dir(run_dir))
         if state.recipe_hash != recipe_hash(cfg):
-            raise ValueError(f"{run_dir}: --resume with a recipe that differs from the run's "
+            raise InputError(f"{run_dir}: --resume with a recipe that differs from the run's "
                              f"({run_dir / 'recipe.yaml'}); resume with that recipe and the same overrides")
     elif has_checkpoint(run_dir):
-        raise FileExistsError(f"{run_dir}: already holds a training run; pass --resume to continue it "
+        raise OutputExistsError(f"{run_dir}: already holds a training run; pass --resume to continue it "
                               "or choose another --out directory")
     if is_zero:
         save_recipe(cfg, run_dir / "recipe.yaml")

@@ -10,6 +10,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from radzoo.data.study import Study
+from radzoo.errors import InputError
 from radzoo.feature_cache import FeatureCache
 from radzoo.model import RadiologyVLM
 
@@ -22,7 +23,7 @@ def build_strategy(cfg: DictConfig, model: RadiologyVLM) -> Any:
 
         blocks = set(getattr(model.llm, "block_classes", set()))
         if not blocks:
-            raise ValueError(f"trainer.strategy=fsdp: the LLM {cfg.llm.name!r} names no decoder block classes "
+            raise InputError(f"trainer.strategy=fsdp: the LLM {cfg.llm.name!r} names no decoder block classes "
                              "(llm.block_classes) to wrap; use ddp")
         checkpointing = blocks if cfg.trainer.gradient_checkpointing else None
         return FSDPStrategy(auto_wrap_policy=blocks, activation_checkpointing_policy=checkpointing,
@@ -34,7 +35,7 @@ def build_strategy(cfg: DictConfig, model: RadiologyVLM) -> Any:
 def require_strategy_package(strategy: str) -> None:
     """DeepSpeed is passed through to Lightning but is not a radzoo dependency: say so before training."""
     if strategy.startswith("deepspeed") and importlib.util.find_spec("deepspeed") is None:
-        raise ValueError(f"trainer.strategy={strategy} needs the deepspeed package, which is not installed: "
+        raise InputError(f"trainer.strategy={strategy} needs the deepspeed package, which is not installed: "
                          "`pip install deepspeed`, or use trainer.strategy=ddp / fsdp")
 
 

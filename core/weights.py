@@ -6,8 +6,10 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from radzoo.errors import MissingFileError
 
-class WeightsNotFoundError(FileNotFoundError):
+
+class WeightsNotFoundError(MissingFileError):
     """Weights that are neither in a local directory nor in the local hub cache."""
 
 

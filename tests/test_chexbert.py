@@ -111,5 +111,10 @@ def test_registered(tiny_chexbert):
     from radzoo.evaluate import create_evaluator
 
     checkpoint, bert_dir = tiny_chexbert
-    evaluator = create_evaluator("chexbert", {"checkpoint_path": str(checkpoint), "bert_path": str(bert_dir)})
-    assert evaluator.name == "chexbert"
+    evaluator = create_evaluator("chexbert", {"checkpoint_path": str(checkpoint), "bert_path": str(bert_dir),
+                                              "uncertain": "negative"})
+    direct = CheXbertF1Evaluator(checkpoint_path=str(checkpoint), bert_path=str(bert_dir), uncertain="negative")
+    assert evaluator.name == "chexbert" and evaluator.options() == direct.options()  # the options reach it
+    predictions, references = ["No pleural effusion.", "heart size normal"], ["Small effusion.", "normal"]
+    assert evaluator.aggregate(evaluator.sample_stats(predictions, references)) == \
+        direct.aggregate(direct.sample_stats(predictions, references))

@@ -61,7 +61,7 @@ def test_plugins_json_has_every_component_and_its_metadata(capsys):
     by_name = {(r["kind"], r["name"]): r for r in rows}
     assert by_name[("encoder", "biomedclip-cxr-518")]["license"] == "MSRLA"
     assert by_name[("adapter", "mlp2x_gelu")]["plugin"] == "radzoo.plugins.adapters"
-    assert by_name[("llm", "vicuna-7b-v1.5")]["extra"] == {"hub_id": "lmsys/vicuna-7b-v1.5"}
+    assert by_name[("llm", "vicuna-7b-v1.5")]["extra"] == {"hub_id": "lmsys/vicuna-7b-v1.5", "needs": "weights"}
     assert listing["failures"] == []
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from radzoo.data.instructions import REPORT_QUESTION, build_instructions
-from radzoo.data.labels import CHEXPERT_5, CHEXPERT_OBSERVATIONS
+from radzoo.data.labels import CHEXPERT_OBSERVATIONS
 from radzoo.data.study import Study
 from radzoo.data.synthetic.findings import normal_truth
 
@@ -50,5 +50,7 @@ def test_same_rng_same_pairs_and_no_report_without_text() -> None:
 
 
 def test_label_name_lists() -> None:
+    from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS as LABELER_OBSERVATIONS
+
     assert len(CHEXPERT_OBSERVATIONS) == 14 and CHEXPERT_OBSERVATIONS[-1] == "No Finding"
-    assert set(CHEXPERT_5) <= set(CHEXPERT_OBSERVATIONS) and len(CHEXPERT_5) == 5
+    assert set(LABELER_OBSERVATIONS) == set(CHEXPERT_OBSERVATIONS)  # the labeler labels what the readers read

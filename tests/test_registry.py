@@ -116,8 +116,17 @@ def test_check_component_names_kind_component_and_missing_attributes(kind, obj, 
     assert "fix the plugin's factory" in message
 
 
-def test_check_component_accepts_objects_that_follow_the_protocol():
+def test_check_component_accepts_the_protocol_and_names_each_missing_member():
+    """A conforming object passes; without any one member it fails naming exactly that member."""
     from torch import nn
 
-    check_component("encoder", "ok", _Encoder())
-    check_component("adapter", "ok", nn.Linear(2, 3))
+    from radzoo.protocols import PROTOCOLS, protocol_members
+
+    for kind, obj in (("encoder", _Encoder()), ("adapter", nn.Linear(2, 3))):
+        check_component(kind, "ok", obj)
+        assert isinstance(obj, PROTOCOLS[kind])
+        for member in protocol_members(PROTOCOLS[kind]):
+            stripped = type(f"Without_{member}", (), {m: getattr(obj, m) for m in protocol_members(PROTOCOLS[kind])
+                                                      if m != member})()
+            with pytest.raises(TypeError, match=f"which lacks {member} required by the radzoo {kind} protocol"):
+                check_component(kind, "partial", stripped)

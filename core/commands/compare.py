@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from radzoo.errors import InputError
+
 EXAMPLES = """examples:
   radzoo compare demo/llava-rad demo/cxr-llava demo/slava-cxr --out runs/compare
   radzoo compare llava-rad cxr-llava --out runs/mimic --data mimic-cxr:/data/mimic-cxr-jpg trainer.devices=4
@@ -39,7 +41,7 @@ def data_overrides(spec: str | None) -> list[str]:
         return []
     fmt, sep, path = spec.partition(":")
     if not fmt or (sep and not path):
-        raise ValueError(f"--data {spec!r}: expected FORMAT or FORMAT:PATH, e.g. synthetic or csv:reports.csv")
+        raise InputError(f"--data {spec!r}: expected FORMAT or FORMAT:PATH, e.g. synthetic or csv:reports.csv")
     return [f"data.format={fmt}"] + ([f"data.path={path}"] if path else [])
 
 
@@ -48,7 +50,7 @@ def split_items(items: list[str]) -> tuple[list[str], list[str]]:
     overrides = [i for i in items if "=" in i or i.startswith("~")]
     recipes = [i for i in items if i not in overrides]
     if not recipes:
-        raise ValueError("compare: name at least one recipe before the key=value overrides")
+        raise InputError("compare: name at least one recipe before the key=value overrides")
     return recipes, overrides
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from radzoo.errors import InputError
+
 EXAMPLES = """examples:
   radzoo data synth --n 1000 --out data/synthetic [--seed 0] [--image-size 128]
   radzoo data check --format mimic-cxr --path /data/mimic-cxr-jpg --option views=[PA] --split test
@@ -50,7 +52,7 @@ def _parse_options(items: list[str]) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--option {item!r}: expected KEY=VALUE, e.g. --option strict=true")
+            raise InputError(f"--option {item!r}: expected KEY=VALUE, e.g. --option strict=true")
         options[key.strip()] = yaml.safe_load(value)
     return options
 

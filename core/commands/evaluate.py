@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from radzoo.errors import InputError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", required=True, help="JSONL with id, prediction, reference per line")
@@ -30,7 +32,7 @@ def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
         key, sep, value = item.partition("=")
         metric, dot, option = key.partition(".")
         if not sep or not dot or not metric or not option:
-            raise ValueError(f"--option {item!r}: expected METRIC.KEY=VALUE, e.g. chexpert.uncertain=negative")
+            raise InputError(f"--option {item!r}: expected METRIC.KEY=VALUE, e.g. chexpert.uncertain=negative")
         options.setdefault(metric, {})[option] = yaml.safe_load(value)
     return options
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     rows = read_predictions(args.predictions)
     if not rows:
-        raise ValueError(f"{args.predictions}: no predictions to evaluate")
+        raise InputError(f"{args.predictions}: no predictions to evaluate")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     result = evaluate([r["prediction"] for r in rows], [r["reference"] for r in rows], metrics=metrics,
                       options=parse_options(args.option), bootstrap=args.bootstrap, seed=args.seed,

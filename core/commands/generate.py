@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from radzoo.errors import InputError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="RECIPE_OR_RUN", help="recipe path/name, run directory or export directory")
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from radzoo.generate import generate
 
     if (args.rank is None) != (args.world_size is None):
-        raise ValueError("pass --rank and --world-size together (or neither: they come from torchrun)")
+        raise InputError("pass --rank and --world-size together (or neither: they come from torchrun)")
     result = generate(
         args.source, out=args.out, checkpoint=args.checkpoint, split=None if args.split == "all" else args.split,
         batch_size=args.batch_size, device=args.device, dtype=args.dtype,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from radzoo.hookspecs import KIND_HOOKS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--kind", choices=["encoder", "llm", "adapter", "evaluator"], help="only this kind")
+    parser.add_argument("--kind", choices=list(KIND_HOOKS), help="only this kind")
 
 
 def run(args: argparse.Namespace) -> int:

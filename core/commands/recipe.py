@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from radzoo.errors import InputError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["show", "list"], help="show RECIPE, or list bundled recipes")
@@ -18,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(bundled_recipe_names()))
         return 0
     if not args.recipe:
-        raise ValueError("recipe show needs a RECIPE (a path or a bundled name; `radzoo recipe list` lists them)")
+        raise InputError("recipe show needs a RECIPE (a path or a bundled name; `radzoo recipe list` lists them)")
     cfg = load_recipe(args.recipe, args.overrides)
     print(f"# recipe hash: {recipe_hash(cfg)}")
     print(recipe_to_yaml(cfg), end="")

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageChops
 
+from radzoo.errors import InputError, MissingFileError
+
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
 # a real radiograph is hundreds of pixels a side at least; anything under this is a placeholder or a broken export
 MIN_SIDE = 8
@@ -24,7 +26,7 @@ MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 SCALE_ROWS = 512
 
 
-class ImageError(ValueError):
+class ImageError(InputError):
     """An image file that cannot be used; the message names the file, the problem and the fix."""
 
 
@@ -32,7 +34,7 @@ def load_image(path: str | Path) -> Image.Image:
     """Read a CXR image file: "L" for grayscale data, "RGB" for colour; errors name the file and the fix."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"image {path} does not exist; check the data set's image paths and image_root")
+        raise MissingFileError(f"image {path} does not exist; check the data set's image paths and image_root")
     if path.stat().st_size == 0:
         raise ImageError(f"image {path} is an empty (zero-byte) file; re-copy or re-download it")
     image = _load_dicom(path) if is_dicom(path) else _load_raster(path)

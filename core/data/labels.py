@@ -1,6 +1,8 @@
-"""CheXpert observation names: the 14 labels every reader and the synthetic set use, and the common 5."""
+"""CheXpert observation names: the 14 labels every reader and the synthetic set use."""
 
 from __future__ import annotations
+
+from radzoo.errors import InputError
 
 # The CheXpert/CheXbert 14 observations, in the order of the CheXpert paper's label table.
 CHEXPERT_OBSERVATIONS: tuple[str, ...] = (
@@ -8,8 +10,6 @@ CHEXPERT_OBSERVATIONS: tuple[str, ...] = (
     "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other", "Fracture",
     "Support Devices", "No Finding",
 )
-# The five competition observations most report-generation papers report F1 on.
-CHEXPERT_5: tuple[str, ...] = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
 
 POSITIVE, NEGATIVE, UNCERTAIN = 1.0, 0.0, -1.0
 
@@ -24,11 +24,11 @@ def parse_label(value: object, where: str) -> float | None:
     try:
         number = float(text)
     except ValueError:
-        raise ValueError(f"{where}: label {value!r} is not a number; use 1, 0, -1 or leave it blank") from None
+        raise InputError(f"{where}: label {value!r} is not a number; use 1, 0, -1 or leave it blank") from None
     if number != number:  # NaN
         return None
     if number not in (POSITIVE, NEGATIVE, UNCERTAIN):
-        raise ValueError(f"{where}: label {value!r} must be 1 (positive), 0 (negative) or -1 (uncertain)")
+        raise InputError(f"{where}: label {value!r} must be 1 (positive), 0 (negative) or -1 (uncertain)")
     return number
 
 

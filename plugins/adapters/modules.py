@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from radzoo.errors import InputError
+
 
 class LinearAdapter(nn.Module):
     """One linear layer (LLaVA-1, CXR-LLaVA)."""
@@ -30,7 +32,7 @@ class MLPAdapter(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, depth: int = 2) -> None:
         super().__init__()
         if depth < 1:
-            raise ValueError(f"adapter.args.depth must be >= 1, got {depth}")
+            raise InputError(f"adapter.args.depth must be >= 1, got {depth}")
         self.in_dim, self.out_dim = in_dim, out_dim
         layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
         for _ in range(depth - 1):
@@ -50,14 +52,14 @@ class PooledMLPAdapter(MLPAdapter):
     def __init__(self, in_dim: int, out_dim: int, pool: int = 2, depth: int = 2) -> None:
         super().__init__(in_dim, out_dim, depth)
         if pool < 1:
-            raise ValueError(f"adapter.args.pool must be >= 1, got {pool}")
+            raise InputError(f"adapter.args.pool must be >= 1, got {pool}")
         self.pool = pool
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         b, n, d = features.shape
         side = math.isqrt(n)
         if side * side != n:
-            raise ValueError(f"pooling adapter needs a square patch grid, got {n} tokens (drop the CLS token)")
+            raise InputError(f"pooling adapter needs a square patch grid, got {n} tokens (drop the CLS token)")
         grid = features.transpose(1, 2).reshape(b, d, side, side)
         pooled = F.avg_pool2d(grid, self.pool, ceil_mode=True)
         return super().forward(pooled.flatten(2).transpose(1, 2))
@@ -74,7 +76,7 @@ class PerceiverResampler(nn.Module):
         super().__init__()
         self.in_dim, self.out_dim, self.num_latents = in_dim, out_dim, num_latents
         if out_dim % heads:
-            raise ValueError(f"adapter.args.heads ({heads}) must divide the LLM width {out_dim}")
+            raise InputError(f"adapter.args.heads ({heads}) must divide the LLM width {out_dim}")
         self.latents = nn.Parameter(torch.randn(num_latents, out_dim) * 0.02)
         self.input_proj = nn.Linear(in_dim, out_dim)
         self.layers = nn.ModuleList(

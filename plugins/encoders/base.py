@@ -8,6 +8,8 @@ import torch
 from PIL import Image
 from torch import nn
 
+from radzoo.errors import InputError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -18,7 +20,7 @@ def block_index(num_blocks: int, select_layer: int) -> int:
     """0-based block whose output is used: ``-1`` the last block, ``-2`` the second-to-last (LLaVA)."""
     index = num_blocks + select_layer if select_layer < 0 else select_layer
     if not 0 <= index < num_blocks:
-        raise ValueError(f"encoder.args.select_layer={select_layer} is outside a {num_blocks}-block encoder")
+        raise InputError(f"encoder.args.select_layer={select_layer} is outside a {num_blocks}-block encoder")
     return index
 
 
@@ -29,7 +31,7 @@ class EncoderBase(nn.Module):
                  mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD) -> None:
         super().__init__()
         if in_chans not in (1, 3):
-            raise ValueError(f"encoder.args.in_chans must be 1 (grayscale) or 3 (RGB), got {in_chans}")
+            raise InputError(f"encoder.args.in_chans must be 1 (grayscale) or 3 (RGB), got {in_chans}")
         self.embed_dim = int(embed_dim)
         self.image_size = int(image_size)
         self.in_chans = in_chans

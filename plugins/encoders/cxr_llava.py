@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from radzoo.errors import InputError, MissingFileError
 from radzoo.plugins.encoders.open_clip_encoders import hub_snapshot
 from radzoo.plugins.encoders.open_clip_tower import OpenClipViTEncoder, build_visual_tower, load_matching
 from radzoo.plugins.encoders.weight_files import read_sharded_weights, read_weights
@@ -48,7 +49,7 @@ def _checkpoint_config(directory: Path) -> dict[str, Any]:
         return {}
     config = json.loads(config_file.read_text())
     if "clip_vision_cfg" not in config:
-        raise ValueError(f"{config_file} is not a CXR-LLaVA config: it has no 'clip_vision_cfg'")
+        raise InputError(f"{config_file} is not a CXR-LLaVA config: it has no 'clip_vision_cfg'")
     return config
 
 
@@ -75,7 +76,7 @@ def build_cxr_llava_vit(
     if pretrained:
         source = Path(path).expanduser() if path is not None else _hub_checkpoint_dir()
         if path is not None and not is_local(path):
-            raise FileNotFoundError(f"encoder.args.path: {path!r} does not exist; give a CXR-LLaVA-v2 directory "
+            raise MissingFileError(f"encoder.args.path: {path!r} does not exist; give a CXR-LLaVA-v2 directory "
                                     f"(`hf download {CXR_LLAVA_HUB} --local-dir DIR`) or a weights file")
         if source.is_dir():
             config = _checkpoint_config(source)

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from radzoo.errors import InputError, MissingFileError
 from radzoo.plugins.encoders.base import EncoderBase
 from radzoo.plugins.encoders.open_clip_tower import load_open_clip_encoder
 from radzoo.plugins.encoders.weight_files import require_path_if_path_like
@@ -56,10 +57,10 @@ def _read_config(file: Path) -> tuple[dict, dict]:
     try:
         raw = json.loads(Path(file).read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read the open_clip config {file}: {exc}") from exc
+        raise InputError(f"cannot read the open_clip config {file}: {exc}") from exc
     model_cfg = raw.get("model_cfg", raw)
     if "vision_cfg" not in model_cfg:
-        raise ValueError(f"{file} is not an open_clip model config: it has no 'vision_cfg'")
+        raise InputError(f"{file} is not an open_clip model config: it has no 'vision_cfg'")
     return model_cfg, raw.get("preprocess_cfg", {})
 
 
@@ -70,7 +71,7 @@ def read_open_clip_dir(directory: Path, recipe_key: str = "encoder.args.path") -
     model_cfg, preprocess_cfg = _read_config(directory / "open_clip_config.json")
     checkpoint = _find_checkpoint_in_dir(directory)
     if checkpoint is None:
-        raise FileNotFoundError(f"{recipe_key}={directory} has open_clip_config.json but no weights file "
+        raise MissingFileError(f"{recipe_key}={directory} has open_clip_config.json but no weights file "
                                 "(open_clip_pytorch_model.bin or *.safetensors)")
     return model_cfg, preprocess_cfg, checkpoint
 
@@ -80,7 +81,7 @@ def _open_clip_source(ref: str, recipe_key: str) -> Path:
     if ref.startswith("local-dir:"):
         ref = ref[len("local-dir:"):]
         if not is_local(ref):
-            raise FileNotFoundError(f"{recipe_key}: local directory {ref!r} does not exist")
+            raise MissingFileError(f"{recipe_key}: local directory {ref!r} does not exist")
     require_path_if_path_like(ref, recipe_key)
     if is_local(ref):
         return Path(ref).expanduser()
@@ -102,7 +103,7 @@ def _llava_rad_files(path: Path, config: str | None) -> tuple[dict, dict, Path]:
         if not checkpoint.is_file():
             found = sorted(p for p in path.iterdir() if p.suffix in (".pt", ".pth", ".bin", ".safetensors"))
             if len(found) != 1:
-                raise FileNotFoundError(f"encoder.args.path={path} holds neither open_clip_config.json nor "
+                raise MissingFileError(f"encoder.args.path={path} holds neither open_clip_config.json nor "
                                         f"{LLAVA_RAD_CHECKPOINT} (nor exactly one weights file); run "
                                         f"`hf download {LLAVA_RAD_HUB} {LLAVA_RAD_CONFIG} {LLAVA_RAD_CHECKPOINT} "
                                         f"--local-dir DIR`")
@@ -114,7 +115,7 @@ def _llava_rad_files(path: Path, config: str | None) -> tuple[dict, dict, Path]:
     if config is None:
         return BIOMEDCLIP_CXR_518_CONFIG, {}, checkpoint
     if not is_local(config):
-        raise FileNotFoundError(f"encoder.args.config: {config!r} does not exist (an open_clip model config json)")
+        raise MissingFileError(f"encoder.args.config: {config!r} does not exist (an open_clip model config json)")
     model_cfg, preprocess_cfg = _read_config(Path(config))
     return model_cfg, preprocess_cfg, checkpoint
 
@@ -159,7 +160,7 @@ def build_clip(model_name: str | None = None, pretrained: str | None = None, pat
         return load_open_clip_encoder(model_cfg, checkpoint, preprocess_cfg, select_layer=select_layer,
                                       drop_cls=drop_cls)
     if model_name is None:
-        raise ValueError("encoder 'clip' needs encoder.args.hf_path (transformers CLIP), encoder.args.path "
+        raise InputError("encoder 'clip' needs encoder.args.hf_path (transformers CLIP), encoder.args.path "
                          "(open_clip directory) or encoder.args.model_name (open_clip name, e.g. ViT-L-14-336)")
     return _build_named_open_clip(model_name, path or pretrained, select_layer, drop_cls, seed)
 
@@ -172,7 +173,7 @@ def _build_named_open_clip(model_name: str, pretrained: str | None, select_layer
 
     model_cfg = open_clip.get_model_config(model_name)
     if model_cfg is None:
-        raise ValueError(f"encoder.args.model_name={model_name!r} is not an open_clip model; "
+        raise InputError(f"encoder.args.model_name={model_name!r} is not an open_clip model; "
                          f"known: {', '.join(m for m in open_clip.list_models() if 'ViT' in m)[:400]}...")
     checkpoint, tag_cfg = None, {}
     if pretrained is not None:
@@ -182,7 +183,7 @@ def _build_named_open_clip(model_name: str, pretrained: str | None, select_layer
     elif pretrained is not None:
         tag_cfg = open_clip.get_pretrained_cfg(model_name, pretrained)
         if not tag_cfg:
-            raise ValueError(f"encoder.args.pretrained={pretrained!r} is neither a weights file nor an open_clip "
+            raise InputError(f"encoder.args.pretrained={pretrained!r} is neither a weights file nor an open_clip "
                              f"tag of {model_name} (tags: {open_clip.list_pretrained_tags_by_model(model_name)})")
         hub_id = tag_cfg.get("hf_hub", "").strip("/") or f"{model_name}/{pretrained}"
         with explain_missing_weights(hub_id, "encoder.args.path", "open_clip weights"):

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from radzoo.errors import InputError
 from radzoo.plugins.encoders.base import CLIP_MEAN, CLIP_STD, EncoderBase, block_index
 from radzoo.plugins.encoders.timm_encoder import TimmEncoder
 from radzoo.plugins.encoders.weight_files import read_weights
@@ -52,7 +53,7 @@ def build_visual_tower(model_cfg: Mapping[str, Any], in_chans: int = 3, quick_ge
     visual = _build_vision_tower(model_cfg["embed_dim"], vision_cfg, quick_gelu=gelu)
     if in_chans != 3:
         if not hasattr(visual, "conv1"):
-            raise ValueError(f"in_chans={in_chans} needs an open_clip ViT tower (conv1 patch embedding)")
+            raise InputError(f"in_chans={in_chans} needs an open_clip ViT tower (conv1 patch embedding)")
         old = visual.conv1  # CXR-LLaVA's copy of this class only changes the patch conv's input channels
         visual.conv1 = nn.Conv2d(in_chans, old.out_channels, old.kernel_size, old.stride, bias=False)
     return visual
@@ -63,7 +64,7 @@ def visual_state(state: Mapping[str, torch.Tensor], prefix: str = "visual.") -> 
     visual = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not visual:
         sample = ", ".join(list(state)[:3])
-        raise ValueError(f"the checkpoint has no '{prefix}*' tensors (first keys: {sample}); "
+        raise InputError(f"the checkpoint has no '{prefix}*' tensors (first keys: {sample}); "
                          "expected an open_clip CLIP state dict")
     return visual
 
@@ -73,9 +74,9 @@ def load_matching(module: nn.Module, state: Mapping[str, torch.Tensor], source: 
     try:
         missing, unexpected = module.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches
-        raise ValueError(f"the weights of {source} do not fit the architecture: {exc}") from exc
+        raise InputError(f"the weights of {source} do not fit the architecture: {exc}") from exc
     if missing or unexpected:
-        raise ValueError(f"the weights of {source} do not fit the architecture: missing {missing[:5]}, "
+        raise InputError(f"the weights of {source} do not fit the architecture: missing {missing[:5]}, "
                          f"unexpected {unexpected[:5]}")
 
 
@@ -104,5 +105,5 @@ def load_open_clip_encoder(
         return TimmEncoder(visual.trunk, select_layer=select_layer, drop_cls=drop_cls, mean=mean, std=std)
     if hasattr(visual, "transformer"):
         return OpenClipViTEncoder(visual, select_layer=select_layer, drop_cls=drop_cls, mean=mean, std=std)
-    raise ValueError(f"unsupported open_clip image tower {type(visual).__name__}: radzoo needs a ViT "
+    raise InputError(f"unsupported open_clip image tower {type(visual).__name__}: radzoo needs a ViT "
                      "(patch tokens), not a ResNet")

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from radzoo.errors import MissingFileError
 from radzoo.plugins.encoders.base import IMAGENET_MEAN, IMAGENET_STD, EncoderBase, block_index
 from radzoo.weights import explain_missing_weights, is_local
 
@@ -62,7 +63,7 @@ def build_timm_encoder(
         kwargs["img_size"] = image_size
     if path is not None:
         if not is_local(path):
-            raise FileNotFoundError(f"encoder.args.path: {path!r} does not exist; give a timm weights file "
+            raise MissingFileError(f"encoder.args.path: {path!r} does not exist; give a timm weights file "
                                     "(.safetensors or .pth) or a directory holding one")
         kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
         pretrained = True

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from radzoo.errors import InputError, MissingFileError
 from radzoo.torch_files import UnsafeTorchFile, load_weights_only
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -17,7 +18,7 @@ def require_path_if_path_like(ref: str, recipe_key: str) -> None:
     """A ``ref`` written as a path (``/``, ``.``, ``~``, a weights suffix) must exist: no hub lookup for typos."""
     looks_local = ref.startswith(("/", ".", "~")) or Path(ref).suffix in WEIGHT_SUFFIXES + (".json",)
     if looks_local and not Path(ref).expanduser().exists():
-        raise FileNotFoundError(f"{recipe_key}: {ref!r} does not exist (a local directory or file was expected)")
+        raise MissingFileError(f"{recipe_key}: {ref!r} does not exist (a local directory or file was expected)")
 
 
 def _numpy_scalar_globals() -> list:
@@ -42,7 +43,7 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         checkpoint = load_weights_only(path, _numpy_scalar_globals())
     except UnsafeTorchFile as exc:
-        raise ValueError(
+        raise InputError(
             f"cannot read weights: {exc}; convert it once where you trust it, e.g. "
             "`torch.save(torch.load(P, weights_only=False)['state_dict'], OUT)`, and point the recipe at OUT"
         ) from None
@@ -51,7 +52,7 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
             checkpoint = checkpoint[key]
             break
     if not isinstance(checkpoint, dict) or not checkpoint:
-        raise ValueError(f"{path} does not hold a state dict (name -> tensor)")
+        raise InputError(f"{path} does not hold a state dict (name -> tensor)")
     if all(k.startswith("module.") for k in checkpoint):
         checkpoint = {k[len("module."):]: v for k, v in checkpoint.items()}
     return {k: v for k, v in checkpoint.items() if isinstance(v, torch.Tensor)}
@@ -75,6 +76,6 @@ def read_sharded_weights(directory: str | Path, wanted: Callable[[str], bool]) -
     for shard in shards:
         state.update({k: v for k, v in read_weights(directory / shard).items() if wanted(k)})
     if not state:
-        raise FileNotFoundError(f"no matching weights in {directory}: expected model.safetensors(.index.json) "
+        raise MissingFileError(f"no matching weights in {directory}: expected model.safetensors(.index.json) "
                                 "or pytorch_model.bin(.index.json) holding the vision tower")
     return state

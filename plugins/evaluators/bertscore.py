@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from radzoo.errors import InputError, MissingFileError
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
 
 MODEL_FILES = "config.json, the weights (model.safetensors or pytorch_model.bin) and the tokenizer files"
@@ -27,16 +28,16 @@ class BertScoreEvaluator:
     def __init__(self, model_path: str | None = None, num_layers: int | None = None, batch_size: int = 32,
                  device: str = "cpu") -> None:
         if not model_path:
-            raise ValueError(
+            raise InputError(
                 "bertscore needs a local model: set the option model_path to a directory holding "
                 f"{MODEL_FILES} (e.g. save distilroberta-base or microsoft/deberta-xlarge-mnli with "
                 "save_pretrained into models/bertscore/) and num_layers (the layer bert-score uses)"
             )
         path = Path(model_path).expanduser()
         if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"bertscore: {path} has no config.json; the directory needs {MODEL_FILES}")
+            raise MissingFileError(f"bertscore: {path} has no config.json; the directory needs {MODEL_FILES}")
         if num_layers is None:
-            raise ValueError("bertscore: set the option num_layers, the hidden layer to score with (bert-score's "
+            raise InputError("bertscore: set the option num_layers, the hidden layer to score with (bert-score's "
                              "model2layers table lists the tuned layer per model, e.g. 17 for roberta-large)")
         self.model_path, self.num_layers = str(path), int(num_layers)
         self.batch_size, self.device = int(batch_size), device

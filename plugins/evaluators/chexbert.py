@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from radzoo.errors import InputError, MissingFileError
 from radzoo.plugins.evaluators.chexpert_f1 import POLICIES, CheXpertF1Evaluator, binarize
 from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
@@ -68,17 +69,17 @@ def load_state(checkpoint_path: Path, model: nn.Module) -> None:
     try:
         checkpoint = load_weights_only(checkpoint_path)
     except ValueError as exc:
-        raise ValueError(f"chexbert: {exc}; {WEIGHTS_HELP}") from None
+        raise InputError(f"chexbert: {exc}; {WEIGHTS_HELP}") from None
     state = checkpoint.get("model_state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
-        raise ValueError(f"chexbert: {checkpoint_path} holds no state dict (expected key 'model_state_dict')")
+        raise InputError(f"chexbert: {checkpoint_path} holds no state dict (expected key 'model_state_dict')")
     state = {key.removeprefix("module."): value for key, value in state.items()}
     expected = model.state_dict()
     # transformers < 4.31 saved position_ids as a persistent buffer; newer models do not keep it.
     state = {k: v for k, v in state.items() if k in expected or not k.endswith("position_ids")}
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise ValueError(f"chexbert: {checkpoint_path} does not match the CheXbert layout (bert.*, "
+        raise InputError(f"chexbert: {checkpoint_path} does not match the CheXbert layout (bert.*, "
                          f"linear_heads.0-13.*): missing {missing[:5]}, unexpected {unexpected[:5]}")
     model.load_state_dict(state)
 
@@ -89,13 +90,13 @@ class CheXbertLabeler:
     def __init__(self, checkpoint_path: str | None = None, bert_path: str | None = None, device: str = "cpu",
                  batch_size: int = 16) -> None:
         if not checkpoint_path:
-            raise ValueError(f"chexbert needs its weights: set the option checkpoint_path to chexbert.pth; "
+            raise InputError(f"chexbert needs its weights: set the option checkpoint_path to chexbert.pth; "
                              f"{WEIGHTS_HELP}")
         checkpoint = Path(checkpoint_path).expanduser()
         if not checkpoint.is_file():
-            raise FileNotFoundError(f"chexbert: weights file {checkpoint} not found; {WEIGHTS_HELP}")
+            raise MissingFileError(f"chexbert: weights file {checkpoint} not found; {WEIGHTS_HELP}")
         if not bert_path or not Path(bert_path).expanduser().is_dir():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"chexbert: option bert_path={bert_path!r} must be a local directory holding the bert-base-uncased "
                 "tokenizer (vocab.txt, tokenizer_config.json; save it with AutoTokenizer.save_pretrained)")
         from transformers import AutoTokenizer

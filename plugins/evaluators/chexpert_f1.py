@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from radzoo.errors import InputError
 from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
 
@@ -51,9 +52,9 @@ class CheXpertF1Evaluator:
 
     def __init__(self, uncertain: str = "positive", zero_division: float = 0.0) -> None:
         if uncertain not in POLICIES:
-            raise ValueError(f"chexpert: option uncertain={uncertain!r} must be 'positive' or 'negative'")
+            raise InputError(f"chexpert: option uncertain={uncertain!r} must be 'positive' or 'negative'")
         if float(zero_division) not in (0.0, 1.0):
-            raise ValueError(f"chexpert: option zero_division={zero_division!r} must be 0 or 1")
+            raise InputError(f"chexpert: option zero_division={zero_division!r} must be 0 or 1")
         self.uncertain = uncertain
         self.zero_division = float(zero_division)
         prefix = self.metric_prefix

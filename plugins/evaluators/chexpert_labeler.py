@@ -34,10 +34,6 @@ except ImportError:  # Python < 3.11
 Label = float | None
 
 
-def _alternation(patterns: Iterable[str]) -> str:
-    return "|".join(f"(?:{p})" for p in patterns)
-
-
 def _first_chars(items: list) -> tuple[set[str] | None, bool]:
     """(characters a parsed pattern can start with or None if unknown, whether it can match empty)."""
     out: set[str] = set()

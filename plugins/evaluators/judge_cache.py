@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
+
+from radzoo.atomic_files import write_text_atomic
 
 DEFAULT_CACHE_DIR = "~/.cache/radzoo/judge"
 
@@ -45,13 +46,4 @@ class JudgeCache:
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         """Write ``record`` under ``key``: a reader sees the old file or the whole new one, never a torn one."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{key[:8]}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(record, stream, ensure_ascii=False, indent=1)
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(self._path(key), json.dumps(record, ensure_ascii=False, indent=1))

@@ -15,15 +15,17 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from radzoo.errors import InputError, RadzooError
+
 RETRY_STATUS = (408, 409, 429)
 # rejected for what this one request holds (too long, filtered): other requests may still succeed
 REQUEST_STATUS = (400, 413, 422)
 
 
-class JudgeError(ConnectionError):
+class JudgeError(RadzooError, ConnectionError):
     """A judge request that failed for good; ``stops_run`` unless the endpoint rejected only this request.
 
-    A ConnectionError (an OSError), so the ``radzoo`` command reports it as one line like other I/O failures.
+    A RadzooError, so the ``radzoo`` command reports it as one line; still a ConnectionError for callers.
     """
 
     def __init__(self, message: str, stops_run: bool = True) -> None:
@@ -64,7 +66,7 @@ class JudgeClient:
 
     def __init__(
         self,
-        model: str,
+        model: str = "",  # checked below, so a missing option is named like the others
         base_url: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         base_url_env: str = "OPENAI_BASE_URL",
@@ -81,10 +83,10 @@ class JudgeClient:
         import openai
 
         if not model:
-            raise ValueError("judge: set the option model (the judge model or Azure deployment name)")
+            raise InputError("judge: set the option model (the judge model or Azure deployment name)")
         key = os.environ.get(api_key_env)
         if not key:
-            raise ValueError(f"judge: the environment variable {api_key_env} (option api_key_env) holds no API "
+            raise InputError(f"judge: the environment variable {api_key_env} (option api_key_env) holds no API "
                              "key; export it, or name another variable with api_key_env")
         base_url = base_url or os.environ.get(base_url_env) or None
         self._secret = key
@@ -96,7 +98,7 @@ class JudgeClient:
         self.retries: list[tuple[str, float]] = []  # (reason, seconds waited): what the retries cost
         if api_version:
             if not base_url:
-                raise ValueError(f"judge: Azure (api_version={api_version!r}) needs base_url or {base_url_env} "
+                raise InputError(f"judge: Azure (api_version={api_version!r}) needs base_url or {base_url_env} "
                                  "set to https://<resource>.openai.azure.com/")
             self._client = openai.AzureOpenAI(azure_endpoint=base_url, api_version=api_version, api_key=key,
                                               timeout=self.timeout, max_retries=0)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from radzoo.errors import InputError
 from radzoo.plugins.evaluators.judge_cache import DEFAULT_CACHE_DIR, JudgeCache, judge_key
 from radzoo.plugins.evaluators.judge_client import JudgeClient, JudgeError
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
@@ -32,10 +33,10 @@ class JudgeRunner:
                  **client_options: Any) -> None:
         unknown = sorted(set(client_options) - set(CLIENT_OPTIONS))
         if unknown:
-            raise ValueError(f"judge: unknown option(s) {', '.join(unknown)}; known: cache_dir, concurrency, "
+            raise InputError(f"judge: unknown option(s) {', '.join(unknown)}; known: cache_dir, concurrency, "
                              f"parse_retries, {', '.join(CLIENT_OPTIONS)}")
         if int(concurrency) < 1:
-            raise ValueError(f"judge: option concurrency={concurrency!r} must be at least 1")
+            raise InputError(f"judge: option concurrency={concurrency!r} must be at least 1")
         self.client = JudgeClient(**client_options)
         self.cache = JudgeCache(cache_dir)
         self.concurrency, self.parse_retries = int(concurrency), int(parse_retries)

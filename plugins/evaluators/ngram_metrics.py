@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from radzoo.plugins.evaluators.cider_d import SIGMA, cider_d_scores
+from radzoo.errors import InputError
 from radzoo.plugins.evaluators.tokenization import TOKENIZERS, tokenize
 
 TINY = 1e-15  # pycocoevalcap BleuScorer: "so that if guess is 0 still return 0"
@@ -31,12 +32,12 @@ ROUGE_BETA = 1.2
 def check_pairs(predictions: Sequence[str], references: Sequence[str]) -> None:
     """Raise a clear error unless predictions and references are equally long lists of strings."""
     if len(predictions) != len(references):
-        raise ValueError(f"got {len(predictions)} predictions but {len(references)} references; "
+        raise InputError(f"got {len(predictions)} predictions but {len(references)} references; "
                          "each prediction needs exactly one reference")
     for kind, texts in (("prediction", predictions), ("reference", references)):
         for i, text in enumerate(texts):
             if not isinstance(text, str):
-                raise TypeError(f"{kind} {i} is {type(text).__name__}, expected a string")
+                raise InputError(f"{kind} {i} is {type(text).__name__}, expected a string")
 
 
 def _select(stats: np.ndarray, indices: Sequence[int] | None) -> np.ndarray:
@@ -52,7 +53,7 @@ class TokenizedEvaluator:
 
     def __init__(self, tokenizer: str = "simple") -> None:
         if tokenizer not in TOKENIZERS:
-            raise ValueError(f"{self.name}: unknown tokenizer {tokenizer!r}; choose one of {', '.join(TOKENIZERS)}")
+            raise InputError(f"{self.name}: unknown tokenizer {tokenizer!r}; choose one of {', '.join(TOKENIZERS)}")
         self.tokenizer = tokenizer
         self.higher_is_better = {m: True for m in self.metric_names}
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from radzoo.errors import InputError, MissingFileError
 from radzoo.plugins.evaluators.ngram_metrics import bleu_counts, check_pairs
 
 COMPONENTS = ("radgraph_combined", "bertscore", "semb_score", "bleu_score")
@@ -74,13 +75,13 @@ class RadCliQEvaluator:
                   "annotations_path": (annotations_path, "RadGraph annotations JSON (radgraph_combined)")}
         missing = [f"{key} ({what})" for key, (value, what) in needed.items() if not value]
         if missing:
-            raise ValueError("radcliq needs all four components offline; missing option(s): " + "; ".join(missing))
+            raise InputError("radcliq needs all four components offline; missing option(s): " + "; ".join(missing))
         from radzoo.plugins.evaluators.chexbert import CheXbertLabeler
         from radzoo.plugins.evaluators.radgraph_f1 import RadGraphF1Evaluator
 
         model_dir = Path(bertscore_model_path).expanduser()
         if not (model_dir / "config.json").is_file():
-            raise FileNotFoundError(f"radcliq: bertscore_model_path {model_dir} has no config.json; save "
+            raise MissingFileError(f"radcliq: bertscore_model_path {model_dir} has no config.json; save "
                                     "distilroberta-base there with save_pretrained (model and tokenizer)")
         self.radgraph = RadGraphF1Evaluator(annotations_path=annotations_path)
         self.chexbert = CheXbertLabeler(checkpoint_path, bert_path, device=device, batch_size=batch_size)

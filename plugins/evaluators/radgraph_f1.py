@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from radzoo.errors import InputError, MissingFileError
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
 
 LEVELS = ("simple", "partial", "complete")
@@ -77,23 +78,23 @@ class AnnotationFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         if not self.path.is_file():
-            raise FileNotFoundError(f"radgraph: annotations file {self.path} not found; {HOW_TO_ANNOTATE}")
+            raise MissingFileError(f"radgraph: annotations file {self.path} not found; {HOW_TO_ANNOTATE}")
         data = json.loads(self.path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
-            raise ValueError(f"radgraph: {self.path} must hold a JSON object (radgraph output or text -> annotation)")
+            raise InputError(f"radgraph: {self.path} must hold a JSON object (radgraph output or text -> annotation)")
         values = list(data.values())
         if values and all(isinstance(v, dict) and "text" in v and "entities" in v for v in values):
             data = {v["text"]: v for v in values}  # the radgraph package's output, keyed "0".."n-1"
         for text, annotation in data.items():
             if not isinstance(annotation, dict) or not isinstance(annotation.get("entities"), dict):
-                raise ValueError(f"radgraph: {self.path}: the annotation of {text[:60]!r} has no 'entities' object")
+                raise InputError(f"radgraph: {self.path}: the annotation of {text[:60]!r} has no 'entities' object")
         self.by_text = data
 
     def annotate(self, reports: Sequence[str]) -> list[dict[str, Any]]:
         """The annotation of each report; a report without one is an error naming it."""
         missing = [r for r in reports if r.strip() and r not in self.by_text]
         if missing:
-            raise ValueError(f"radgraph: {len(missing)} report(s) have no annotation in {self.path}, e.g. "
+            raise InputError(f"radgraph: {len(missing)} report(s) have no annotation in {self.path}, e.g. "
                              f"{missing[0][:80]!r}; annotate exactly these texts ({HOW_TO_ANNOTATE})")
         return [self.by_text.get(r, {"entities": {}}) for r in reports]
 
@@ -111,7 +112,7 @@ class RadGraphF1Evaluator:
     def __init__(self, annotations_path: str | None = None, annotator: Any = None) -> None:
         if annotator is None:
             if not annotations_path:
-                raise ValueError("radgraph needs annotations: set the option annotations_path to a JSON file of "
+                raise InputError("radgraph needs annotations: set the option annotations_path to a JSON file of "
                                  f"RadGraph annotations covering every prediction and reference; {HOW_TO_ANNOTATE}")
             annotator = AnnotationFile(annotations_path)
         self.annotator, self.annotations_path = annotator, annotations_path

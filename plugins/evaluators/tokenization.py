@@ -17,6 +17,7 @@ import functools
 import shutil
 from collections.abc import Sequence
 
+from radzoo.errors import InputError, MissingFileError
 from radzoo.plugins.evaluators.ptb_lexer import ptb_tokens
 
 TOKENIZERS = ("simple", "ptb", "none")
@@ -42,7 +43,7 @@ def tokenize(texts: Sequence[str], method: str = "simple") -> list[str]:
         return [" ".join(t.split()) for t in texts]
     if method == "ptb":
         if shutil.which("java") is None:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 "tokenizer 'ptb' runs pycocoevalcap's Stanford PTBTokenizer, which needs `java` on PATH; "
                 "install a Java runtime or use the option tokenizer=simple"
             )
@@ -51,4 +52,4 @@ def tokenize(texts: Sequence[str], method: str = "simple") -> list[str]:
         captions = {i: [{"caption": t}] for i, t in enumerate(texts)}
         out = PTBTokenizer().tokenize(captions)
         return [out[i][0] for i in range(len(texts))]
-    raise ValueError(f"unknown tokenizer {method!r}; choose one of {', '.join(TOKENIZERS)}")
+    raise InputError(f"unknown tokenizer {method!r}; choose one of {', '.join(TOKENIZERS)}")

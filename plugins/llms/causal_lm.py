@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from radzoo.errors import InputError
 from radzoo.prompts import ChatFormat, get_format
 from radzoo.weights import check_local_weights, explain_missing_weights
 
@@ -61,7 +62,7 @@ def load_hf_causal_lm(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if dtype not in _DTYPES:
-        raise ValueError(f"llm.args.dtype: {dtype!r} is not one of {', '.join(_DTYPES)}")
+        raise InputError(f"llm.args.dtype: {dtype!r} is not one of {', '.join(_DTYPES)}")
     kwargs: dict[str, Any] = {"dtype": _DTYPES[dtype]}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
@@ -79,3 +80,24 @@ def load_hf_causal_lm(
         lora_target_modules=list(lora_target_modules or LLAMA_LORA_TARGETS),
         name=name or str(path),
     )
+
+
+def load_reference_llm(name: str, path: str | None = None, prompt_format: str | None = None, dtype: str = "auto",
+                       attn_implementation: str | None = None, revision: str | None = None,
+                       lora_target_modules: list[str] | None = None) -> CausalLM:
+    """One of the papers' LLMs (``REFERENCE_LLMS[name]``) from ``path`` or its hub id, prompted its own way."""
+    from radzoo.plugins.llms import REFERENCE_LLMS
+
+    ref = REFERENCE_LLMS[name]
+    targets = lora_target_modules or (PHI_LORA_TARGETS if ref.lora_family == "phi" else LLAMA_LORA_TARGETS)
+    return load_hf_causal_lm(path or ref.hub_id, prompt_format=prompt_format or ref.prompt_format,
+                             lora_target_modules=targets, dtype=dtype, attn_implementation=attn_implementation,
+                             revision=revision, name=name, hub_id=ref.hub_id)
+
+
+def load_any_causal_lm(path: str, prompt_format: str = "vicuna_v1", lora_target_modules: list[str] | None = None,
+                       dtype: str = "auto", attn_implementation: str | None = None,
+                       revision: str | None = None) -> CausalLM:
+    """Any transformers causal LM (hub id or local directory); the recipe names its prompt format."""
+    return load_hf_causal_lm(path, prompt_format=prompt_format, lora_target_modules=lora_target_modules,
+                             dtype=dtype, attn_implementation=attn_implementation, revision=revision)

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from radzoo.errors import InputError
 from radzoo.plugins.llms.causal_lm import LLAMA_LORA_TARGETS, PHI_LORA_TARGETS, CausalLM, load_hf_causal_lm
 from radzoo.prompts import get_format
 
@@ -70,7 +71,7 @@ def build_tiny_llm(
 ) -> CausalLM:
     """A randomly initialised causal LM of ``family`` (same seed, same weights) or, with ``path``, a saved one."""
     if family not in FAMILIES:
-        raise ValueError(f"llm.args.family: {family!r} is not one of {', '.join(FAMILIES)}")
+        raise InputError(f"llm.args.family: {family!r} is not one of {', '.join(FAMILIES)}")
     config_name, eos, targets, default_format = FAMILIES[family]
     fmt = prompt_format or default_format
     if path is not None:

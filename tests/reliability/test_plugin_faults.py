@@ -74,8 +74,8 @@ def test_a_component_breaking_the_protocol_is_one_line_naming_its_plugin(broken_
                                                                          capsys) -> None:
     message = cli_error(capsys, "build", "demo/llava-rad", "encoder.name=broken-encoder", "--no-smoke")
     assert message == ("radzoo build: error: encoder 'broken-encoder' returned Identity, which lacks embed_dim, "
-                       "image_transform required by the radzoo encoder protocol (see DESIGN.md 'Public plugin "
-                       "contract'); fix the plugin's factory (it comes from plugin 'breaks' (package "
+                       "image_transform required by the radzoo encoder protocol (see docs/ARCHITECTURE.md 'The "
+                       "plugin contract'); fix the plugin's factory (it comes from plugin 'breaks' (package "
                        "radzoo-broken-plugins))")
     predictions = tmp_path / "p.jsonl"
     predictions.write_text('{"id": 1, "prediction": "a", "reference": "b"}\n', encoding="utf-8")

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
 from radzoo.data.readers.result import DataProblem, ReadResult, SkipLog
 from radzoo.data.study import Study
+from radzoo.errors import InputError, MissingFileError
 
 __all__ = ["FORMATS", "DataProblem", "ReadResult", "Source", "read_studies", "normalise_split"]
 
@@ -67,13 +70,13 @@ def read_studies(data_cfg: Any, split: str | None = None) -> ReadResult:
     cfg = _as_dict(data_cfg)
     fmt = str(cfg.get("format") or "synthetic")
     if fmt not in FORMATS:
-        raise ValueError(f"data.format {fmt!r} is not a known data format; choose one of {', '.join(FORMATS)}")
+        raise InputError(f"data.format {fmt!r} is not a known data format; choose one of {', '.join(FORMATS)}")
     reader = importlib.import_module(f"radzoo.data.readers.{FORMATS[fmt]}")
     options = {**COMMON_OPTIONS, **reader.OPTIONS}
     given = dict(cfg.get("options") or {})
     unknown = sorted(set(given) - set(options))
     if unknown:
-        raise ValueError(f"data.options for format {fmt!r}: unknown option(s) {', '.join(unknown)}; "
+        raise InputError(f"data.options for format {fmt!r}: unknown option(s) {', '.join(unknown)}; "
                          f"known: {', '.join(sorted(options))}")
     options.update(given)
     want = normalise_split(split, "read_studies(split=...)") if split not in (None, "all") else None
@@ -81,10 +84,10 @@ def read_studies(data_cfg: Any, split: str | None = None) -> ReadResult:
     path = reader.default_path(options) if cfg.get("path") in (None, "") and hasattr(reader, "default_path") \
         else cfg.get("path")
     if path in (None, ""):
-        raise ValueError(f"data.path is required for format {fmt!r}: set it to the data file or folder")
+        raise InputError(f"data.path is required for format {fmt!r}: set it to the data file or folder")
     path = Path(str(path)).expanduser()
     if not path.exists():
-        raise FileNotFoundError(f"data.path {path} does not exist (format {fmt!r}); point data.path (or --data) at "
+        raise MissingFileError(f"data.path {path} does not exist (format {fmt!r}); point data.path (or --data) at "
                                 "the data file or folder")
     root = cfg.get("image_root")
     image_root = Path(str(root)).expanduser() if root else (path if path.is_dir() else path.parent)
@@ -131,13 +134,8 @@ def _as_dict(data_cfg: Any) -> dict[str, Any]:
     """A plain dict from a DictConfig, dataclass or mapping ``data`` node."""
     if data_cfg is None:
         return {}
-    try:
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(data_cfg, DictConfig):
-            return OmegaConf.to_container(data_cfg, resolve=True)  # type: ignore[return-value]
-    except ImportError:  # pragma: no cover - omegaconf is a core dependency
-        pass
+    if isinstance(data_cfg, DictConfig):
+        return OmegaConf.to_container(data_cfg, resolve=True)  # type: ignore[return-value]
     if isinstance(data_cfg, Mapping):
         return dict(data_cfg)
     if hasattr(data_cfg, "__dataclass_fields__"):

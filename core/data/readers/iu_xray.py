@@ -16,6 +16,7 @@ from radzoo.data.readers import Source
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.readers.tables import load_json
 from radzoo.data.study import Study
+from radzoo.errors import InputError, MissingFileError
 
 OPTIONS = {
     "images": "first",  # "first": the first (frontal) image of each case; "all": one study per image
@@ -27,13 +28,13 @@ OPTIONS = {
 def read(source: Source, log: SkipLog) -> Iterator[Study]:
     """One study per case (or per image with images: all)."""
     if source.options["images"] not in ("first", "all"):
-        raise ValueError(f"data.options.images must be 'first' or 'all', got {source.options['images']!r}")
+        raise InputError(f"data.options.images must be 'first' or 'all', got {source.options['images']!r}")
     if source.path.is_dir():
         yield from _read_openi(source, log)
         return
     data = load_json(source.path)
     if not isinstance(data, dict):
-        raise ValueError(f"{source.path}: expected an object with train/val/test lists (R2Gen annotation.json)")
+        raise InputError(f"{source.path}: expected an object with train/val/test lists (R2Gen annotation.json)")
     # R2Gen keeps images in images/ beside annotation.json; an explicit image_root wins
     root = source.image_root
     if root == source.path.parent and (root / "images").is_dir():
@@ -57,7 +58,7 @@ def _read_openi(source: Source, log: SkipLog) -> Iterator[Study]:
         root = source.path.parent / "NLMCXR_png"
     files = sorted(source.path.glob("*.xml"))
     if not files:
-        raise FileNotFoundError(f"{source.path} holds no OpenI report XML files (*.xml)")
+        raise MissingFileError(f"{source.path} holds no OpenI report XML files (*.xml)")
     sections = source.options["sections"]
     for path in files:
         try:

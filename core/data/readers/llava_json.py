@@ -12,6 +12,7 @@ from radzoo.data.readers import Source
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.readers.tables import labels_and_truth, load_json
 from radzoo.data.study import Study
+from radzoo.errors import InputError
 
 OPTIONS = {
     "default_split": "train",  # records without a "split" key
@@ -26,7 +27,7 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
     if isinstance(records, dict) and isinstance(records.get("data"), list):
         records = records["data"]
     if not isinstance(records, list):
-        raise ValueError(f"{source.path}: expected a JSON list of LLaVA records, got {type(records).__name__}")
+        raise InputError(f"{source.path}: expected a JSON list of LLaVA records, got {type(records).__name__}")
     for index, record in enumerate(records):
         where = f"{source.path.name} record {index}"
         if not isinstance(record, dict):

@@ -14,6 +14,7 @@ from radzoo.data.readers.result import SkipLog
 from radzoo.data.readers.tables import csv_rows
 from radzoo.data.report_sections import split_sections
 from radzoo.data.study import Study
+from radzoo.errors import MissingFileError
 
 OPTIONS = {
     "reports_root": None,  # folder with files/pXX/.../sSTUDY.txt (default: data.path)
@@ -42,13 +43,13 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
     o, root = source.options, source.path
     metadata = _table(root, o["metadata_file"])
     if metadata is None:
-        raise FileNotFoundError(f"{root}: metadata CSV {o['metadata_file']} (or .gz) not found; point data.path "
+        raise MissingFileError(f"{root}: metadata CSV {o['metadata_file']} (or .gz) not found; point data.path "
                                 "at the MIMIC-CXR-JPG root or set data.options.metadata_file")
     splits: dict[str, str] = {}
     if o["split_file"]:
         split_path = _table(root, o["split_file"])
         if split_path is None:
-            raise FileNotFoundError(f"{root}: split CSV {o['split_file']} (or .gz) not found; set "
+            raise MissingFileError(f"{root}: split CSV {o['split_file']} (or .gz) not found; set "
                                     "data.options.split_file (null puts every study in default_split)")
         splits = {row["dicom_id"]: row["split"] for _, row in csv_rows(split_path, ("dicom_id", "split"))}
     labels: dict[str, dict[str, float]] = {}

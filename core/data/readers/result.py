@@ -7,11 +7,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from radzoo.data.study import Study
+from radzoo.errors import InputError
 
 log = logging.getLogger("radzoo.data")
 
 
-class DataProblem(ValueError):
+class DataProblem(InputError):
     """A record that cannot be used, raised in strict mode (or collected in the default mode)."""
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from radzoo.data.readers import Source, csv_table
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.study import Study
+from radzoo.errors import MissingFileError
 
 OPTIONS = {"n": 1000, "seed": 0, "image_size": 128}
 
@@ -29,7 +30,7 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
     folder = source.path if source.path.is_dir() else source.path.parent
     table = folder / "reports.csv"
     if not table.is_file():
-        raise FileNotFoundError(f"{folder} holds no reports.csv: it is not a synthetic set; create one with "
+        raise MissingFileError(f"{folder} holds no reports.csv: it is not a synthetic set; create one with "
                                 f"`radzoo data synth --out {folder}` or leave data.path empty to use the cached one")
     options = {**csv_table.OPTIONS, **{k: v for k, v in source.options.items() if k not in OPTIONS}}
     yield from csv_table.read(Source("csv", table, source.image_root, options), log)

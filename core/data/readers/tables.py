@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from radzoo.data.labels import labels_from_mapping
 from radzoo.data.readers.result import SkipLog
+from radzoo.errors import InputError, MissingFileError
 
 # bytes that are not UTF-8 come through as lone surrogates (errors="surrogateescape"), one per byte
 NOT_UTF8 = re.compile("[\udc80-\udcff]")
@@ -43,15 +44,15 @@ def csv_rows(path: Path, required: Sequence[str] = (), delimiter: str = ",", log
     byte cannot stop a whole data set.
     """
     if not path.is_file():
-        raise FileNotFoundError(f"CSV file {path} does not exist")
+        raise MissingFileError(f"CSV file {path} does not exist")
     with open_text(path, errors="surrogateescape") as fh:
         reader = csv.DictReader(fh, delimiter=delimiter)
         columns = reader.fieldnames or []
         if not_utf8(dict.fromkeys(columns, "")) or any(NOT_UTF8.search(c) for c in columns):
-            raise ValueError(f"{path}: the header is not UTF-8 text; {RESAVE_AS_UTF8}")
+            raise InputError(f"{path}: the header is not UTF-8 text; {RESAVE_AS_UTF8}")
         missing = [c for c in required if c not in columns]
         if missing:
-            raise ValueError(f"{path}: column(s) {', '.join(map(repr, missing))} not found; the file has "
+            raise InputError(f"{path}: column(s) {', '.join(map(repr, missing))} not found; the file has "
                              f"{', '.join(map(repr, columns)) or 'no header'}; {hint}")
         for row in reader:
             bad = not_utf8(row)
@@ -60,21 +61,21 @@ def csv_rows(path: Path, required: Sequence[str] = (), delimiter: str = ",", log
                 continue
             where, detail = f"{path.name} line {reader.line_num}", f"text is not UTF-8 ({bad}); {RESAVE_AS_UTF8}"
             if log is None:
-                raise ValueError(f"{path}: line {reader.line_num}: {detail}")
+                raise InputError(f"{path}: line {reader.line_num}: {detail}")
             log.problem("not_utf8", where, detail)
 
 
 def load_json(path: Path) -> Any:
     """Parsed JSON with the file named in any error."""
     if not path.is_file():
-        raise FileNotFoundError(f"JSON file {path} does not exist")
+        raise MissingFileError(f"JSON file {path} does not exist")
     try:
         with open_text(path) as fh:
             return json.load(fh)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+        raise InputError(f"{path} is not valid JSON ({exc})") from None
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+        raise InputError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
                          f"{RESAVE_AS_UTF8}") from None
 
 
@@ -90,8 +91,8 @@ def labels_and_truth(value: Any, where: str) -> tuple[dict[str, float], dict[str
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}: labels are not valid JSON ({exc})") from None
+            raise InputError(f"{where}: labels are not valid JSON ({exc})") from None
     if not isinstance(value, dict):
-        raise ValueError(f"{where}: labels must be a JSON object, got {type(value).__name__}")
+        raise InputError(f"{where}: labels must be a JSON object, got {type(value).__name__}")
     chexpert = value.get("chexpert", value)
     return labels_from_mapping(chexpert, where), dict(value.get("truth") or {})

@@ -23,6 +23,7 @@ from PIL import Image
 from radzoo.data.synthetic.anatomy import Anatomy, render_normal, to_pixels
 from radzoo.data.synthetic.findings import draw_findings, sample_truth
 from radzoo.data.synthetic.reports import chexpert_labels, write_indication, write_report
+from radzoo.errors import InputError
 
 __all__ = ["GENERATOR_VERSION", "SyntheticStudy", "default_dir", "ensure_generated", "generate", "render_study",
            "render_truth"]
@@ -55,7 +56,7 @@ def split_of(index: int) -> str:
 def render_study(index: int, seed: int = 0, image_size: int = 128) -> SyntheticStudy:
     """Study ``index`` of the set with ``seed``."""
     if image_size < 32:
-        raise ValueError(f"image_size {image_size} is too small to draw a chest; use 32 px or more")
+        raise InputError(f"image_size {image_size} is too small to draw a chest; use 32 px or more")
     rng = np.random.default_rng([seed, index, 20260])
     truth = sample_truth(rng)
     pixels = render_truth(truth, rng, image_size)
@@ -75,7 +76,7 @@ def render_truth(truth: dict[str, Any], rng: np.random.Generator, image_size: in
 def generate(out_dir: str | Path, n: int, seed: int = 0, image_size: int = 128) -> Path:
     """Write ``n`` studies to ``out_dir`` (images/, reports.csv, llava.json, synthetic.json); returns out_dir."""
     if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+        raise InputError(f"n must be at least 1, got {n}")
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rows, records, counts = [], [], Counter()

@@ -1,4 +1,4 @@
-"""The example's components: they follow radzoo's encoder and adapter protocols (see DESIGN.md)."""
+"""The example's components: they follow radzoo's encoder and adapter protocols (see radzoo's docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

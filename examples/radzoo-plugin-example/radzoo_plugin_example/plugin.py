@@ -25,11 +25,11 @@ def build_example_gated(in_dim: int, out_dim: int, **args):
 
 @hookimpl
 def radzoo_register_encoders(registry) -> None:
-    registry.add("example-cnn", build_example_cnn, license="Apache-2.0",
+    registry.add("example-cnn", build_example_cnn, license="Apache-2.0", paper="none (a teaching example)",
                  description="example plugin: tiny 1-channel conv net, one token per feature-map cell")
 
 
 @hookimpl
 def radzoo_register_adapters(registry) -> None:
-    registry.add("example-gated", build_example_gated, license="Apache-2.0",
+    registry.add("example-gated", build_example_gated, license="Apache-2.0", paper="none (a teaching example)",
                  description="example plugin: linear projection times a learned sigmoid gate")
