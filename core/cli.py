@@ -33,8 +33,28 @@ COMMANDS = {
 USER_ERRORS = (ValueError, LookupError, FileNotFoundError, PermissionError, TypeError, OSError)
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """A parser whose leaf commands take positionals (recipes, ``key=value`` overrides) before or after options.
+
+    Plain argparse stops filling positionals at the first option, so ``train R --out D key=value`` failed;
+    parsers that hold subcommands keep the plain parse (argparse cannot intermix them), and every subcommand
+    parser, built from this class, parses intermixed.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # parse_known_intermixed_args calls back into parse_known_args
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="radzoo", description="A model zoo for chest X-ray report generation.")
+    parser = _IntermixedParser(prog="radzoo", description="A model zoo for chest X-ray report generation.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
@@ -89,6 +109,18 @@ def _show_radzoo_logs() -> None:
     logger.setLevel(logging.INFO)
 
 
+def _run_until_pipe_closes(args: argparse.Namespace) -> int:
+    """Run the command; a reader that stops early (``radzoo ... | head``) ends it quietly, as it does ``cat``."""
+    try:
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Python would flush the dead stdout again at exit and print a traceback: point it at /dev/null
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the shell's status for a command whose pipe closed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -100,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warnings(args.command)
-            return int(args._run(args) or 0)
+            return _run_until_pipe_closes(args)
     except KeyboardInterrupt:
         print("radzoo: interrupted; finished work is saved, rerun the same command to resume", file=sys.stderr)
         return 130

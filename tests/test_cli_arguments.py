@@ -1,0 +1,60 @@
+"""Command-line parsing: ``key=value`` overrides before or after options, and a reader that closes the pipe."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from radzoo.cli import _parser, main
+
+# (argv, attribute, expected overrides): every command taking overrides, with them after (and between) options
+INTERMIXED = [
+    (["train", "demo/llava-rad", "--out", "runs/x", "data.path=d", "--resume", "stages.0.max_steps=2"],
+     "overrides", ["data.path=d", "stages.0.max_steps=2"]),
+    (["compare", "demo/llava-rad", "--out", "runs/q", "--data", "synthetic", "stages.1.max_steps=20",
+      "--baselines", "none"], "items", ["demo/llava-rad", "stages.1.max_steps=20"]),
+    (["generate", "runs/x", "--data", "d", "--out", "p.jsonl", "generation.max_new_tokens=8", "--batch-size", "4"],
+     "overrides", ["generation.max_new_tokens=8"]),
+    (["build", "demo/llava-rad", "--no-smoke", "llm.lora.r=4"], "overrides", ["llm.lora.r=4"]),
+    (["recipe", "show", "demo/llava-rad", "stages.1.lr=1e-3"], "overrides", ["stages.1.lr=1e-3"]),
+    (["train", "--out", "runs/x", "demo/llava-rad", "data.path=d"], "overrides", ["data.path=d"]),
+]
+
+
+@pytest.mark.parametrize(("argv", "attribute", "expected"), INTERMIXED, ids=[" ".join(c[0]) for c in INTERMIXED])
+def test_overrides_parse_before_or_after_options(argv, attribute, expected):
+    args = _parser().parse_args(argv)
+    assert getattr(args, attribute) == expected
+    for option, value in zip(argv, argv[1:]):
+        if option in ("--out", "--data", "--baselines"):
+            assert getattr(args, option[2:]) == value
+
+
+def test_every_leaf_command_parses_intermixed():
+    """A command added later gets the same parsing: every subcommand parser is built intermixed."""
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert commands.choices
+    for name, sub in commands.choices.items():
+        assert type(sub) is type(parser), name
+
+
+def test_an_unknown_option_after_overrides_is_still_an_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["recipe", "show", "demo/llava-rad", "stages.1.lr=1e-3", "--bogus"])
+    assert exit_info.value.code == 2
+    assert "--bogus" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly():
+    """``radzoo recipe show ... | head -1``: no traceback, no error line once the reader has gone."""
+    process = subprocess.Popen([sys.executable, "-m", "radzoo.cli", "recipe", "show", "llava-rad"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait() == 141
+    assert "Traceback" not in err and "Broken pipe" not in err, err
