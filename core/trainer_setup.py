@@ -72,6 +72,7 @@ def build_trainer(cfg: DictConfig, model: RadiologyVLM, stage: Any, run_dir: Pat
     return L.Trainer(
         accelerator=t.accelerator, devices=t.devices, strategy=build_strategy(cfg, model),
         precision=str(t.precision), accumulate_grad_batches=int(t.accumulate_grad_batches),
+        gradient_clip_val=t.gradient_clip_val,
         max_epochs=1, logger=loggers or False, log_every_n_steps=int(t.log_every_n_steps),
         callbacks=[_progress_bar(stage.name)] if t.progress_bar else [],
         enable_progress_bar=bool(t.progress_bar), enable_checkpointing=False, enable_model_summary=False,
