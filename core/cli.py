@@ -53,6 +53,12 @@ class _IntermixedParser(argparse.ArgumentParser):
             self._intermixing = False
 
 
+def _first_sentence(doc: str) -> str | None:
+    """A command's one-line summary for ``radzoo --help``: its docstring's first sentence, however it wraps."""
+    paragraph = " ".join(doc.split("\n\n")[0].split())
+    return paragraph.split(". ")[0].rstrip(".") + "." if paragraph else None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _IntermixedParser(prog="radzoo", description="A model zoo for chest X-ray report generation.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -64,8 +70,8 @@ def _parser() -> argparse.ArgumentParser:
             if exc.name == f"radzoo.commands.{module_name}":
                 continue  # a command not built yet
             raise
-        doc = (module.__doc__ or "").strip().splitlines()
-        cmd = sub.add_parser(name, help=doc[0] if doc else None, description=" ".join(doc) or None)
+        doc = (module.__doc__ or "").strip()
+        cmd = sub.add_parser(name, help=_first_sentence(doc), description=" ".join(doc.splitlines()) or None)
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser

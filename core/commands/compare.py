@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from radzoo.commands.threads_option import add_threads_option, apply_threads
+
 EXAMPLES = """examples:
   radzoo compare demo/llava-rad demo/cxr-llava demo/slava-cxr --out runs/compare
   radzoo compare llava-rad cxr-llava --out runs/mimic --data mimic-cxr:/data/mimic-cxr-jpg trainer.devices=4
@@ -31,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reference rows: comma-separated constant, nearest-neighbour, or none")
     parser.add_argument("--bootstrap", type=int, default=None, help="bootstrap resamples for the CIs")
     parser.add_argument("--batch-size", type=int, default=None, help="generation batch size (default: recipe's)")
+    add_threads_option(parser)
 
 
 def data_overrides(spec: str | None) -> list[str]:
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from radzoo.compare import compare
     from radzoo.leaderboard_console import print_leaderboard
 
+    apply_threads(args)
     recipes, overrides = split_items(args.items)
     baselines = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",") if b.strip()]
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
