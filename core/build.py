@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,11 @@ def apply_lora(llm: Any, lora_cfg: Any) -> None:
                           f"its linear layers are: {', '.join(linear)}")
     config = LoraConfig(r=int(lora_cfg.r), lora_alpha=int(lora_cfg.alpha), lora_dropout=float(lora_cfg.dropout),
                         target_modules=targets, task_type="CAUSAL_LM", bias="none")
-    llm.model = get_peft_model(llm.model, config)
+    with warnings.catch_warnings():
+        # peft (0.21) reads transformers' deprecated `is_gradient_checkpointing` through getattr with a default,
+        # so it keeps working after transformers v6 removes it; the warning is peft's to fix, not a user's
+        warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*deprecated", category=FutureWarning)
+        llm.model = get_peft_model(llm.model, config)
 
 
 def build_model(recipe: DictConfig, source: str | Path | None = None) -> RadiologyVLM:

@@ -105,8 +105,16 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def _not_timm_channel_note(record: logging.LogRecord) -> bool:
+    # 1-channel encoders load 1-channel weights; timm still notes its RGB default on every load
+    return "declares 3 source channels" not in record.getMessage()
+
+
 def _show_radzoo_logs() -> None:
     """radzoo's progress lines and warnings (logger ``radzoo.*``) go to stderr as plain lines."""
+    timm_builder = logging.getLogger("timm.models._builder")
+    if _not_timm_channel_note not in timm_builder.filters:
+        timm_builder.addFilter(_not_timm_channel_note)
     logger = logging.getLogger("radzoo")
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         handler = _StderrHandler()
