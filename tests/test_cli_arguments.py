@@ -58,3 +58,25 @@ def test_a_closed_pipe_ends_quietly():
     process.stderr.close()
     assert process.wait() == 141
     assert "Traceback" not in err and "Broken pipe" not in err, err
+
+
+# ------------------------------------------------------------------------------------ messages that blame right
+@pytest.mark.parametrize("argv", [
+    ["compare", "demo/llava-rad", "--out", "x", "--data", "mimic:/data/m"],
+    ["generate", "demo/llava-rad", "--data", "d", "--format", "mimic", "--out", "p.jsonl"],
+    ["data", "check", "--format", "mimic", "--path", "d"],
+])
+def test_a_data_format_typo_suggests_the_format(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean 'mimic-cxr'?" in err and ".yaml" not in err
+
+
+def test_a_mistyped_run_directory_is_not_answered_with_recipe_names(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "llava-rad").mkdir(parents=True)
+    assert main(["generate", "runs/llava-rd", "--data", "d", "--out", "p.jsonl"]) == 2
+    err = capsys.readouterr().err
+    assert "runs/llava-rd: no such run directory" in err and "Did you mean runs/llava-rad" in err
+    assert "Bundled recipes" not in err

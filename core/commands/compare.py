@@ -36,6 +36,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_threads_option(parser)
 
 
+def check_data_format(fmt: str, option: str) -> None:
+    """A data format typo on the command line is blamed on the option, with the close match."""
+    import difflib
+
+    from radzoo.recipe_schema import CHOICES
+
+    formats = CHOICES["data.format"]
+    if fmt not in formats:
+        close = difflib.get_close_matches(fmt, formats, n=1, cutoff=0.5) or [f for f in formats if f.startswith(fmt)]
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"command line {option} {fmt!r}: not a data format.{hint} Formats: {', '.join(formats)}")
+
+
 def data_overrides(spec: str | None) -> list[str]:
     """``FORMAT[:PATH]`` -> recipe overrides that point every recipe at that data set."""
     if spec is None:
@@ -43,6 +56,7 @@ def data_overrides(spec: str | None) -> list[str]:
     fmt, sep, path = spec.partition(":")
     if not fmt or (sep and not path):
         raise ValueError(f"--data {spec!r}: expected FORMAT or FORMAT:PATH, e.g. synthetic or csv:reports.csv")
+    check_data_format(fmt, "--data")
     return [f"data.format={fmt}"] + ([f"data.path={path}"] if path else [])
 
 

@@ -46,16 +46,34 @@ def _data_overrides(args: argparse.Namespace) -> list[str]:
     if args.data:
         extra.append(f"data.path={args.data}")
     if args.data_format:
+        from radzoo.commands.compare import check_data_format
+
+        check_data_format(args.data_format, "--format")
         extra.append(f"data.format={args.data_format}")
     if args.image_root:
         extra.append(f"data.image_root={args.image_root}")
     return extra
 
 
-def _warn_if_untrained(source: str, checkpoint: str | None) -> None:
+def _check_source(source: str, checkpoint: str | None) -> None:
+    """A mistyped run directory is named as such (not answered with recipe names); a recipe's random weights
+    are said aloud."""
+    import difflib
     from pathlib import Path
 
-    if checkpoint is None and not (Path(source) / "recipe.yaml").is_file():
+    from radzoo.recipe import bundled_recipe_names
+
+    path = Path(source)
+    if path.is_dir():
+        return
+    if not path.is_file() and source.removesuffix(".yaml").removeprefix("recipes/") not in bundled_recipe_names():
+        parent = path.parent if path.parent.is_dir() else Path(".")
+        runs = [str(parent / d.name) if parent != Path(".") else d.name for d in parent.iterdir() if d.is_dir()]
+        close = difflib.get_close_matches(source, runs + bundled_recipe_names(), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise FileNotFoundError(f"{source}: no such run directory, recipe file or bundled recipe.{hint} "
+                                "Give a directory written by `radzoo train` (or `radzoo export`), or a recipe")
+    if checkpoint is None:
         print(f"radzoo generate: warning: {source} is a recipe, not a trained run: its adapter (and LoRA) weights "
               "are random, so the reports are noise; pass a run directory from `radzoo train` (or --checkpoint)",
               file=sys.stderr)
@@ -86,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from radzoo.generate import generate
 
     apply_threads(args)
-    _warn_if_untrained(args.source, args.checkpoint)
+    _check_source(args.source, args.checkpoint)
     if args.image:
         return _one_image_reports(args)
     if args.indication:
