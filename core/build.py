@@ -67,9 +67,29 @@ def build_model(recipe: DictConfig, source: str | Path | None = None) -> Radiolo
         raise RecipeError(f"{exc} (recipe {source})") from None
 
 
+def _load_parts(recipe: DictConfig) -> tuple[Any, Any]:
+    """The encoder and the LLM; weights missing locally for either are named together, in one error, and an
+    unreachable hub makes that error immediate (see radzoo.hub_access) instead of a minute of retries each."""
+    from radzoo.hub_access import go_offline_if_unreachable
+    from radzoo.weights import WeightsNotFoundError
+
+    go_offline_if_unreachable()
+    parts, missing = {}, []
+    for kind in ("encoder", "llm"):
+        try:
+            parts[kind] = _create(kind, kind, recipe[kind].name, **_args(recipe[kind].args))
+        except WeightsNotFoundError as exc:
+            missing.append(str(exc))
+    if len(missing) > 1:
+        raise WeightsNotFoundError(f"{len(missing)} parts are missing locally: "
+                                   + " ".join(f"({i}) {m}" for i, m in enumerate(missing, 1)))
+    if missing:
+        raise WeightsNotFoundError(missing[0])
+    return parts["encoder"], parts["llm"]
+
+
 def _build(recipe: DictConfig) -> RadiologyVLM:
-    encoder = _create("encoder", "encoder", recipe.encoder.name, **_args(recipe.encoder.args))
-    llm = _create("llm", "llm", recipe.llm.name, **_args(recipe.llm.args))
+    encoder, llm = _load_parts(recipe)
     adapter = _create("adapter", "adapter", recipe.adapter.name, in_dim=int(encoder.embed_dim),
                       out_dim=int(llm.hidden_size), **_args(recipe.adapter.args))
     if recipe.llm.lora is not None:
