@@ -25,7 +25,16 @@ def create_evaluator(name: str, options: Mapping[str, Any] | None = None) -> Any
     from radzoo.discovery import create_component, get_plugins
     from radzoo.protocols import check_component
 
-    evaluator = create_component("evaluator", name, **dict(options or {}))
+    try:
+        evaluator = create_component("evaluator", name, **dict(options or {}))
+    except TypeError as exc:  # an option typo: name the option meant, not the evaluator's __init__
+        from radzoo.keyword_typos import unexpected_option_message
+
+        factory = get_plugins().registry("evaluator").spec(name).factory
+        message = unexpected_option_message(exc, factory, f"evaluator {name!r}")
+        if message is None:
+            raise
+        raise ValueError(message) from None
     try:
         check_component("evaluator", name, evaluator)
     except TypeError as exc:  # name the plugin to fix, not only the component

@@ -80,3 +80,14 @@ def test_a_mistyped_run_directory_is_not_answered_with_recipe_names(tmp_path, mo
     err = capsys.readouterr().err
     assert "runs/llava-rd: no such run directory" in err and "Did you mean runs/llava-rad" in err
     assert "Bundled recipes" not in err
+
+
+def test_an_evaluator_option_typo_gets_did_you_mean(tmp_path, capsys):
+    predictions = tmp_path / "p.jsonl"
+    predictions.write_text('{"id": "1", "prediction": "no effusion", "reference": "small effusion"}\n')
+    code = main(["evaluate", "--predictions", str(predictions), "--metrics", "chexpert", "--option",
+                 "chexpert.uncertian=negative", "--out", str(tmp_path / "m.json")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "evaluator 'chexpert': no option 'uncertian'. Did you mean 'uncertain'?" in err
+    assert "__init__" not in err
