@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,11 @@ def apply_lora(llm: Any, lora_cfg: Any) -> None:
                           f"its linear layers are: {', '.join(linear)}")
     config = LoraConfig(r=int(lora_cfg.r), lora_alpha=int(lora_cfg.alpha), lora_dropout=float(lora_cfg.dropout),
                         target_modules=targets, task_type="CAUSAL_LM", bias="none")
-    llm.model = get_peft_model(llm.model, config)
+    with warnings.catch_warnings():
+        # peft (0.21) reads transformers' deprecated `is_gradient_checkpointing` through getattr with a default,
+        # so it keeps working after transformers v6 removes it; the warning is peft's to fix, not a user's
+        warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*deprecated", category=FutureWarning)
+        llm.model = get_peft_model(llm.model, config)
 
 
 def build_model(recipe: DictConfig, source: str | Path | None = None) -> RadiologyVLM:
@@ -47,9 +52,29 @@ def build_model(recipe: DictConfig, source: str | Path | None = None) -> Radiolo
         raise RecipeError(f"{exc} (recipe {source})") from None
 
 
+def _load_parts(recipe: DictConfig) -> tuple[Any, Any]:
+    """The encoder and the LLM; weights missing locally for either are named together, in one error, and an
+    unreachable hub makes that error immediate (see radzoo.hub_access) instead of a minute of retries each."""
+    from radzoo.hub_access import go_offline_if_unreachable
+    from radzoo.weights import WeightsNotFoundError
+
+    go_offline_if_unreachable()
+    parts, missing = {}, []
+    for kind in ("encoder", "llm"):
+        try:
+            parts[kind] = create_component(kind, recipe[kind].name, _args(recipe[kind].args), recipe_key=kind)
+        except WeightsNotFoundError as exc:
+            missing.append(str(exc))
+    if len(missing) > 1:
+        raise WeightsNotFoundError(f"{len(missing)} parts are missing locally: "
+                                   + " ".join(f"({i}) {m}" for i, m in enumerate(missing, 1)))
+    if missing:
+        raise WeightsNotFoundError(missing[0])
+    return parts["encoder"], parts["llm"]
+
+
 def _build(recipe: DictConfig) -> RadiologyVLM:
-    encoder = create_component("encoder", recipe.encoder.name, _args(recipe.encoder.args), recipe_key="encoder")
-    llm = create_component("llm", recipe.llm.name, _args(recipe.llm.args), recipe_key="llm")
+    encoder, llm = _load_parts(recipe)
     adapter_args = {"in_dim": int(encoder.embed_dim), "out_dim": int(llm.hidden_size), **_args(recipe.adapter.args)}
     adapter = create_component("adapter", recipe.adapter.name, adapter_args, recipe_key="adapter")
     if recipe.llm.lora is not None:

@@ -38,8 +38,34 @@ BUG_REPORT = ("radzoo {command}: internal error ({kind}): this is a bug in radzo
               "your input; please report it with the traceback above")
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """A parser whose leaf commands take positionals (recipes, ``key=value`` overrides) before or after options.
+
+    Plain argparse stops filling positionals at the first option, so ``train R --out D key=value`` failed;
+    parsers that hold subcommands keep the plain parse (argparse cannot intermix them), and every subcommand
+    parser, built from this class, parses intermixed.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # parse_known_intermixed_args calls back into parse_known_args
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+def _first_sentence(doc: str) -> str | None:
+    """A command's one-line summary for ``radzoo --help``: its docstring's first sentence, however it wraps."""
+    paragraph = " ".join(doc.split("\n\n")[0].split())
+    return paragraph.split(". ")[0].rstrip(".") + "." if paragraph else None
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="radzoo", description="A model zoo for chest X-ray report generation.")
+    parser = _IntermixedParser(prog="radzoo", description="A model zoo for chest X-ray report generation.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
@@ -49,8 +75,8 @@ def _parser() -> argparse.ArgumentParser:
             if exc.name == f"radzoo.commands.{module_name}":
                 continue  # a command not built yet
             raise
-        doc = (module.__doc__ or "").strip().splitlines()
-        cmd = sub.add_parser(name, help=doc[0] if doc else None, description=" ".join(doc) or None)
+        doc = (module.__doc__ or "").strip()
+        cmd = sub.add_parser(name, help=_first_sentence(doc), description=" ".join(doc.splitlines()) or None)
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser
@@ -84,14 +110,34 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def _not_timm_channel_note(record: logging.LogRecord) -> bool:
+    # 1-channel encoders load 1-channel weights; timm still notes its RGB default on every load
+    return "declares 3 source channels" not in record.getMessage()
+
+
 def _show_radzoo_logs() -> None:
     """radzoo's progress lines and warnings (logger ``radzoo.*``) go to stderr as plain lines."""
+    timm_builder = logging.getLogger("timm.models._builder")
+    if _not_timm_channel_note not in timm_builder.filters:
+        timm_builder.addFilter(_not_timm_channel_note)
     logger = logging.getLogger("radzoo")
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+
+
+def _run_until_pipe_closes(args: argparse.Namespace) -> int:
+    """Run the command; a reader that stops early (``radzoo ... | head``) ends it quietly, as it does ``cat``."""
+    try:
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Python would flush the dead stdout again at exit and print a traceback: point it at /dev/null
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the shell's status for a command whose pipe closed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warnings(args.command)
-            return int(args._run(args) or 0)
+            return _run_until_pipe_closes(args)
     except KeyboardInterrupt:
         print("radzoo: interrupted; finished work is saved, rerun the same command to resume", file=sys.stderr)
         return 130

@@ -20,6 +20,7 @@ import pluggy
 
 from radzoo import hookspecs
 from radzoo.errors import ContractError, RecipeError
+from radzoo.keyword_typos import unexpected_option_message
 from radzoo.protocols import check_component
 from radzoo.registry import Registry, RegistryError, resolve_factory
 
@@ -200,10 +201,18 @@ def create_component(kind: str, name: str, args: Mapping[str, Any] | None = None
     except TypeError as exc:
         where = f"recipe key '{recipe_key}.args'" if recipe_key else "arguments"
         called = getattr(getattr(factory, "func", factory), "__name__", name)  # a partial names its function
-        raise RecipeError(f"{where}: {kind} {name!r} rejected its arguments: {called}() {exc}") from None
+        typo = unexpected_option_message(TypeError(f"{called}() {exc}"), factory, f"{kind} {name!r}")
+        message = typo or f"{kind} {name!r} rejected its arguments: {called}() {exc}"
+        raise RecipeError(f"{where}: {message}") from None
     except ValueError:  # no inspectable signature (a builtin): the call itself will tell
         pass
-    component = factory(**args)
+    try:
+        component = factory(**args)
+    except TypeError as exc:  # a factory passing **options on: name the option meant, not __init__'s TypeError
+        typo = unexpected_option_message(exc, factory, f"{kind} {name!r}")
+        if typo is None:
+            raise
+        raise RecipeError(typo) from None
     try:
         check_component(kind, name, component)
     except ContractError as exc:  # name the plugin to fix, not only the component

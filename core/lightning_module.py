@@ -21,7 +21,7 @@ class StageModule(L.LightningModule):
                  accumulate: int, seed: int, start_step: int = 0, num_workers: int = 0,
                  restore: Callable[[torch.optim.Optimizer, Any], None] | None = None,
                  restore_rng: Callable[[], None] | None = None,
-                 on_step: Callable[[StageModule, int], None] | None = None) -> None:
+                 on_step: Callable[[StageModule, int], None] | None = None, optimizer: str = "adamw") -> None:
         super().__init__()
         self.model, self.stage, self.dataset = model, stage, dataset
         self.total_steps, self.accumulate, self.seed = total_steps, accumulate, seed
@@ -29,6 +29,7 @@ class StageModule(L.LightningModule):
         self.restore, self.restore_rng, self.on_step = restore, restore_rng, on_step
         self.step_losses: list[float] = []
         self._window: list[float] = []
+        self.optimizer_kind = optimizer
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: Any = None
         self.checksums: list[float] = []
@@ -80,7 +81,8 @@ class StageModule(L.LightningModule):
             self.on_step(self, self.start_step + len(self.step_losses))
 
     def configure_optimizers(self) -> dict[str, Any]:
-        self.optimizer, self.scheduler = build_optimizer(self.model, self.stage, self.total_steps)
+        self.optimizer, self.scheduler = build_optimizer(self.model, self.stage, self.total_steps,
+                                                           self.optimizer_kind)
         if self.restore is not None:
             self.restore(self.optimizer, self.scheduler)
         return {"optimizer": self.optimizer, "lr_scheduler": {"scheduler": self.scheduler, "interval": "step"}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -19,6 +20,7 @@ from radzoo.errors import RecipeError
 from radzoo.prompts import placeholder_problem
 from radzoo.recipe_schema import CHOICES, Recipe, StageConfig, schema_default
 from radzoo.recipe_secrets import refuse_credentials_from_env
+from radzoo.stage_keys import resolve_stage_key
 
 COMPONENT_KINDS = ("encoder", "adapter", "llm")  # the recipe sections that name a component of that kind
 
@@ -77,8 +79,11 @@ def _load_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path
     layers: list[tuple[Path, dict[str, Any]]] = []
     for base in bases:
         base_path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
+        if not base_path.is_file() and str(base).removesuffix(".yaml") in bundled_recipe_names():
+            base_path = find_recipe(base)  # a bundled name: `extends: [llava-rad]` from a recipe anywhere
         if not base_path.is_file():
-            raise RecipeError(f"{path}: key 'extends': base recipe {base!r} not found at {base_path}")
+            raise RecipeError(f"{path}: key 'extends': base recipe {base!r} not found at {base_path} and no "
+                              f"bundled recipe has that name (`radzoo recipe list`)")
         layers += _load_with_bases(base_path, (*seen, path))
     layers.append((path, data))
     return layers
@@ -118,12 +123,14 @@ def _describe(exc: OmegaConfBaseException, source: str, prefix: str = "") -> str
     msg = str(getattr(exc, "msg", exc)).splitlines()[0]
     parent_key = key.rsplit(".", 1)[0] if "." in key else ""
     allowed = _allowed_keys(parent_key)
+    if allowed:  # omegaconf's own "Did you mean" would double ours, which lists the allowed keys too
+        msg = msg.split(". Did you mean")[0].rstrip(".")
     bad = key.rsplit(".", 1)[-1]
     hint = ""
     if "not in" in msg and allowed:
         close = difflib.get_close_matches(bad, allowed, n=2, cutoff=0.5)
         hint = (f" Did you mean {', '.join(close)}?" if close else "") + f" Allowed keys: {', '.join(allowed)}"
-    return f"{source}: key '{key}': {msg}.{hint}"
+    return f"{source}: key '{key}': {msg}{'' if msg.endswith(('?', '.')) else '.'}{hint}"
 
 
 def _allowed_keys(parent: str) -> list[str]:
@@ -154,6 +161,16 @@ def _delete_key(cfg: DictConfig, item: str) -> None:
         raise RecipeError(f"override {item!r}: {_describe(exc, 'command line')}") from None
 
 
+def _set_value(cfg: DictConfig, key: str, value: Any) -> None:
+    """Set ``key``; a mapping replaces the node, a typed node (``llm.lora={r: 4}``) from its schema defaults."""
+    node = OmegaConf.select(cfg, key, default=None)
+    typed = isinstance(node, DictConfig) and dataclasses.is_dataclass(OmegaConf.get_type(node))
+    if isinstance(value, dict) and typed:
+        OmegaConf.update(cfg, key, OmegaConf.structured(OmegaConf.get_type(node)), merge=False)
+    # a None typed node (llm.lora before LoRA is on) takes a mapping only by merging into its type
+    OmegaConf.update(cfg, key, value, merge=isinstance(value, dict) and (typed or node is None))
+
+
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
     """``a.b=value`` sets (YAML-parsed, a mapping replaces the whole node); ``~a.b`` deletes a free-form key
     and resets a schema key to its default (``~llm.lora`` turns LoRA off)."""
@@ -168,11 +185,15 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
             value = yaml.safe_load(raw) if raw else ""
         except yaml.YAMLError as exc:
             raise RecipeError(f"override {item!r}: value is not valid YAML: {exc}") from None
+        try:
+            key = resolve_stage_key(key, [str(s.name) for s in cfg.stages])
+        except ValueError as exc:
+            raise RecipeError(f"override {item!r}: {exc}") from None
         component, _, leaf = key.partition(".")
         if component in COMPONENT_KINDS and leaf == "name":
             _reset_args_on_swap(cfg, component, value)
         try:
-            OmegaConf.update(cfg, key, value, merge=False)
+            _set_value(cfg, key, value)
         except OmegaConfBaseException as exc:
             raise RecipeError(_describe(exc, f"override {item!r}")) from None
     return cfg
@@ -181,7 +202,7 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
 def _choice_values(cfg: DictConfig) -> Iterator[tuple[str, str, Any]]:
     """(key path, CHOICES key, value) for every key whose values are a closed set."""
     for key in ("data.format", "trainer.precision", "trainer.strategy", "trainer.uncertain_labels", "prompt.format",
-                "generation.cache"):
+                "generation.cache", "trainer.optimizer"):
         yield key, key, OmegaConf.select(cfg, key)
     for i, logger in enumerate(cfg.trainer.loggers):
         yield f"trainer.loggers[{i}]", "trainer.loggers[]", logger

@@ -118,6 +118,9 @@ class TrainerConfig:
     max_answer_tokens: int | None = None
     loggers: list[str] = field(default_factory=lambda: ["csv"])
     progress_bar: bool = True
+    max_steps_per_stage: int | None = None  # caps every stage's steps: one key for a quick run of any recipe
+    gradient_clip_val: float | None = None  # clip the gradient norm to this (None: no clipping)
+    optimizer: str = "adamw"  # adamw, adamw-fused (CUDA), adamw-8bit (bitsandbytes)
 
 
 @dataclass
@@ -165,6 +168,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "trainer.strategy": ("auto", "ddp", "fsdp", "deepspeed_stage_2"),
     "trainer.uncertain_labels": ("mask", "positive"),
     "trainer.loggers[]": ("csv", "tensorboard"),
+    "trainer.optimizer": ("adamw", "adamw-fused", "adamw-8bit"),
     "generation.cache": ("dynamic", "static"),
     "prompt.format": tuple(CHAT_FORMATS),
 }

@@ -33,11 +33,14 @@ def check_stage(model: RadiologyVLM, stage: Any, index: int) -> None:
         raise InputError(f"{where}: set 'epochs' or 'max_steps'")
 
 
-def stage_steps(stage: Any, batches_per_epoch: int, accumulate: int) -> int:
-    """Optimizer steps of a stage: ``max_steps`` when set, else epochs x batches / accumulation (rounded up)."""
+def stage_steps(stage: Any, batches_per_epoch: int, accumulate: int, cap: int | None = None) -> int:
+    """Optimizer steps of a stage: ``max_steps`` when set, else epochs x batches / accumulation (rounded up),
+    at most ``cap`` (``trainer.max_steps_per_stage``)."""
     if stage.max_steps is not None:
-        return int(stage.max_steps)
-    return max(1, math.ceil(int(stage.epochs) * batches_per_epoch / accumulate))
+        steps = int(stage.max_steps)
+    else:
+        steps = max(1, math.ceil(int(stage.epochs) * batches_per_epoch / accumulate))
+    return steps if cap is None else min(steps, int(cap))
 
 
 def lr_factor(step: int, total: int, warmup_ratio: float, kind: str) -> float:
@@ -53,16 +56,32 @@ def lr_factor(step: int, total: int, warmup_ratio: float, kind: str) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def build_optimizer(model: RadiologyVLM, stage: Any, total_steps: int
+def make_adamw(groups: list[dict[str, Any]], lr: float, kind: str = "adamw") -> torch.optim.Optimizer:
+    """``trainer.optimizer``: torch AdamW, its fused CUDA kernel, or bitsandbytes' 8-bit AdamW (optional)."""
+    if kind == "adamw-8bit":
+        try:
+            import bitsandbytes
+        except ImportError:
+            raise ValueError("trainer.optimizer=adamw-8bit needs the bitsandbytes package, which is not installed: "
+                             "`pip install bitsandbytes`, or use trainer.optimizer=adamw") from None
+        return bitsandbytes.optim.AdamW8bit(groups, lr=lr)
+    if kind == "adamw-fused" and not torch.cuda.is_available():
+        raise ValueError("trainer.optimizer=adamw-fused runs on CUDA only; use trainer.optimizer=adamw on this "
+                         "machine")
+    return torch.optim.AdamW(groups, lr=lr, fused=True if kind == "adamw-fused" else None)
+
+
+def build_optimizer(model: RadiologyVLM, stage: Any, total_steps: int, kind: str = "adamw"
                     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over the trainable parameters (no decay on biases and norms) and a per-step LR schedule."""
+    """AdamW (``kind``: see make_adamw) over the trainable parameters (no decay on biases and norms) and a
+    per-step LR schedule."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
     groups = [{"params": decay, "weight_decay": float(stage.weight_decay)},
               {"params": no_decay, "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=float(stage.lr))
+    optimizer = make_adamw([g for g in groups if g["params"]], float(stage.lr), kind)
     kind, warmup = str(stage.scheduler), float(stage.warmup_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, warmup, kind))
     return optimizer, scheduler

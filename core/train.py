@@ -87,6 +87,9 @@ def _check_trainer_keys(cfg: DictConfig) -> None:
     require_strategy_package(str(cfg.trainer.strategy))  # the closed sets were checked when the recipe loaded
     if not cfg.stages:
         raise InputError("recipe key 'stages': the recipe declares no training stages")
+    cap = cfg.trainer.max_steps_per_stage
+    if cap is not None and int(cap) < 1:
+        raise InputError(f"recipe key 'trainer.max_steps_per_stage': {cap} steps; give 1 or more, or null for no cap")
 
 
 def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = False, *,
@@ -199,7 +202,7 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
     trainer = build_trainer(cfg, model, stage, run_dir, stage.name + (f"-from-step{state.step}" if state.step else ""))
     accumulate = int(cfg.trainer.accumulate_grad_batches)
     total = stage_steps(stage, batches_per_epoch(len(dataset), int(stage.batch_size), trainer.world_size),
-                        accumulate)
+                        accumulate, cfg.trainer.max_steps_per_stage)
     start = state.step
     stop_at = total if budget is None else min(total, start + max(budget, 0))
     every = int(cfg.trainer.checkpoint_every_n_steps)
@@ -231,7 +234,8 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
 
     module = StageModule(model, stage, dataset, total_steps=total, accumulate=accumulate, seed=seed,
                          start_step=start, num_workers=int(cfg.trainer.num_workers), restore=restore,
-                         restore_rng=(lambda: restore_rng(extra)) if extra is not None else None, on_step=on_step)
+                         restore_rng=(lambda: restore_rng(extra)) if extra is not None else None, on_step=on_step,
+                         optimizer=str(cfg.trainer.optimizer))
     if trainer.is_global_zero:
         print(f"stage {index + 1}/{len(cfg.stages)} {stage.name}: task {stage.task}, trains "
               f"{', '.join(stage.trainable)}, {total} steps of {stage.batch_size} x {trainer.world_size} device(s)"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
+import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,10 @@ def _progress_bar(stage_name: str) -> Any:
     from lightning.pytorch.callbacks import RichProgressBar
 
     class StageProgressBar(RichProgressBar):
+        def _get_train_description(self, current_epoch: int) -> str:
+            # a stage is one Lightning epoch of its own steps: "Epoch 0/0" on a 3-epoch stage misleads
+            return f"stage {stage_name}"
+
         def get_metrics(self, trainer: Any, pl_module: Any) -> dict[str, Any]:
             metrics = super().get_metrics(trainer, pl_module)
             metrics.pop("v_num", None)
@@ -60,12 +67,26 @@ def _progress_bar(stage_name: str) -> Any:
     return StageProgressBar(leave=True)
 
 
+def quiet_lightning() -> None:
+    """Lightning's per-stage notices (devices found, tips and adverts, "fit stopped") and a torch deprecation
+    inside Lightning would bury radzoo's own stage lines; its warnings and errors still show."""
+    import lightning.pytorch  # noqa: F401  (it sets its logger's level on import: set ours after)
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
 def build_trainer(cfg: DictConfig, model: RadiologyVLM, stage: Any, run_dir: Path, log_version: str) -> Any:
     """A Trainer for one stage: one Lightning epoch over the stage's seeded micro-batches."""
     import lightning as L
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    quiet_lightning()
+
     t = cfg.trainer
+    # off a terminal the bar cannot redraw; train prints plain progress lines instead, never both
+    bar = bool(t.progress_bar) and sys.stdout.isatty()
     if t.gradient_checkpointing and t.strategy != "fsdp":
         enable_gradient_checkpointing(model)
     loggers = [CSVLogger(run_dir, name="logs", version=log_version) if kind == "csv"
@@ -73,9 +94,10 @@ def build_trainer(cfg: DictConfig, model: RadiologyVLM, stage: Any, run_dir: Pat
     return L.Trainer(
         accelerator=t.accelerator, devices=t.devices, strategy=build_strategy(cfg, model),
         precision=str(t.precision), accumulate_grad_batches=int(t.accumulate_grad_batches),
+        gradient_clip_val=t.gradient_clip_val,
         max_epochs=1, logger=loggers or False, log_every_n_steps=int(t.log_every_n_steps),
-        callbacks=[_progress_bar(stage.name)] if t.progress_bar else [],
-        enable_progress_bar=bool(t.progress_bar), enable_checkpointing=False, enable_model_summary=False,
+        callbacks=[_progress_bar(stage.name)] if bar else [], enable_progress_bar=bar,
+        enable_checkpointing=False, enable_model_summary=False,
         use_distributed_sampler=False, num_sanity_val_steps=0, limit_val_batches=0,
         deterministic=False, default_root_dir=str(run_dir),
     )

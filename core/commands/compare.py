@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from radzoo.commands.threads_option import add_threads_option, apply_threads
 from radzoo.errors import InputError
 
 EXAMPLES = """examples:
@@ -33,6 +34,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reference rows: comma-separated constant, nearest-neighbour, or none")
     parser.add_argument("--bootstrap", type=int, default=None, help="bootstrap resamples for the CIs")
     parser.add_argument("--batch-size", type=int, default=None, help="generation batch size (default: recipe's)")
+    add_threads_option(parser)
+
+
+def check_data_format(fmt: str, option: str) -> None:
+    """A data format typo on the command line is blamed on the option, with the close match."""
+    import difflib
+
+    from radzoo.recipe_schema import CHOICES
+
+    formats = CHOICES["data.format"]
+    if fmt not in formats:
+        close = difflib.get_close_matches(fmt, formats, n=1, cutoff=0.5) or [f for f in formats if f.startswith(fmt)]
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"command line {option} {fmt!r}: not a data format.{hint} Formats: {', '.join(formats)}")
 
 
 def data_overrides(spec: str | None) -> list[str]:
@@ -42,6 +57,7 @@ def data_overrides(spec: str | None) -> list[str]:
     fmt, sep, path = spec.partition(":")
     if not fmt or (sep and not path):
         raise InputError(f"--data {spec!r}: expected FORMAT or FORMAT:PATH, e.g. synthetic or csv:reports.csv")
+    check_data_format(fmt, "--data")
     return [f"data.format={fmt}"] + ([f"data.path={path}"] if path else [])
 
 
@@ -59,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from radzoo.compare import compare
     from radzoo.leaderboard_console import print_leaderboard
 
+    apply_threads(args)
     recipes, overrides = split_items(args.items)
     baselines = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",") if b.strip()]
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None

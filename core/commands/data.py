@@ -8,7 +8,7 @@ import sys
 from radzoo.errors import InputError
 
 EXAMPLES = """examples:
-  radzoo data synth --n 1000 --out data/synthetic [--seed 0] [--image-size 128]
+  radzoo data synth --n 1000 --out data/synthetic --seed 0 --image-size 64
   radzoo data check --format mimic-cxr --path /data/mimic-cxr-jpg --option views=[PA] --split test
 """
 EXAMPLES_PER_REASON = 5  # skipped records listed per reason (the count covers them all)
@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     synth.add_argument("--n", type=int, default=1000, help="number of studies (default 1000)")
     synth.add_argument("--out", required=True, help="output folder")
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--image-size", type=int, default=128, help="image side in pixels (default 128)")
+    synth.add_argument("--image-size", type=int, default=64,
+                       help="image side in pixels (default 64, the demo's size; the real sets' are larger)")
     check = sub.add_parser("check", help="read a data set and print studies per split and skipped records")
     check.add_argument("--format", default="synthetic", help="data format (csv, llava-json, mimic-cxr, ...)")
     check.add_argument("--path", default=None, help="data file or folder (synthetic: default cached set)")

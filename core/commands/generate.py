@@ -2,8 +2,10 @@
 
 RECIPE_OR_RUN is a recipe (path or bundled name: its untrained model), a run directory from `radzoo train`,
 or a directory from `radzoo export`. Data: --data PATH read with --format (default: the recipe's
-data.format; e.g. synthetic for a directory made by `radzoo data synthetic`, csv, llava-json); without
+data.format; e.g. synthetic for a directory made by `radzoo data synth`, csv, llava-json); without
 --data the recipe's own `data` section is used. Rerunning the same command resumes where it stopped.
+
+Example: radzoo generate runs/llava-rad --data data/synthetic --out preds.jsonl
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from radzoo.commands.threads_option import add_threads_option, apply_threads
 from radzoo.errors import InputError
 
 
@@ -24,7 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the recipe's data.format)")
     parser.add_argument("--image-root", metavar="DIR", help="directory image paths in the data are relative to")
     parser.add_argument("--split", default="test", help="split to generate for (default: test; 'all' for every study)")
-    parser.add_argument("--out", required=True, metavar="PREDS.jsonl", help="output JSONL (appended to; resumable)")
+    parser.add_argument("--image", action="append", metavar="IMAGE",
+                        help="one image (repeatable): print its report instead of reading a data set")
+    parser.add_argument("--indication", help="with --image: the clinical indication the prompt gives the model")
+    parser.add_argument("--out", metavar="PREDS.jsonl", help="output JSONL (appended to; resumable); "
+                        "required unless --image")
     parser.add_argument("--batch-size", type=int, help="studies per batch (default: recipe generation.batch_size)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="weights dtype")
@@ -32,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world-size", type=int,
                         help="number of shards (default: $WORLD_SIZE, else 1); rank 0 merges the shard files "
                              "into --out once all exist (rerun rank 0 to merge late shards)")
+    add_threads_option(parser)
 
 
 def _data_overrides(args: argparse.Namespace) -> list[str]:
@@ -39,15 +47,71 @@ def _data_overrides(args: argparse.Namespace) -> list[str]:
     if args.data:
         extra.append(f"data.path={args.data}")
     if args.data_format:
+        from radzoo.commands.compare import check_data_format
+
+        check_data_format(args.data_format, "--format")
         extra.append(f"data.format={args.data_format}")
     if args.image_root:
         extra.append(f"data.image_root={args.image_root}")
     return extra
 
 
+def _check_source(source: str, checkpoint: str | None) -> None:
+    """A mistyped run directory is named as such (not answered with recipe names); a recipe's random weights
+    are said aloud."""
+    import difflib
+    from pathlib import Path
+
+    from radzoo.recipe import bundled_recipe_names
+
+    path = Path(source)
+    if path.is_dir():
+        return
+    if not path.is_file() and source.removesuffix(".yaml").removeprefix("recipes/") not in bundled_recipe_names():
+        parent = path.parent if path.parent.is_dir() else Path(".")
+        runs = [str(parent / d.name) if parent != Path(".") else d.name for d in parent.iterdir() if d.is_dir()]
+        close = difflib.get_close_matches(source, runs + bundled_recipe_names(), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise FileNotFoundError(f"{source}: no such run directory, recipe file or bundled recipe.{hint} "
+                                "Give a directory written by `radzoo train` (or `radzoo export`), or a recipe")
+    if checkpoint is None:
+        print(f"radzoo generate: warning: {source} is a recipe, not a trained run: its adapter (and LoRA) weights "
+              "are random, so the reports are noise; pass a run directory from `radzoo train` (or --checkpoint)",
+              file=sys.stderr)
+
+
+def _one_image_reports(args: argparse.Namespace) -> int:
+    """``--image``: print each image's report (no data set, no output file)."""
+    from radzoo.data.study import Study
+    from radzoo.generate import ReportGenerator, generation_kwargs, load_model, prepare_model
+
+    if args.data or args.out:
+        raise ValueError("--image prints reports for the given images; leave out --data and --out (or use them "
+                         "without --image for a data set)")
+    model, recipe = load_model(args.source, args.checkpoint, args.overrides)
+    model = prepare_model(model, args.device, args.dtype)
+    run = ReportGenerator(model, generation_kwargs(recipe.generation), str(recipe.name))
+    studies = [Study(id=image, image=image, indication=args.indication, split="test") for image in args.image]
+    batch = run.prepare(studies)
+    for study_id, problem in batch.failed:
+        print(f"radzoo generate: error: {study_id}: {problem}", file=sys.stderr)
+    if batch.studies:
+        for record in run.records(batch.studies, run.generate_ids(batch.inputs)):
+            print(record["prediction"] if len(studies) == 1 else f"{record['id']}: {record['prediction']}")
+    return 1 if batch.failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
     from radzoo.generate import generate
 
+    apply_threads(args)
+    _check_source(args.source, args.checkpoint)
+    if args.image:
+        return _one_image_reports(args)
+    if args.indication:
+        raise ValueError("--indication goes with --image; a data set's studies carry their own indications")
+    if not args.out:
+        raise ValueError("generate needs --out PREDS.jsonl for a data set (or --image IMAGE for one report)")
     if (args.rank is None) != (args.world_size is None):
         raise InputError("pass --rank and --world-size together (or neither: they come from torchrun)")
     result = generate(

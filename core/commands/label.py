@@ -1,7 +1,7 @@
 """Label reports with radzoo's rule-based CheXpert labeler (14 observations: 1.0 / 0.0 / -1.0 / blank).
 
 Input: a CSV with a `report` column, or one report per row without a header.
-Example: radzoo label reports.csv --out labels.csv
+Example: radzoo label data/synthetic/reports.csv --out labels.csv
 """
 
 from __future__ import annotations

@@ -17,7 +17,12 @@ def run(args: argparse.Namespace) -> int:
     from radzoo.recipe import bundled_recipe_names, load_recipe, recipe_hash, recipe_to_yaml
 
     if args.action == "list":
-        print("\n".join(bundled_recipe_names()))
+        names = bundled_recipe_names()
+        width = max(map(len, names))
+        for name in names:  # one line each: the name first, so `radzoo recipe list | cut -d' ' -f1` gives names
+            cfg = load_recipe(name, check_names=False)
+            paper = f" [{cfg.paper}]" if cfg.paper else ""
+            print(f"{name:<{width}}  {cfg.description}{paper}".rstrip())
         return 0
     if not args.recipe:
         raise InputError("recipe show needs a RECIPE (a path or a bundled name; `radzoo recipe list` lists them)")

@@ -1,12 +1,15 @@
 """Train a recipe's stages in order (Lightning) and save a run directory: recipe.yaml + model.safetensors.
 
-Example: radzoo train recipes/demo/llava-rad.yaml --out runs/demo (add --resume to continue an interrupted run)
+Example: radzoo train demo/llava-rad --out runs/demo data.path=data/synthetic (add --resume to continue an
+interrupted run)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from radzoo.commands.threads_option import add_threads_option, apply_threads
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue the run in --out from its last checkpoint (same recipe and overrides)")
     parser.add_argument("--stop-after-steps", type=int, default=None, metavar="N",
                         help="stop (checkpointed, resumable) after N optimizer steps in all")
+    add_threads_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     from radzoo.train import TrainingInterrupted, train
 
+    apply_threads(args)
     try:
         result = train(args.recipe, args.out, resume=args.resume, overrides=args.overrides,
                        stop_after_steps=args.stop_after_steps)

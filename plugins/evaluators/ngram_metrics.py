@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from radzoo.plugins.evaluators.cider_d import SIGMA, cider_d_scores
 from radzoo.errors import InputError
+from radzoo.plugins.evaluators.cider_d import SIGMA, cider_d_scores
 from radzoo.plugins.evaluators.tokenization import TOKENIZERS, tokenize
 
 TINY = 1e-15  # pycocoevalcap BleuScorer: "so that if guess is 0 still return 0"

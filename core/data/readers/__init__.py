@@ -70,7 +70,12 @@ def read_studies(data_cfg: Any, split: str | None = None) -> ReadResult:
     cfg = _as_dict(data_cfg)
     fmt = str(cfg.get("format") or "synthetic")
     if fmt not in FORMATS:
-        raise InputError(f"data.format {fmt!r} is not a known data format; choose one of {', '.join(FORMATS)}")
+        import difflib
+
+        close = difflib.get_close_matches(str(fmt), list(FORMATS), n=1, cutoff=0.5) or [
+            f for f in FORMATS if f.startswith(str(fmt))][:1]
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"data.format {fmt!r} is not a known data format.{hint} Choose one of {', '.join(FORMATS)}")
     reader = importlib.import_module(f"radzoo.data.readers.{FORMATS[fmt]}")
     options = {**COMMON_OPTIONS, **reader.OPTIONS}
     given = dict(cfg.get("options") or {})

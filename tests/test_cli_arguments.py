@@ -1,0 +1,93 @@
+"""Command-line parsing: ``key=value`` overrides before or after options, and a reader that closes the pipe."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from radzoo.cli import _parser, main
+
+# (argv, attribute, expected overrides): every command taking overrides, with them after (and between) options
+INTERMIXED = [
+    (["train", "demo/llava-rad", "--out", "runs/x", "data.path=d", "--resume", "stages.0.max_steps=2"],
+     "overrides", ["data.path=d", "stages.0.max_steps=2"]),
+    (["compare", "demo/llava-rad", "--out", "runs/q", "--data", "synthetic", "stages.1.max_steps=20",
+      "--baselines", "none"], "items", ["demo/llava-rad", "stages.1.max_steps=20"]),
+    (["generate", "runs/x", "--data", "d", "--out", "p.jsonl", "generation.max_new_tokens=8", "--batch-size", "4"],
+     "overrides", ["generation.max_new_tokens=8"]),
+    (["build", "demo/llava-rad", "--no-smoke", "llm.lora.r=4"], "overrides", ["llm.lora.r=4"]),
+    (["recipe", "show", "demo/llava-rad", "stages.1.lr=1e-3"], "overrides", ["stages.1.lr=1e-3"]),
+    (["train", "--out", "runs/x", "demo/llava-rad", "data.path=d"], "overrides", ["data.path=d"]),
+]
+
+
+@pytest.mark.parametrize(("argv", "attribute", "expected"), INTERMIXED, ids=[" ".join(c[0]) for c in INTERMIXED])
+def test_overrides_parse_before_or_after_options(argv, attribute, expected):
+    args = _parser().parse_args(argv)
+    assert getattr(args, attribute) == expected
+    for option, value in zip(argv, argv[1:]):
+        if option in ("--out", "--data", "--baselines"):
+            assert getattr(args, option[2:]) == value
+
+
+def test_every_leaf_command_parses_intermixed():
+    """A command added later gets the same parsing: every subcommand parser is built intermixed."""
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert commands.choices
+    for name, sub in commands.choices.items():
+        assert type(sub) is type(parser), name
+
+
+def test_an_unknown_option_after_overrides_is_still_an_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["recipe", "show", "demo/llava-rad", "stages.1.lr=1e-3", "--bogus"])
+    assert exit_info.value.code == 2
+    assert "--bogus" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly():
+    """``radzoo recipe show ... | head -1``: no traceback, no error line once the reader has gone."""
+    process = subprocess.Popen([sys.executable, "-m", "radzoo.cli", "recipe", "show", "llava-rad"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait() == 141
+    assert "Traceback" not in err and "Broken pipe" not in err, err
+
+
+# ------------------------------------------------------------------------------------ messages that blame right
+@pytest.mark.parametrize("argv", [
+    ["compare", "demo/llava-rad", "--out", "x", "--data", "mimic:/data/m"],
+    ["generate", "demo/llava-rad", "--data", "d", "--format", "mimic", "--out", "p.jsonl"],
+    ["data", "check", "--format", "mimic", "--path", "d"],
+])
+def test_a_data_format_typo_suggests_the_format(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean 'mimic-cxr'?" in err and ".yaml" not in err
+
+
+def test_a_mistyped_run_directory_is_not_answered_with_recipe_names(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "llava-rad").mkdir(parents=True)
+    assert main(["generate", "runs/llava-rd", "--data", "d", "--out", "p.jsonl"]) == 2
+    err = capsys.readouterr().err
+    assert "runs/llava-rd: no such run directory" in err and "Did you mean runs/llava-rad" in err
+    assert "Bundled recipes" not in err
+
+
+def test_an_evaluator_option_typo_gets_did_you_mean(tmp_path, capsys):
+    predictions = tmp_path / "p.jsonl"
+    predictions.write_text('{"id": "1", "prediction": "no effusion", "reference": "small effusion"}\n')
+    code = main(["evaluate", "--predictions", str(predictions), "--metrics", "chexpert", "--option",
+                 "chexpert.uncertian=negative", "--out", str(tmp_path / "m.json")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "evaluator 'chexpert': no option 'uncertian'. Did you mean 'uncertain'?" in err
+    assert "__init__" not in err
