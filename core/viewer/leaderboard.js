@@ -30,7 +30,7 @@ function boardColumns() {
 
 function pText(p) {
   if (p === null || p === undefined) return "–";
-  return p <= 0.001 ? "< 0.001" : p.toFixed(3);
+  return p < 0.001 ? "< 0.001" : p.toFixed(3);  // the paired test's floor is 1/(resamples + 1)
 }
 
 function fmtCount(value, digits) {
