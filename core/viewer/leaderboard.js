@@ -8,7 +8,9 @@ function boardColumns() {
   const cols = [{key: "name", label: "system", text: r => r.name, sort: r => r.name},
     {key: "kind", label: "kind", text: r => r.kind, sort: r => r.kind},
     {key: "origin", label: "weights from", text: r => r.origin, sort: r => r.origin}];
-  for (const m of DATA.metrics) {
+  // the headline first, then the clinical (CheXpert) metrics, then the wording metrics
+  const rank = m => (m === DATA.headline ? 0 : m.startsWith("chexpert") ? 1 : 2);
+  for (const m of [...DATA.metrics].sort((a, b) => rank(a) - rank(b))) {
     const higher = DATA.rows.some(r => r.metrics[m] && r.metrics[m][4]);
     cols.push({key: m, label: `${m} ${higher ? "↑" : "↓"}`, metric: m, higher,
       sort: r => (r.metrics[m] ? r.metrics[m][0] : null),
