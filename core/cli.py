@@ -29,6 +29,7 @@ COMMANDS = {
     "label": "label",
     "compare": "compare",
     "demo": "demo",
+    "view": "view",
 }
 
 # errors a user can fix (radzoo.errors.RadzooError, a full disk, a missing permission) print as one line, the

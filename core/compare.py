@@ -2,7 +2,8 @@
 
 OUT/runs/<name>-<recipe hash>/ holds each recipe's run (resolved recipe, checkpoints, weights,
 predictions.jsonl, metrics.json, efficiency.json); OUT/baselines/<name>/ the reference rows;
-OUT/leaderboard.{md,csv,json}, OUT/metrics.png and OUT/quality_vs_speed.png the result. Every phase
+OUT/leaderboard.{md,csv,json}, OUT/metrics.png, OUT/quality_vs_speed.png and the HTML viewer
+OUT/viewer/index.html the result. Every phase
 leaves its result on disk, so rerunning an interrupted comparison resumes it, and a recipe whose resolved
 hash matches a finished run is not trained again.
 """
@@ -99,6 +100,7 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
     """
     from radzoo.data.readers import read_studies
     from radzoo.evaluate import DEFAULT_METRICS
+    from radzoo.viewer import build_viewer
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -133,4 +135,5 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
                "p_vs_best": f"paired bootstrap test against the best row on each metric ({PAIRED_RESAMPLES} "
                                 "resamples)"}
     files = _write_outputs(systems, rows, results, headline, out_dir, context)
+    files["viewer"] = build_viewer(out_dir, list(test))
     return ComparisonResult(out_dir, rows, files, headline)

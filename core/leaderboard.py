@@ -81,28 +81,66 @@ def metric_text(cell: MetricCell, is_best: bool, emphasise: Callable[[str], str]
     return text + " ≈" if cell.p_vs_best is not None and cell.p_vs_best >= SIGNIFICANCE else text
 
 
+# what the chexpert_* columns mean, printed under the metrics table (leaderboard.md is read unrendered too)
+METRIC_NOTES = {
+    "chexpert": "chexpert_{micro,macro}_f1_{14,5}: F1 of the CheXpert labels (radzoo's rule labeler) of each "
+                "generated report against the reference's; micro pools every (study, observation) decision, macro "
+                "averages the per-observation F1; 14 = all CheXpert observations, 5 = Atelectasis, Cardiomegaly, "
+                "Consolidation, Edema, Pleural Effusion. Clinical correctness, not wording.",
+    "bleu": "bleu_1..4: n-gram precision overlap with the reference (wording).",
+    "rouge_l": "rouge_l: longest common subsequence F-measure with the reference (wording).",
+    "cider": "cider: TF-IDF-weighted n-gram agreement (CIDEr-D), rewarding the reference's rarer phrases.",
+}
+
+
+def p_text(p: float | None) -> str:
+    """A paired-test p-value for people: 3 decimals, and "< 0.001" at the floor 1/(resamples + 1)."""
+    if p is None:
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _table(head: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    """A markdown table with its columns padded to one width, so that it reads as a table unrendered too."""
+    widths = [max(len(str(line[i])) for line in [head, *body]) for i in range(len(head))]
+    rows = [" | ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in [head, *body]]
+    rule = "|".join("-" * (w + 2) for w in widths)
+    return [f"| {rows[0]} |", f"|{rule}|", *(f"| {r} |" for r in rows[1:])]
+
+
 def to_markdown(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline: str,
                 notes: Sequence[str] = ()) -> str:
-    """A GitHub-flavoured table after ``notes``: the best value per metric bold, a value the paired test
-    cannot tell from the best marked ≈, and the headline's paired p vs the best row in its own column."""
+    """Two GitHub-flavoured tables after ``notes``, each readable unrendered: the headline table (headline
+    value [CI], paired p vs the best row, costs) and the metrics table (every metric). The best value per
+    metric is bold, a value the paired test cannot tell from the best is marked ≈; the metrics are defined
+    under the tables."""
     arrows = {m: ("↑" if any(r.metrics.get(m, MetricCell(0)).higher_is_better for r in rows) else "↓")
               for m in metrics}
     best = {m: best_rows(rows, m) for m in metrics}
-    head = ["system", "kind", "encoder trained on", *[f"{m} {arrows[m]}" for m in metrics],
-            f"p vs best ({headline})", *[label for _, label, _ in EFFICIENCY_COLUMNS]]
-    lines = [*notes, *([""] if notes else []), "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def cell(r: LeaderboardRow, m: str) -> str:
+        c = r.metrics.get(m)
+        return "–" if c is None else metric_text(c, best[m] == r.name, lambda t: f"**{t}**")
+
+    head = ["system", "kind", "encoder trained on", f"{headline} {arrows[headline]}", f"p vs best ({headline})",
+            *[label for _, label, _ in EFFICIENCY_COLUMNS]]
+    body = []
     for r in rows:
-        cells = [r.name, r.kind, r.encoder_trained_on or "–"]
-        for m in metrics:
-            c = r.metrics.get(m)
-            cells.append("–" if c is None else metric_text(c, best[m] == r.name, lambda t: f"**{t}**"))
         hc = r.metrics.get(headline)
-        cells.append("best" if best.get(headline) == r.name else _fmt(hc.p_vs_best if hc else None, 4))
-        cells += [format_or_dash(r.efficiency.get(key), fmt) for key, _, fmt in EFFICIENCY_COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    legend = (f"\n**bold**: best per column; ≈: not significantly different from the best (paired bootstrap "
-              f"p ≥ {SIGNIFICANCE}); [low, high]: 95% bootstrap CI; ↑/↓: higher/lower is better.")
-    return "\n".join(lines) + "\n" + legend + "\n"
+        body.append([r.name, r.kind, r.encoder_trained_on or "–", cell(r, headline),
+                     "best" if best.get(headline) == r.name else p_text(hc.p_vs_best if hc else None),
+                     *[format_or_dash(r.efficiency.get(key), fmt) for key, _, fmt in EFFICIENCY_COLUMNS]])
+    others = sorted((m for m in metrics if m != headline), key=lambda m: not m.startswith("chexpert"))
+    lines = [*notes, *([""] if notes else []), f"## Headline: {headline}", "", *_table(head, body)]
+    if others:
+        lines += ["", "## Every metric", "", *_table(["system", *[f"{m} {arrows[m]}" for m in others]],
+                                                   [[r.name, *[cell(r, m) for m in others]] for r in rows])]
+    lines += ["", f"**bold**: best per column; ≈: not significantly different from the best (paired bootstrap "
+              f"p ≥ {SIGNIFICANCE}); [low, high]: 95% bootstrap CI; ↑/↓: higher/lower is better; p < 0.001: the "
+              "smallest p the paired test's resamples can show.", ""]
+    prefixes = {m.split("_")[0] if m.startswith(("chexpert", "bleu")) else m for m in metrics}
+    lines += [f"- {text}" for key, text in METRIC_NOTES.items() if key in prefixes]
+    return "\n".join(lines) + "\n"
 
 
 def to_csv(rows: Sequence[LeaderboardRow], metrics: Sequence[str]) -> str:

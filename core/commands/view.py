@@ -1,0 +1,20 @@
+"""Write (or rebuild) a comparison's HTML viewer, OUT/viewer/index.html, and print its path.
+
+The page is self-contained (no server, no CDN): open it in a browser, also from file:// on an offline machine.
+Example: radzoo view radzoo-demo
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", metavar="OUT", help="a comparison folder (radzoo compare --out / radzoo demo --out)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from radzoo.viewer import build_viewer
+
+    print(build_viewer(args.out))
+    return 0

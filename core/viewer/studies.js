@@ -1,0 +1,171 @@
+"use strict";
+// The study browser: one card per test study (image, reports side by side, labels against the reference,
+// per-study metrics), with filters, sorting and paging.
+const ST = DATA.studies;
+const SYSTEMS = DATA.rows.map(r => r.name);
+const KIND = Object.fromEntries(DATA.rows.map(r => [r.name, r.kind]));
+const COUNTS_POSITIVE = DATA.findings.uncertain === "positive" ? "1u" : "1";
+const view = {order: [], page: 0};
+
+function positives(code) {
+  return [...code].map(c => COUNTS_POSITIVE.includes(c) ? "1" : "0").join("");
+}
+
+// observations on which the chosen systems' positive labels are not all the same
+function disagreements(i, names) {
+  const sets = names.map(n => positives(ST.systems[n].labels[i]));
+  let count = 0;
+  for (let k = 0; k < OBS.length; k++) if (sets.some(s => s[k] !== sets[0][k])) count++;
+  return count;
+}
+
+function hasError(i, system, wanted) {
+  const ref = ST.reference.labels[i], pred = ST.systems[system].labels[i];
+  for (let k = 0; k < OBS.length; k++) {
+    const kind = labelKind(ref[k], pred[k]);
+    if (kind === wanted || (wanted === "error" && (kind === "miss" || kind === "invent"))) return true;
+  }
+  return false;
+}
+
+function selectedStudies() {
+  const finding = document.getElementById("f-finding").value;
+  const system = document.getElementById("f-system").value;
+  const error = document.getElementById("f-error").value;
+  const disagree = document.getElementById("f-disagree").value;
+  const idPart = document.getElementById("f-id").value.trim().toLowerCase();
+  const among = disagree === "learned" ? SYSTEMS.filter(n => KIND[n] === "learned") : SYSTEMS;
+  const findingIndex = OBS.indexOf(finding);
+  const keep = [];
+  ST.ids.forEach((id, i) => {
+    if (findingIndex >= 0 && ST.reference.labels[i][findingIndex] !== "1") return;
+    if (error && !hasError(i, system, error)) return;
+    if (disagree && disagreements(i, among) === 0) return;
+    if (idPart && !id.toLowerCase().includes(idPart)) return;
+    keep.push(i);
+  });
+  const key = document.getElementById("sort-key").value;
+  const sign = document.getElementById("sort-order").value === "asc" ? 1 : -1;
+  if (key !== "order") {
+    const value = i => {
+      if (key === "disagreement") return disagreements(i, SYSTEMS);
+      const [name, metric] = JSON.parse(key);
+      return ST.systems[name].metrics[metric][i];
+    };
+    keep.sort((a, b) => {
+      const x = value(a), y = value(b);
+      if (x === null) return y === null ? a - b : 1;  // no value: last, whatever the order
+      if (y === null) return -1;
+      return x === y ? a - b : (x - y) * sign;
+    });
+  }
+  return keep;
+}
+
+function chips(codes, ref) {
+  const list = el("ul", {className: "labels", "aria-label": "CheXpert labels"});
+  OBS.forEach((obs, k) => {
+    const code = codes[k];
+    const kind = ref === null ? {"1": "positive", "0": "negative", "u": "unsure", ".": "blank"}[code]
+      : labelKind(ref[k], code);
+    const words = ref === null ? `${obs}: ${LABEL_WORD[code]}`
+      : `${obs}: ${LABEL_WORD[code]}, reference ${LABEL_WORD[ref[k]]} (${kind === "absent" ? "agree" : kind})`;
+    list.append(el("li", {className: `chip ${kind}`, "data-obs": obs, "data-label": LABEL_VALUE[code],
+      "data-kind": kind, title: words}, `${SHORT[obs]} ${LABEL_SIGN[code]}`,
+      el("span", {className: "visually-hidden", text: ` (${words})`})));
+  });
+  return list;
+}
+
+function reportColumn(i, name) {
+  const isRef = name === null;
+  const source = isRef ? ST.reference : ST.systems[name];
+  const column = el("section", {className: `report ${isRef ? "reference" : KIND[name]}`,
+    "data-system": isRef ? "reference" : name}, el("h4", {text: isRef ? "Reference" : name}),
+    el("p", {text: source.texts[i] || "(empty report)"}),
+    chips(source.labels[i], isRef ? null : ST.reference.labels[i]));
+  if (!isRef) {
+    const metrics = el("p", {className: "study-metrics"});
+    for (const [metric, values] of Object.entries(source.metrics)) {
+      metrics.append(el("span", {"data-metric": metric, text: `${metric.replace("chexpert_", "")} ${fmt(values[i])}`}));
+    }
+    column.append(metrics);
+  }
+  return column;
+}
+
+function card(i) {
+  const id = ST.ids[i];
+  const image = ST.images[i];
+  const thumb = el("button", {type: "button", className: "thumb",
+    "aria-label": `Open the full-size image of study ${id}`},
+    el("img", {src: image.thumb, alt: `Chest X-ray of study ${id}`, loading: "lazy"}));
+  thumb.addEventListener("click", () => openImage(image.full, id, thumb));
+  const reports = el("div", {className: "reports"}, reportColumn(i, null), ...SYSTEMS.map(n => reportColumn(i, n)));
+  return el("article", {className: "card", "data-study": id, "aria-label": `Study ${id}`},
+    el("h3", {text: `Study ${id}`}), el("div", {className: "card-body"}, thumb, reports));
+}
+
+function openImage(src, id, opener) {
+  const dialog = document.getElementById("zoom");
+  const img = document.getElementById("zoom-img");
+  img.src = src;
+  img.alt = `Chest X-ray of study ${id}, full size`;
+  document.getElementById("zoom-caption").textContent = `Study ${id}`;
+  dialog.onclose = () => opener.focus();
+  dialog.showModal();
+}
+
+function renderPage() {
+  const size = DATA.page_size, total = view.order.length;
+  const pages = Math.max(1, Math.ceil(total / size));
+  view.page = Math.min(view.page, pages - 1);
+  const start = view.page * size, shown = view.order.slice(start, start + size);
+  document.getElementById("cards").replaceChildren(...shown.map(card));
+  document.getElementById("count").textContent = total === ST.ids.length
+    ? `${total} studies` : `${total} of ${ST.ids.length} studies match`;
+  const info = total ? `page ${view.page + 1} of ${pages} (studies ${start + 1}–${start + shown.length})` : "";
+  document.querySelectorAll(".page-info").forEach(n => { n.textContent = info; });
+  document.querySelectorAll(".pager .prev").forEach(b => { b.disabled = view.page === 0; });
+  document.querySelectorAll(".pager .next").forEach(b => { b.disabled = view.page >= pages - 1; });
+}
+
+function refilter() {
+  view.order = selectedStudies();
+  view.page = 0;
+  renderPage();
+}
+
+function setUpStudies() {
+  fillSelect(document.getElementById("f-finding"), OBS.map(o => [o, o]));
+  fillSelect(document.getElementById("f-system"), SYSTEMS.map(n => [n, n]));
+  const sortOptions = [["order", "test-set order"], ["disagreement", "disagreement between systems"]];
+  for (const name of SYSTEMS) {
+    for (const metric of Object.keys(ST.systems[name].metrics)) {
+      sortOptions.push([JSON.stringify([name, metric]), `${name}: ${metric}`]);
+    }
+  }
+  fillSelect(document.getElementById("sort-key"), sortOptions);
+  const legend = document.getElementById("label-legend");
+  legend.append("Labels (CheXpert, from each report's text): + positive, − negative, ? uncertain, · not mentioned. " +
+    "Colour against the reference: ", el("span", {className: "chip agree", text: "agree"}), " ",
+    el("span", {className: "chip miss", text: "miss"}), " ", el("span", {className: "chip invent", text: "invent"}),
+    " ", el("span", {className: "chip uncertain", text: "uncertain"}), " ",
+    el("span", {className: "chip absent", text: "both without it"}),
+    ". Abbreviations: " + OBS.map(o => `${SHORT[o]} ${o}`).join(", ") + ".");
+  // text fields filter as one types; selects report "change" (not every browser sends them "input")
+  document.getElementById("filters").addEventListener("input", e => { if (e.target.type === "search") refilter(); });
+  document.getElementById("filters").addEventListener("change", e => { if (e.target.type !== "search") refilter(); });
+  document.getElementById("filters").addEventListener("submit", e => e.preventDefault());
+  document.querySelectorAll(".pager .prev").forEach(b => b.addEventListener("click", () => {
+    view.page -= 1; renderPage();
+  }));
+  document.querySelectorAll(".pager .next").forEach(b => b.addEventListener("click", () => {
+    view.page += 1; renderPage();
+  }));
+  document.getElementById("zoom-close").addEventListener("click", () => document.getElementById("zoom").close());
+  refilter();
+}
+
+setUpStudies();
+performance.mark("viewer-ready");  // bench/viewer_bench.py reads it: the page is usable from here
