@@ -25,6 +25,9 @@ def block_index(num_blocks: int, select_layer: int) -> int:
 class EncoderBase(nn.Module):
     """An encoder with ``embed_dim``, ``image_size``, channels and normalisation, and its own transform."""
 
+    # the resize filter; an imported release sets its processor's (CXR-LLaVA's processor resizes with Lanczos)
+    interpolation: str = "bicubic"
+
     def __init__(self, embed_dim: int, image_size: int, in_chans: int = 3,
                  mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD) -> None:
         super().__init__()
@@ -46,7 +49,7 @@ class EncoderBase(nn.Module):
         mode = "L" if self.in_chans == 1 else "RGB"
         return T.Compose([
             T.Lambda(lambda img: img.convert(mode)),
-            T.Resize(self.image_size, interpolation=T.InterpolationMode.BICUBIC),
+            T.Resize(self.image_size, interpolation=T.InterpolationMode[self.interpolation.upper()]),
             T.CenterCrop(self.image_size),
             T.ToTensor(),
             T.Normalize(self.mean, self.std),
