@@ -50,7 +50,8 @@ def write_release(src, projector_type: str):
         state.update({prefix + k: v.detach() for k, v in module.state_dict().items()
                       if not k.endswith("position_ids")})
     if projector_type == "linear":
-        state.update({"model.mm_projector.weight": torch.randn(32, 24) * 0.2, "model.mm_projector.bias": torch.randn(32)})
+        state.update({"model.mm_projector.weight": torch.randn(32, 24) * 0.2,
+                      "model.mm_projector.bias": torch.randn(32)})
     else:
         state.update({"model.mm_projector.0.weight": torch.randn(32, 24) * 0.2, "model.mm_projector.0.bias":
                       torch.randn(32) * 0.2, "model.mm_projector.2.weight": torch.randn(32, 32) * 0.2,
