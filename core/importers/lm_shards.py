@@ -79,7 +79,7 @@ class LMShardWriter:
     """Writes renamed, checked tensors into ``model-NNNNN.safetensors`` shards plus the index."""
 
     def __init__(self, out_dir: Path, config: Any, dtype: torch.dtype | None,
-                 max_shard_bytes: int = 2 * 1024**3) -> None:
+                 max_shard_bytes: int = 1024**3) -> None:
         self.out_dir = out_dir
         self.shapes = expected_shapes(config)
         self.tied = bool(getattr(config, "tie_word_embeddings", False))
@@ -139,7 +139,7 @@ def stream_lm(files: list[Path], out_dir: Path, config: Any, dtype: torch.dtype 
               rename: Callable[[str], str | None],
               transform: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
               keep: dict[str, torch.Tensor] | None = None,
-              max_shard_bytes: int = 2 * 1024**3) -> LMShardWriter:
+              max_shard_bytes: int = 1024**3) -> LMShardWriter:
     """Copy the LLM tensors of ``files`` into ``out_dir``; ``rename`` maps a source name to an LLM name or None.
 
     Tensors ``rename`` rejects go to ``keep`` (the tower and projector of full releases), if given.
