@@ -3,6 +3,10 @@
 Layout of RUN_DIR:
     recipe.yaml          the fully resolved recipe (rebuilds the untrained model deterministically)
     model.safetensors    weights that training changed (adapter, LoRA, unfrozen parts), by module name
+
+A relative path in the recipe's component arguments that names something inside the run directory (an
+imported or exported run's ``llm/`` and ``encoder/``) is resolved against the run directory, so a run can be
+moved or copied elsewhere and still load.
 """
 
 from __future__ import annotations
@@ -54,6 +58,21 @@ def save_run(model: Any, recipe: DictConfig, run_dir: str | Path, state: dict[st
     return run_dir
 
 
+# component arguments that hold file or directory paths
+PATH_ARGS = ("encoder.args.path", "encoder.args.hf_path", "encoder.args.config", "llm.args.path")
+
+
+def resolve_run_paths(recipe: DictConfig, run_dir: str | Path) -> DictConfig:
+    """Make relative ``PATH_ARGS`` that exist inside ``run_dir`` absolute (in place); returns the recipe."""
+    from omegaconf import OmegaConf
+
+    for key in PATH_ARGS:
+        value = OmegaConf.select(recipe, key)
+        if isinstance(value, str) and value and not Path(value).is_absolute() and (Path(run_dir) / value).exists():
+            OmegaConf.update(recipe, key, str((Path(run_dir) / value).resolve()))
+    return recipe
+
+
 def load_trained_model(run_dir: str | Path, overrides: list[str] | None = None) -> tuple[Any, DictConfig]:
     """Rebuild the run's model from its recipe and load its trained weights; returns (model, recipe)."""
     from radzoo.build import build_model
@@ -64,7 +83,7 @@ def load_trained_model(run_dir: str | Path, overrides: list[str] | None = None) 
     if not recipe_path.is_file():
         raise MissingFileError(f"{run_dir}: not a radzoo run directory (no {RECIPE_FILE}); "
                                 "pass the --out directory of `radzoo train`")
-    recipe = load_recipe(recipe_path, overrides or [])
+    recipe = resolve_run_paths(load_recipe(recipe_path, overrides or []), run_dir)
     model = build_model(recipe, source=recipe_path)
     state = load_weights(run_dir / WEIGHTS_FILE)
     own = model.state_dict()

@@ -30,6 +30,7 @@ COMMANDS = {
     "compare": "compare",
     "demo": "demo",
     "view": "view",
+    "import": "import_cmd",
 }
 
 # errors a user can fix (radzoo.errors.RadzooError, a full disk, a missing permission) print as one line, the

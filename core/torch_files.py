@@ -24,11 +24,14 @@ class UnsafeTorchFile(InputError):
     """A torch file that holds Python objects other than tensors and plain data."""
 
 
-def load_weights_only(path: str | Path, safe_globals: Sequence[Any] = ()) -> Any:
-    """``torch.load(path, weights_only=True)`` on CPU; refused or unreadable files raise one-line ValueErrors."""
+def load_weights_only(path: str | Path, safe_globals: Sequence[Any] = (), mmap: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU; refused or unreadable files raise one-line ValueErrors.
+
+    ``mmap`` maps the tensors' storage from the file instead of reading it (multi-GB shards stream).
+    """
     try:
         with torch.serialization.safe_globals(list(safe_globals)):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         found = REFUSED_GLOBAL.search(str(exc))
         what = f"the Python object {found.group(1)}" if found else "Python objects"

@@ -24,8 +24,24 @@ def block_index(num_blocks: int, select_layer: int) -> int:
     return index
 
 
+def stretch_grey_levels(image: Image.Image) -> Image.Image:
+    """The image in grey, its darkest pixel mapped to 0 and its brightest to 255 (truncated to 8 bits)."""
+    import numpy as np
+
+    grey = np.asarray(image.convert("L"), dtype=np.float64)
+    grey = grey - grey.min()
+    if grey.max() > 0:
+        grey = grey / grey.max() * 255
+    return Image.fromarray(grey.astype(np.uint8), mode="L")
+
+
 class EncoderBase(nn.Module):
     """An encoder with ``embed_dim``, ``image_size``, channels and normalisation, and its own transform."""
+
+    # the resize filter; an imported release sets its processor's (CXR-LLaVA's processor resizes with Lanczos)
+    interpolation: str = "bicubic"
+    # stretch each image's grey levels to 0..255 first (MAIRA-2's processor does, before its image processor)
+    rescale_intensity: bool = False
 
     def __init__(self, embed_dim: int, image_size: int, in_chans: int = 3,
                  mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD) -> None:
@@ -47,8 +63,8 @@ class EncoderBase(nn.Module):
 
         mode = "L" if self.in_chans == 1 else "RGB"
         return T.Compose([
-            T.Lambda(lambda img: img.convert(mode)),
-            T.Resize(self.image_size, interpolation=T.InterpolationMode.BICUBIC),
+            T.Lambda(lambda img: (stretch_grey_levels(img) if self.rescale_intensity else img).convert(mode)),
+            T.Resize(self.image_size, interpolation=T.InterpolationMode[self.interpolation.upper()]),
             T.CenterCrop(self.image_size),
             T.ToTensor(),
             T.Normalize(self.mean, self.std),

@@ -65,11 +65,13 @@ def build_cxr_llava_vit(
     embed_dim: int = 128,
     select_layer: int = -1,
     seed: int | None = None,
+    interpolation: str = "bicubic",
 ) -> OpenClipViTEncoder:
     """The tower from a CXR-LLaVA-v2 directory/weights file (its config.json replaces the size args).
 
     ``pretrained=false`` builds the size args' architecture randomly initialised (``seed``).
     ``select_layer=-1`` is CXR-LLaVA's choice: the last block's patch tokens through ``ln_post``.
+    ``interpolation`` is the resize filter (the released processor's ``resample=True`` is PIL's Lanczos).
     """
     config: dict[str, Any] = {}
     state = None
@@ -96,9 +98,11 @@ def build_cxr_llava_vit(
         visual = build_visual_tower(model_cfg, in_chans=1, quick_gelu=bool(config.get("clip_quick_gelu", False)))
     if state is not None:
         load_matching(visual, state, f"{source} (CXR-LLaVA vision tower)")
-    return OpenClipViTEncoder(visual, select_layer=select_layer, drop_cls=True, final_norm=True,
-                              mean=_one_channel(preprocess.get("mean", CXR_LLAVA_MEAN)),
-                              std=_one_channel(preprocess.get("std", CXR_LLAVA_STD)))
+    encoder = OpenClipViTEncoder(visual, select_layer=select_layer, drop_cls=True, final_norm=True,
+                                 mean=_one_channel(preprocess.get("mean", CXR_LLAVA_MEAN)),
+                                 std=_one_channel(preprocess.get("std", CXR_LLAVA_STD)))
+    encoder.interpolation = interpolation
+    return encoder
 
 
 def _one_channel(value: float | list[float]) -> tuple[float]:

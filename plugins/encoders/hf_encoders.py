@@ -67,15 +67,22 @@ def _from_pretrained(model_class: Any, ref: str, recipe_key: str, what: str) -> 
         return model_class.from_pretrained(ref)
 
 
-def build_rad_dino(path: str | None = None, select_layer: int = -1, drop_cls: bool = True) -> HFVisionEncoder:
-    """RAD-DINO (ViT-B/14 @518, 1369 patch tokens; CLS and register tokens dropped), default final layer."""
+def build_rad_dino(path: str | None = None, select_layer: int = -1, drop_cls: bool = True,
+                   rescale_intensity: bool = False) -> HFVisionEncoder:
+    """RAD-DINO (ViT-B/14 @518, 1369 patch tokens; CLS and register tokens dropped), default final layer.
+
+    ``rescale_intensity`` stretches each image's grey levels to 0..255 first, as MAIRA-2's processor does.
+    """
     from transformers import AutoModel
 
     ref = path or RAD_DINO_HUB
     model = _from_pretrained(AutoModel, ref, "encoder.args.path", "RAD-DINO encoder")
     size, mean, std = image_processing(ref, model.config.image_size, RAD_DINO_MEAN, RAD_DINO_STD)
     prefix = 1 + int(getattr(model.config, "num_register_tokens", 0) or 0)
-    return HFVisionEncoder(model, size, mean, std, select_layer, drop_cls, num_prefix_tokens=prefix, final_norm=True)
+    encoder = HFVisionEncoder(model, size, mean, std, select_layer, drop_cls, num_prefix_tokens=prefix,
+                              final_norm=True)
+    encoder.rescale_intensity = rescale_intensity
+    return encoder
 
 
 def build_hf_clip_vision(hf_path: str, select_layer: int = -2, drop_cls: bool = True) -> HFVisionEncoder:

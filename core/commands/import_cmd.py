@@ -1,0 +1,31 @@
+"""Import a published release (LLaVA-Rad, CXR-LLaVA, SLaVA-CXR, MAIRA-2, transformers LLaVA) as a run directory.
+
+SRC is the directory `hf download` wrote. The run directory (--out) loads like any trained run:
+`radzoo generate RUN --data ...`, `radzoo evaluate`, `radzoo compare run:RUN ...`, `radzoo export RUN`.
+Nothing is downloaded and no remote code runs; weights keep their released dtype unless --dtype.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from radzoo.importers import FORMATS
+
+    parser.add_argument("format", metavar="FORMAT", choices=list(FORMATS), help=f"one of {', '.join(FORMATS)}")
+    parser.add_argument("src", metavar="SRC", help="the release's local directory (as `hf download` leaves it)")
+    parser.add_argument("--out", required=True, metavar="RUN", help="new run directory to write")
+    parser.add_argument("--base-llm", metavar="DIR",
+                        help="the base LLM directory a LoRA-only release needs (llava-rad: Vicuna-7B v1.5)")
+    parser.add_argument("--dtype", choices=("fp32", "fp16", "bf16"),
+                        help="store the weights in this dtype (default: as released)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from radzoo.importers import import_release
+
+    out = import_release(args.format, args.src, args.out, base_llm=args.base_llm, dtype=args.dtype)
+    print(f"imported {args.format} {args.src} -> {out} (provenance in {out / 'provenance.json'}; "
+          f"run `radzoo generate {out} --data ... --out preds.jsonl`)")
+    return 0
