@@ -42,6 +42,7 @@ class LeaderboardRow:
     encoder_trained_on: str = ""
     metrics: dict[str, MetricCell] = field(default_factory=dict)
     efficiency: dict[str, Any] = field(default_factory=dict)
+    weights_from: str = ""  # "trained here", "reused run DIR", "imported ...", "exported from ..."
 
 
 def best_rows(rows: Sequence[LeaderboardRow], metric: str) -> str | None:
@@ -88,11 +89,11 @@ def to_markdown(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline
     arrows = {m: ("↑" if any(r.metrics.get(m, MetricCell(0)).higher_is_better for r in rows) else "↓")
               for m in metrics}
     best = {m: best_rows(rows, m) for m in metrics}
-    head = ["system", "kind", "encoder trained on", *[f"{m} {arrows[m]}" for m in metrics],
+    head = ["system", "kind", "weights from", "encoder trained on", *[f"{m} {arrows[m]}" for m in metrics],
             f"p vs best ({headline})", *[label for _, label, _ in EFFICIENCY_COLUMNS]]
     lines = [*notes, *([""] if notes else []), "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r.name, r.kind, r.encoder_trained_on or "–"]
+        cells = [r.name, r.kind, r.weights_from or "–", r.encoder_trained_on or "–"]
         for m in metrics:
             c = r.metrics.get(m)
             cells.append("–" if c is None else metric_text(c, best[m] == r.name, lambda t: f"**{t}**"))
@@ -108,14 +109,14 @@ def to_markdown(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline
 def to_csv(rows: Sequence[LeaderboardRow], metrics: Sequence[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    header = ["system", "kind", "encoder_trained_on"]
+    header = ["system", "kind", "weights_from", "encoder_trained_on"]
     for m in metrics:
         header += [m, f"{m}_ci_low", f"{m}_ci_high", f"{m}_higher_is_better", f"{m}_p_vs_best", f"{m}_is_best"]
     header += [key for key, _, _ in EFFICIENCY_COLUMNS]
     writer.writerow(header)
     best = {m: best_rows(rows, m) for m in metrics}
     for r in rows:
-        line: list[Any] = [r.name, r.kind, r.encoder_trained_on]
+        line: list[Any] = [r.name, r.kind, r.weights_from, r.encoder_trained_on]
         for m in metrics:
             c = r.metrics.get(m)
             line += ([c.value, c.ci_low, c.ci_high, c.higher_is_better, c.p_vs_best, best[m] == r.name]
