@@ -1,5 +1,8 @@
 """compare: train (or reuse), generate and evaluate several recipes on one test split; write a leaderboard.
 
+Beside recipes it takes finished run directories written ``run:DIR`` (imported, exported or earlier runs):
+they are scored on the same split and metrics and never trained; each row says where its weights came from.
+
 OUT/runs/<name>-<recipe hash>/ holds each recipe's run (resolved recipe, checkpoints, weights,
 predictions.jsonl, metrics.json, efficiency.json); OUT/baselines/<name>/ the reference rows;
 OUT/leaderboard.{md,csv,json}, OUT/metrics.png, OUT/quality_vs_speed.png and the HTML viewer
@@ -18,7 +21,15 @@ from typing import Any
 from omegaconf import DictConfig
 
 from radzoo.atomic_files import write_json_atomic
-from radzoo.comparison_runs import BASELINES, run_baselines, run_recipe
+from radzoo.comparison_runs import (
+    BASELINES,
+    RUN_PREFIX,
+    RunSource,
+    read_run_source,
+    run_baselines,
+    run_given,
+    run_recipe,
+)
 from radzoo.comparison_scoring import SystemOutput, score_systems
 from radzoo.errors import InputError
 from radzoo.leaderboard import LeaderboardRow, best_rows, write_leaderboard
@@ -39,13 +50,32 @@ class ComparisonResult:
     headline: str
 
 
-def resolve_recipes(recipes: Sequence[str | Path | DictConfig], overrides: Sequence[str]) -> list[DictConfig]:
+def is_run_source(item: str | Path | DictConfig) -> bool:
+    """Whether a compare item names a finished run directory (``run:DIR``) rather than a recipe."""
+    return isinstance(item, (str, Path)) and str(item).startswith(RUN_PREFIX)
+
+
+def run_row_names(runs: Sequence[RunSource], taken: Sequence[str]) -> list[str]:
+    """Each run's row name: its recipe's name, or ``name@DIR`` where that name is already a row's."""
+    names: list[str] = []
+    for run in runs:
+        name = str(run.recipe.name)
+        if name in taken or name in names or name in BASELINES:
+            name = f"{name}@{run.path.name}"
+        if name in taken or name in names:
+            raise ValueError(f"{RUN_PREFIX}{run.path}: a second row named {name!r}; compare each run directory once")
+        names.append(name)
+    return names
+
+
+def resolve_recipes(recipes: Sequence[str | Path | DictConfig], overrides: Sequence[str],
+                    allow_none: bool = False) -> list[DictConfig]:
     """Load each recipe with the shared overrides; they must have distinct names and read the same data."""
     from radzoo.recipe import apply_overrides, load_recipe
 
     cfgs = [apply_overrides(r.copy(), list(overrides)) if isinstance(r, DictConfig) else
             load_recipe(r, list(overrides)) for r in recipes]
-    if not cfgs:
+    if not cfgs and not allow_none:
         raise InputError("compare needs at least one recipe")
     names = [str(c.name) for c in cfgs]
     clash = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(BASELINES)))
@@ -100,28 +130,37 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
     """
     from radzoo.data.readers import read_studies
     from radzoo.evaluate import DEFAULT_METRICS
+    from radzoo.recipe import apply_overrides
     from radzoo.viewer import build_viewer
 
+    runs = [read_run_source(str(r)) for r in recipes if is_run_source(r)]
+    cfgs = resolve_recipes([r for r in recipes if not is_run_source(r)], overrides, allow_none=bool(runs))
+    run_names = run_row_names(runs, [str(c.name) for c in cfgs])
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cfgs = resolve_recipes(recipes, overrides)
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
         raise InputError(f"unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}")
-    data = cfgs[0].data
+    # runs are scored on the recipes' data; with runs alone, on the first run's (after --data / overrides)
+    first = cfgs[0] if cfgs else apply_overrides(runs[0].recipe.copy(), list(overrides))
+    data = first.data
     test = read_studies(data, split="test").studies
     if not test:
         raise InputError(f"the data set ({data.format}: {data.path or 'default'}) has no test-split studies; "
                          "a comparison scores every recipe on the test split")
-    steps = len(cfgs) + (1 if baselines else 0) + 1
+    learned = len(cfgs) + len(runs)
+    steps = learned + (1 if baselines else 0) + 1
     systems = []
     for i, cfg in enumerate(cfgs, 1):
         log(f"[{i}/{steps}] {cfg.name}")
         systems.append(run_recipe(cfg, out_dir / "runs", test, log, batch_size))
+    for i, (run, name) in enumerate(zip(runs, run_names, strict=True), len(cfgs) + 1):
+        log(f"[{i}/{steps}] {name} ({RUN_PREFIX}{run.path})")
+        systems.append(run_given(run, name, out_dir / "runs", test, log, batch_size))
     if baselines:
-        log(f"[{len(cfgs) + 1}/{steps}] reference rows: {', '.join(baselines)}")
+        log(f"[{learned + 1}/{steps}] reference rows: {', '.join(baselines)}")
         systems += run_baselines(read_studies(data, split="train").studies, test, baselines, out_dir, log)
-    evaluation = cfgs[0].evaluation
+    evaluation = first.evaluation
     metrics = list(metrics or evaluation.metrics or DEFAULT_METRICS)
     options = metric_options if metric_options is not None else dict(evaluation.options or {})
     resamples = int(bootstrap if bootstrap is not None else evaluation.bootstrap_samples)

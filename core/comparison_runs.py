@@ -1,14 +1,18 @@
 """One row of a comparison: train (or reuse) a recipe's run, generate on the test split, note its costs.
 
 Every phase leaves its result in the run directory (weights, predictions JSONL, efficiency.json), so a
-rerun skips what is done and resumes what was interrupted. Baseline rows are computed here too.
+rerun skips what is done and resumes what was interrupted. A given run directory (``run:DIR``: an
+imported, exported or earlier run) is never trained: its predictions go to a folder of the comparison's
+own. Baseline rows are computed here too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,18 @@ from radzoo.errors import InputError
 BASELINES = ("constant", "nearest-neighbour")
 EFFICIENCY_FILE = "efficiency.json"
 PREDICTIONS_FILE = "predictions.jsonl"
+PROVENANCE_FILE = "provenance.json"  # written by `radzoo import`
+RUN_PREFIX = "run:"
 Log = Callable[[str], None]
+
+
+@dataclass
+class RunSource:
+    """A finished model directory compared as it is: its resolved recipe and where its weights came from."""
+
+    path: Path
+    recipe: DictConfig
+    weights_from: str
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -78,11 +93,42 @@ def _train_or_reuse(cfg: DictConfig, run_dir: Path, log: Log) -> None:
         write_json_atomic(run_dir / EFFICIENCY_FILE, efficiency, default=str)
 
 
+def weights_origin(run_dir: Path) -> str:
+    """Where a given run directory's weights came from, for the leaderboard's "weights from" column."""
+    from radzoo.generate import EXPORT_MARKER
+
+    provenance = _read_json(run_dir / PROVENANCE_FILE)
+    if provenance:
+        source = provenance.get("source")
+        details = [str(provenance[k]) for k in ("format", "repo") if provenance.get(k)]
+        if not provenance.get("repo") and isinstance(source, str):
+            details.append(f"from {source}")
+        return " ".join(["imported", *details])
+    export = _read_json(run_dir / EXPORT_MARKER)
+    if export:
+        return f"exported from {export.get('source_run', 'a run')}"
+    return f"reused run {run_dir}"
+
+
+def read_run_source(spec: str) -> RunSource:
+    """``run:DIR`` -> the run directory, its recipe and the origin of its weights; a clear error otherwise."""
+    from radzoo.checkpoint import RECIPE_FILE
+    from radzoo.recipe import load_recipe
+
+    path = Path(spec[len(RUN_PREFIX):]).expanduser()
+    if not (path / RECIPE_FILE).is_file():
+        hint = (" (a transformers LLaVA directory: `radzoo import llava-hf` it first)"
+                if (path / "config.json").is_file() else "")
+        raise FileNotFoundError(f"{spec}: {path} is not a radzoo run directory (no {RECIPE_FILE}){hint}; pass a "
+                                "directory written by radzoo train, import or export")
+    return RunSource(path, load_recipe(path / RECIPE_FILE), weights_origin(path))
+
+
 def _model_figures(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Parameter counts (total, and trained by any stage) and image tokens of the run's model."""
-    from radzoo.checkpoint import load_trained_model
+    from radzoo.generate import load_model
 
-    model, _ = load_trained_model(run_dir)
+    model, _ = load_model(run_dir)
     trained = {id(p) for s in cfg.stages for part in s.trainable for _, p in model.part_parameters(part)}
     figures = {"params_total": sum(p.numel() for p in model.parameters()),
                "params_trainable": sum(p.numel() for p in model.parameters() if id(p) in trained),
@@ -91,14 +137,15 @@ def _model_figures(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     return figures
 
 
-def _generate(run_dir: Path, studies: Sequence[Study], log: Log, batch_size: int | None) -> dict[str, Any]:
+def _generate(run_dir: Path, out: Path, studies: Sequence[Study], log: Log, batch_size: int | None
+              ) -> dict[str, Any]:
     """Generate the missing predictions; returns throughput and peak memory of the generation that ran."""
     from radzoo.generate import generate
     from radzoo.peak_memory import PeakMemory
 
     began = time.perf_counter()
     with PeakMemory() as memory:
-        result = generate(run_dir, out=run_dir / PREDICTIONS_FILE, studies=studies, batch_size=batch_size, log=log)
+        result = generate(run_dir, out=out, studies=studies, batch_size=batch_size, log=log)
     seconds = time.perf_counter() - began
     if not result.generated:
         return {}
@@ -116,20 +163,36 @@ def run_recipe(cfg: DictConfig, runs_dir: Path, test: Sequence[Study], log: Log,
     """Train/reuse, generate on ``test`` and collect the efficiency figures of one recipe."""
     run_dir = run_dir_of(cfg, runs_dir)
     _train_or_reuse(cfg, run_dir, log)
-    efficiency = _read_json(run_dir / EFFICIENCY_FILE)
+    return _scored_run(cfg, run_dir, run_dir, test, log, batch_size, "trained here")
+
+
+def run_given(source: RunSource, name: str, runs_dir: Path, test: Sequence[Study], log: Log,
+              batch_size: int | None = None) -> SystemOutput:
+    """A given run directory, never trained: generate on ``test`` into ``runs_dir/<name>-run-<path hash>``."""
+    digest = hashlib.sha256(str(source.path.resolve()).encode()).hexdigest()[:10]
+    log(f"{name}: {source.weights_from}, not trained here")
+    return _scored_run(source.recipe, source.path, runs_dir / f"{name}-run-{digest}", test, log, batch_size,
+                       source.weights_from, name)
+
+
+def _scored_run(cfg: DictConfig, model_dir: Path, folder: Path, test: Sequence[Study], log: Log,
+                batch_size: int | None, weights_from: str, name: str | None = None) -> SystemOutput:
+    """Generate ``model_dir``'s missing test reports into ``folder`` and collect its row."""
+    name = name or str(cfg.name)
+    efficiency = _read_json(folder / EFFICIENCY_FILE)
     if "params_total" not in efficiency:
-        efficiency.update(_model_figures(cfg, run_dir))
-    todo = len(test) - len(set(_predictions(run_dir / PREDICTIONS_FILE)) & {str(s.id) for s in test})
+        efficiency.update(_model_figures(cfg, model_dir))
+    todo = len(test) - len(set(_predictions(folder / PREDICTIONS_FILE)) & {str(s.id) for s in test})
     if todo:
-        log(f"{cfg.name}: generating {todo} of {len(test)} test reports")
-        efficiency.update(_generate(run_dir, test, log, batch_size))
-    write_json_atomic(run_dir / EFFICIENCY_FILE, efficiency, default=str)
+        log(f"{name}: generating {todo} of {len(test)} test reports")
+        efficiency.update(_generate(model_dir, folder / PREDICTIONS_FILE, test, log, batch_size))
+    write_json_atomic(folder / EFFICIENCY_FILE, efficiency, default=str)
     peaks = [efficiency.get(k) for k in ("train_peak_memory_mb", "generate_peak_memory_mb")]
     row = {key: efficiency.get(key) for key in ("params_total", "params_trainable", "image_tokens",
                                                 "train_time_s", "reports_per_s")}
     row["peak_memory_mb"] = max((p for p in peaks if p is not None), default=None)
-    return SystemOutput(str(cfg.name), "learned", _predictions(run_dir / PREDICTIONS_FILE), str(cfg.description),
-                        encoder_note(cfg), row, run_dir)
+    return SystemOutput(name, "learned", _predictions(folder / PREDICTIONS_FILE), str(cfg.description),
+                        encoder_note(cfg), row, folder, weights_from)
 
 
 def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence[str], out_dir: Path,
@@ -155,5 +218,5 @@ def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence
                    for s, p in zip(test, preds, strict=True)]
         write_text_atomic(folder / PREDICTIONS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         outputs.append(SystemOutput(name, "baseline", {str(s.id): p for s, p in zip(test, preds, strict=True)},
-                                    desc, note, {"reports_per_s": speed}, folder))
+                                    desc, note, {"reports_per_s": speed}, folder, "– (no weights)"))
     return outputs

@@ -22,6 +22,7 @@ class SystemOutput:
     encoder_trained_on: str = ""
     efficiency: dict[str, Any] = field(default_factory=dict)
     folder: Path | None = None  # where its predictions (and, once scored, metrics.json) live
+    weights_from: str = ""  # the leaderboard's "weights from": trained here, reused, imported, exported
 
 
 def score_systems(systems: Sequence[SystemOutput], ids: Sequence[str], references: Sequence[str],
@@ -41,8 +42,8 @@ def score_systems(systems: Sequence[SystemOutput], ids: Sequence[str], reference
     results = {s.name: evaluate([s.predictions[i] for i in ids], list(references), metrics=list(metrics),
                                 options=options, bootstrap=bootstrap, seed=seed, ids=list(ids), per_sample=False)
                for s in systems}
-    rows = [LeaderboardRow(s.name, s.kind, s.description, s.encoder_trained_on, efficiency=dict(s.efficiency))
-            for s in systems]
+    rows = [LeaderboardRow(s.name, s.kind, s.description, s.encoder_trained_on, efficiency=dict(s.efficiency),
+                           weights_from=s.weights_from) for s in systems]
     for row in rows:
         for metric, m in results[row.name]["metrics"].items():
             ci = m["ci"] or [None, None]

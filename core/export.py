@@ -6,6 +6,7 @@ Layout of OUT:
     recipe.yaml          the run's recipe with llm -> hf-causal-lm at llm/ and no LoRA
     export.json          what was exported from where
 `radzoo generate OUT` runs from it with the same greedy outputs as the run directory.
+``--format llava-hf`` writes a transformers LlavaForConditionalGeneration directory instead (llava_hf_export).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from radzoo.checkpoint import RECIPE_FILE, WEIGHTS_FILE, load_trained_model, save_weights
-from radzoo.errors import OutputExistsError
+from radzoo.errors import InputError, OutputExistsError
 from radzoo.generate import EXPORT_MARKER
 from radzoo.recipe import save_recipe
 
 LLM_DIR = "llm"
+EXPORT_FORMATS = ("radzoo", "llava-hf")
 
 
 def merged_language_model(model: Any) -> Any:
@@ -34,15 +36,38 @@ def merged_language_model(model: Any) -> Any:
     return lm
 
 
-def export_run(run_dir: str | Path, out: str | Path) -> Path:
-    """Write ``out`` (see the module docstring) from a run directory; returns ``out``."""
-    run_dir, out = Path(run_dir), Path(out)
+def staging_dir(out: Path) -> Path:
+    """The hidden sibling an export is written to before ``publish`` renames it to ``out``.
+
+    A killed export never leaves a half directory at ``out``; ``out`` must not hold anything yet.
+    """
     if out.exists() and any(out.iterdir()):
         raise OutputExistsError(f"--out {out}: directory exists and is not empty; choose a new directory")
+    partial = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)  # what an interrupted export left
+    return partial
+
+
+def publish(partial: Path, final: Path) -> Path:
+    """Move the finished export into place (``final`` is absent or empty, as ``staging_dir`` checked)."""
+    if final.exists():
+        final.rmdir()
+    partial.rename(final)
+    return final
+
+
+def export_run(run_dir: str | Path, out: str | Path, format: str = "radzoo") -> Path:
+    """Write ``out`` from a run directory in ``format`` (see the module docstring, or llava_hf_export for
+    ``llava-hf``); returns ``out``."""
+    if format == "llava-hf":
+        from radzoo.llava_hf_export import export_llava_hf
+
+        return export_llava_hf(run_dir, out).out
+    if format != "radzoo":
+        raise InputError(f"--format {format!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    run_dir, final = Path(run_dir), Path(out)
+    out = staging_dir(final)
     model, recipe = load_trained_model(run_dir)
-    # written beside ``out`` and renamed into place at the end: a killed export never leaves a half directory
-    final, out = out, out.with_name(f".{out.name}.partial")
-    shutil.rmtree(out, ignore_errors=True)  # what an interrupted export left
     fmt = model.prompt.format.name
     lm = merged_language_model(model)
     lm.save_pretrained(out / LLM_DIR)
@@ -58,7 +83,4 @@ def export_run(run_dir: str | Path, out: str | Path) -> Path:
     info = {"format": "radzoo-export", "source_run": str(run_dir.resolve()), "source_llm": source_llm,
             "lora_merged": recipe.llm.lora is not None, "llm_dir": LLM_DIR}
     (out / EXPORT_MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    if final.exists():
-        final.rmdir()  # empty (checked above)
-    out.rename(final)
-    return final
+    return publish(out, final)

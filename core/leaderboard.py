@@ -42,6 +42,7 @@ class LeaderboardRow:
     encoder_trained_on: str = ""
     metrics: dict[str, MetricCell] = field(default_factory=dict)
     efficiency: dict[str, Any] = field(default_factory=dict)
+    weights_from: str = ""  # "trained here", "reused run DIR", "imported ...", "exported from ..."
 
 
 def best_rows(rows: Sequence[LeaderboardRow], metric: str) -> str | None:
@@ -122,12 +123,12 @@ def to_markdown(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline
         c = r.metrics.get(m)
         return "–" if c is None else metric_text(c, best[m] == r.name, lambda t: f"**{t}**")
 
-    head = ["system", "kind", "encoder trained on", f"{headline} {arrows[headline]}", f"p vs best ({headline})",
-            *[label for _, label, _ in EFFICIENCY_COLUMNS]]
+    head = ["system", "kind", "weights from", "encoder trained on", f"{headline} {arrows[headline]}",
+            f"p vs best ({headline})", *[label for _, label, _ in EFFICIENCY_COLUMNS]]
     body = []
     for r in rows:
         hc = r.metrics.get(headline)
-        body.append([r.name, r.kind, r.encoder_trained_on or "–", cell(r, headline),
+        body.append([r.name, r.kind, r.weights_from or "–", r.encoder_trained_on or "–", cell(r, headline),
                      "best" if best.get(headline) == r.name else p_text(hc.p_vs_best if hc else None),
                      *[format_or_dash(r.efficiency.get(key), fmt) for key, _, fmt in EFFICIENCY_COLUMNS]])
     others = sorted((m for m in metrics if m != headline), key=lambda m: not m.startswith("chexpert"))
@@ -146,14 +147,14 @@ def to_markdown(rows: Sequence[LeaderboardRow], metrics: Sequence[str], headline
 def to_csv(rows: Sequence[LeaderboardRow], metrics: Sequence[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    header = ["system", "kind", "encoder_trained_on"]
+    header = ["system", "kind", "weights_from", "encoder_trained_on"]
     for m in metrics:
         header += [m, f"{m}_ci_low", f"{m}_ci_high", f"{m}_higher_is_better", f"{m}_p_vs_best", f"{m}_is_best"]
     header += [key for key, _, _ in EFFICIENCY_COLUMNS]
     writer.writerow(header)
     best = {m: best_rows(rows, m) for m in metrics}
     for r in rows:
-        line: list[Any] = [r.name, r.kind, r.encoder_trained_on]
+        line: list[Any] = [r.name, r.kind, r.weights_from, r.encoder_trained_on]
         for m in metrics:
             c = r.metrics.get(m)
             line += ([c.value, c.ci_low, c.ci_high, c.higher_is_better, c.p_vs_best, best[m] == r.name]

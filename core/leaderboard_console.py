@@ -29,6 +29,7 @@ def leaderboard_table(rows: Sequence[LeaderboardRow], headline: str) -> Any:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left",
                   title=f"{headline} [95% CI] (≈: ties the best); F1-5: chexpert_micro_f1_5")
     table.add_column("system", no_wrap=True)
+    table.add_column("weights", no_wrap=True)  # the first word of "weights from"; the lines below say the rest
     table.add_column(headline.replace("chexpert_", ""), justify="right", no_wrap=True)
     for label in [*secondary.values(), "params", "train s", "rep/s"]:
         table.add_column(label, justify="right")
@@ -38,7 +39,8 @@ def leaderboard_table(rows: Sequence[LeaderboardRow], headline: str) -> Any:
         text = "–" if cell is None else metric_text(cell, row.name == best, lambda t: f"[bold green]{t}[/]",
                                                     ci_digits=2)
         extra = [format_or_dash(row.metrics[m].value if m in row.metrics else None, "{:.3f}") for m in secondary]
-        table.add_row(row.name, text, *extra, _count(row.efficiency.get("params_total")),
+        weights = (row.weights_from or "–").split()[0]
+        table.add_row(row.name, weights, text, *extra, _count(row.efficiency.get("params_total")),
                       format_or_dash(row.efficiency.get("train_time_s"), "{:,.0f}"),
                       format_or_dash(row.efficiency.get("reports_per_s"), "{:,.1f}"),
                       style=None if row.kind == "learned" else "dim")
@@ -51,8 +53,9 @@ def print_leaderboard(rows: Sequence[LeaderboardRow], headline: str, files: dict
 
     console = Console()
     console.print(leaderboard_table(rows, headline))
-    lines = ["dim rows: the reference rows a learned model has to beat. Encoders trained on:"]
-    lines += [f"  {row.name}: {row.encoder_trained_on or '–'}" for row in rows if row.kind == "learned"]
+    lines = ["dim rows: the reference rows a learned model has to beat. Weights from; encoder trained on:"]
+    lines += [f"  {row.name}: {row.weights_from or '–'}; {row.encoder_trained_on or '–'}"
+              for row in rows if row.kind == "learned"]
     lines += [f"  {key:<12} {path}" for key, path in files.items()]
     for line in lines:  # soft wrap: a path is never broken across lines (copy-paste stays whole)
         console.print(line, highlight=False, soft_wrap=True)

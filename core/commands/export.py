@@ -1,20 +1,40 @@
 """Export a trained run: merge LoRA into the LM and write a standard transformers directory.
 
-OUT holds llm/ (save_pretrained of the merged LM + tokenizer), model.safetensors (encoder and adapter
-weights) and recipe.yaml; `radzoo generate OUT --data ...` runs from it with the same greedy outputs.
+--format radzoo (default): OUT holds llm/ (save_pretrained of the merged LM + tokenizer), model.safetensors
+(encoder and adapter weights) and recipe.yaml; `radzoo generate OUT --data ...` runs from it.
+--format llava-hf: OUT is a transformers LlavaForConditionalGeneration directory with its processor; it
+loads with transformers alone and says whether vLLM can serve it.
 """
 
 from __future__ import annotations
 
 import argparse
 
+FORMATS = ("radzoo", "llava-hf")  # radzoo.export.EXPORT_FORMATS, kept here so --help imports no torch
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `radzoo train`")
     parser.add_argument("--out", required=True, metavar="DIR", help="new directory to write the export to")
+    parser.add_argument("--format", default="radzoo", choices=FORMATS,
+                        help="radzoo: merged LM + radzoo weights (radzoo generate reads it); llava-hf: a "
+                             "transformers LlavaForConditionalGeneration directory (CLIP/SigLIP/DINOv2 tower, "
+                             "mlp2x_gelu adapter)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.format == "llava-hf":
+        from radzoo.llava_hf_export import export_llava_hf
+
+        result = export_llava_hf(args.run_dir, args.out)
+        print(f"exported {args.run_dir} -> {result.out} (transformers LlavaForConditionalGeneration, "
+              f"{result.tower} tower; load the processor with backend=\"pil\")")
+        if result.vllm_problems:
+            print(f"vLLM: cannot serve it: {'; '.join(result.vllm_problems)} "
+                  "(transformers loads it; vLLM's Transformers backend is untested)")
+        else:
+            print(f"vLLM: can serve it ({result.tower} tower, 2-layer projector, 3 channels): vllm serve {result.out}")
+        return 0
     from radzoo.export import export_run
 
     out = export_run(args.run_dir, args.out)
