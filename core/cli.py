@@ -27,6 +27,7 @@ COMMANDS = {
     "label": "label",
     "compare": "compare",
     "demo": "demo",
+    "serve": "serve",
 }
 
 # errors a user can fix: printed as one line (the traceback only with --debug)
