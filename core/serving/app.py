@@ -62,6 +62,13 @@ def create_app(served: ServedModel, settings: ServeSettings) -> FastAPI:
         return JSONResponse(APIError(exc.status_code, message, code=str(exc.status_code)).body(),
                             status_code=exc.status_code)
 
+    @app.exception_handler(Exception)
+    async def server_error(_request: Request, exc: Exception) -> JSONResponse:
+        # a bug or a model failure: this request fails (logged with its traceback), the server goes on
+        message = f"the server failed on this request ({type(exc).__name__}); its log has the details"
+        return JSONResponse(APIError(500, message, type="server_error", code="internal_error").body(),
+                            status_code=500)
+
     def authorize(request: Request) -> None:
         if settings.api_key is None:
             return

@@ -111,8 +111,14 @@ class ReportRunner:
         streamer = RowStreamer(self.generator.model.tokenizer, run, self.stop_ids)
         base = self.generator.gen_kwargs
         # greedy rows do not depend on each other, so a shorter budget or an early stop only truncates a row
-        self.generator.gen_kwargs = {**base, "max_new_tokens": max(job.max_tokens for job in run),
-                                     "streamer": streamer, "stopping_criteria": StoppingCriteriaList([RowStop(run)])}
+        kwargs = {**base, "max_new_tokens": max(job.max_tokens for job in run)}
+        if "engine" not in base or any(job.on_text is not None for job in run):
+            # the token hooks are transformers generate()'s: a streamed batch runs there (same greedy tokens);
+            # other batches keep the recipe's generation.engine, where one exists
+            kwargs.update(streamer=streamer, stopping_criteria=StoppingCriteriaList([RowStop(run)]))
+            if "engine" in base:
+                kwargs["engine"] = "hf"
+        self.generator.gen_kwargs = kwargs
         try:
             new_ids = self.generator.generate_ids(inputs)
         finally:
