@@ -31,6 +31,7 @@ COMMANDS = {
     "demo": "demo",
     "view": "view",
     "import": "import_cmd",
+    "serve": "serve",
 }
 
 # errors a user can fix (radzoo.errors.RadzooError, a full disk, a missing permission) print as one line, the

@@ -7,6 +7,7 @@ depths are scaled to 8 bits over the range the VOI transform (or, without one, t
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from pathlib import Path
@@ -37,7 +38,34 @@ def load_image(path: str | Path) -> Image.Image:
         raise MissingFileError(f"image {path} does not exist; check the data set's image paths and image_root")
     if path.stat().st_size == 0:
         raise ImageError(f"image {path} is an empty (zero-byte) file; re-copy or re-download it")
-    image = _load_dicom(path) if is_dicom(path) else _load_raster(path)
+    return _big_enough(_load_dicom(path) if is_dicom(path) else _load_raster(path), path)
+
+
+def load_image_bytes(data: bytes, name: str, dicom: bool = False) -> Image.Image:
+    """The same decoding for an in-memory file (an upload); ``name`` stands for the file in error messages.
+
+    ``dicom`` says the sender declared DICOM; a file with the "DICM" preamble marker is read as DICOM anyway.
+    """
+    if not data:
+        raise ImageError(f"image {name} is empty (zero bytes); send the image file's bytes")
+    file = _NamedBytes(data, name)
+    return _big_enough(_load_dicom(file) if dicom or data[128:132] == b"DICM" else _load_raster(file), name)
+
+
+class _NamedBytes(io.BytesIO):
+    """In-memory file bytes that print as a name, so the readers' messages name the upload, not an object."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.display_name = name
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    __repr__ = __str__  # Pillow's messages use repr()
+
+
+def _big_enough(image: Image.Image, path: object) -> Image.Image:
     if min(image.size) < MIN_SIDE:
         raise ImageError(f"image {path} is {image.size[0]}x{image.size[1]} pixels, too small to be a radiograph "
                          f"(under {MIN_SIDE} px a side): probably a placeholder or a broken export; replace the file "
@@ -54,12 +82,12 @@ def is_dicom(path: Path) -> bool:
     return len(head) == 132 and head[128:] == b"DICM"
 
 
-def _too_large(path: Path, pixels: int, size: str = "") -> ImageError:
+def _too_large(path: Path | io.BytesIO, pixels: int, size: str = "") -> ImageError:
     return ImageError(f"image {path} is {size}{pixels / 1e6:.0f} MP, more than radzoo reads ({MAX_PIXELS / 1e6:.0f} "
                       "MP); downscale it, e.g. to 4096 px on the long side")
 
 
-def _load_raster(path: Path) -> Image.Image:
+def _load_raster(path: Path | io.BytesIO) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -106,7 +134,7 @@ def _scale_to_uint8(arr: np.ndarray, value_range: tuple[float, float] | None) ->
     return out
 
 
-def _load_dicom(path: Path) -> Image.Image:
+def _load_dicom(path: Path | io.BytesIO) -> Image.Image:
     import pydicom
     from pydicom.errors import InvalidDicomError
     from pydicom.pixels import apply_modality_lut, apply_voi_lut

@@ -1,0 +1,109 @@
+"""Dynamic batching: requests queue up, and the model thread takes up to ``max_batch_size`` of them at a time,
+waiting at most ``max_wait_ms`` after the first for more to arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+from radzoo.serving.report_runner import ReportJob
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+class DynamicBatcher(Generic[R]):
+    """Collects jobs on the event loop and runs each batch in one worker thread with ``run_batch``."""
+
+    def __init__(self, run_batch: Callable[[Sequence[ReportJob]], list[R | None]], max_batch_size: int,
+                 max_wait_ms: float) -> None:
+        if max_batch_size < 1:
+            raise ValueError(f"--max-batch-size must be at least 1, got {max_batch_size}")
+        if max_wait_ms < 0:
+            raise ValueError(f"--max-wait-ms must be 0 or more, got {max_wait_ms}")
+        self.run_batch = run_batch
+        self.max_batch_size = max_batch_size
+        self.max_wait = max_wait_ms / 1000
+        self.batch_sizes: collections.Counter[int] = collections.Counter()  # for /health: how batching goes
+        self.cancelled = 0  # jobs whose client left before their report was done
+        self._pending: collections.deque[tuple[ReportJob, asyncio.Future[R | None]]] = collections.deque()
+        self._arrived = asyncio.Event()
+        self._closing = False
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radzoo-model")
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start taking batches (call inside the running event loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def submit(self, job: ReportJob) -> R | None:
+        """Queue ``job`` and wait for its result; a cancelled wait (client gone) frees the job's batch slot."""
+        if self._closing:
+            raise RuntimeError("the server is shutting down")
+        future: asyncio.Future[R | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((job, future))
+        self._arrived.set()
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            job.cancelled.set()  # dropped from the queue, or its row stops at the next token
+            raise
+
+    async def close(self) -> None:
+        """Finish every queued and running job, then stop the model thread."""
+        self._closing = True
+        self._arrived.set()
+        if self._task is not None:
+            await self._task
+        self._worker.shutdown(wait=True)
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            batch = await self._collect(loop)
+            jobs = [job for job, _ in batch]
+            if not jobs:
+                continue  # every queued client left
+            self.batch_sizes[len(jobs)] += 1
+            try:
+                results = await loop.run_in_executor(self._worker, self.run_batch, jobs)
+            except Exception as exc:  # a model failure fails this batch's requests, not the server
+                log.exception("radzoo serve: a batch of %d failed", len(jobs))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _collect(self, loop: asyncio.AbstractEventLoop) -> list[tuple[ReportJob, asyncio.Future[R | None]]]:
+        """Up to max_batch_size live jobs, waiting at most max_wait after the first one for the others."""
+        batch: list[tuple[ReportJob, asyncio.Future[R | None]]] = []
+        deadline = loop.time() + self.max_wait
+        while True:
+            while self._pending and len(batch) < self.max_batch_size:
+                job, future = self._pending.popleft()
+                if job.cancelled.is_set() or future.done():
+                    continue  # its client left while it queued: the slot goes to the next one
+                batch.append((job, future))
+            remaining = deadline - loop.time()
+            if len(batch) >= self.max_batch_size or remaining <= 0 or self._closing:
+                if batch or not self._pending:
+                    return batch
+                continue
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), remaining)
