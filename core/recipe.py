@@ -185,6 +185,7 @@ def _choice_values(cfg: DictConfig) -> Iterator[tuple[str, str, Any]]:
     """(key path, CHOICES key, value) for every key whose values are a closed set."""
     for key in ("data.format", "trainer.precision", "trainer.strategy", "prompt.format", "generation.cache"):
         yield key, key, OmegaConf.select(cfg, key)
+    yield "generation.engine", "generation.engine", OmegaConf.select(cfg, "generation.engine")
     for i, stage in enumerate(cfg.stages):
         yield f"stages[{i}].task", "stages[].task", stage.task
         yield f"stages[{i}].scheduler", "stages[].scheduler", stage.scheduler
