@@ -11,11 +11,13 @@ row has ended only every ``eos_check_every`` tokens. On CUDA the decode step is 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from radzoo.lean_decode_step import lean_step
 from radzoo.token_choice import HF_DEFAULT_TOP_K, ChoiceRules, next_tokens
 
 ENGINES = ("auto", "hf", "radzoo")
@@ -98,7 +100,6 @@ class DecodeEngine:
         self.generator = torch.Generator(self.device).manual_seed(int(seed))
         self._cache: Any = None
         self._cache_key: tuple[int, int, torch.dtype] | None = None
-        self._step = _compiled_step(self.lm) if self.device.type == "cuda" else self.lm
 
     @torch.no_grad()
     def generate(self, inputs: dict[str, torch.Tensor], settings: DecodeSettings) -> torch.Tensor:
@@ -117,10 +118,33 @@ class DecodeEngine:
                       cache=cache, use_cache=True, logits_to_keep=1)
         logits = out.logits[:, -1].to(torch.float32, copy=True)
         position = positions[:, -1:] + 1
-        return self._decode(logits, full_mask, position, cache, settings)
+        return self._decode(logits, full_mask, position, cache, settings, self._step_function(cache_len))
+
+    def _step_function(self, cache_len: int) -> Callable[..., torch.Tensor]:
+        """``(token ids [B,1], mask, position ids [B,1], cache) -> float32 logits [B,V]`` for one decode step."""
+        if self.device.type == "cuda":
+            compiled = _compiled_step(self.lm)
+
+            def graphed(ids: torch.Tensor, mask: torch.Tensor, position: torch.Tensor, cache: Any) -> torch.Tensor:
+                torch.compiler.cudagraph_mark_step_begin()
+                out = compiled(input_ids=ids, attention_mask=mask, position_ids=position, cache=cache,
+                               use_cache=True, logits_to_keep=1)
+                return out.logits[:, -1].to(torch.float32, copy=True)  # the graph's output buffer is reused
+
+            return graphed
+        lean = lean_step(self.lm, cache_len)
+        if lean is not None:
+            return lambda ids, mask, position, cache: lean(ids, mask, position, cache)[:, -1].to(torch.float32)
+
+        def plain(ids: torch.Tensor, mask: torch.Tensor, position: torch.Tensor, cache: Any) -> torch.Tensor:
+            out = self.lm(input_ids=ids, attention_mask=mask, position_ids=position, cache=cache, use_cache=True,
+                          logits_to_keep=1)
+            return out.logits[:, -1].to(torch.float32)
+
+        return plain
 
     def _decode(self, logits: torch.Tensor, full_mask: torch.Tensor, position: torch.Tensor, cache: Any,
-                settings: DecodeSettings) -> torch.Tensor:
+                settings: DecodeSettings, step_logits: Callable[..., torch.Tensor]) -> torch.Tensor:
         batch, steps, device = logits.shape[0], settings.max_new_tokens, logits.device
         eos = torch.tensor(settings.rules.eos_token_ids, device=device)
         tokens = torch.full((batch, steps), settings.pad_token_id, dtype=torch.long, device=device)
@@ -138,11 +162,7 @@ class DecodeEngine:
             # the only read-back: every eos_check_every tokens, whether all rows have ended
             if step == steps or (step % settings.eos_check_every == 0 and bool(ended.all())):
                 break
-            if device.type == "cuda":
-                torch.compiler.cudagraph_mark_step_begin()
-            out = self._step(input_ids=chosen[:, None], attention_mask=full_mask, position_ids=position,
-                             cache=cache, use_cache=True, logits_to_keep=1)
-            logits = out.logits[:, -1].to(torch.float32, copy=True)  # the graph's output buffer is reused
+            logits = step_logits(chosen[:, None], full_mask, position, cache)
             position = position + 1
         # generate stops at the step where the last row ended; steps computed past it are dropped
         width = int(last.max()) + 1 if bool(ended.all()) else step

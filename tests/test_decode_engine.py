@@ -7,8 +7,9 @@ import torch
 from test_generate import INDICATION, make_studies
 
 from radzoo import load_recipe
-from radzoo.decode_engine import pick_engine
+from radzoo.decode_engine import causal_lm, pick_engine
 from radzoo.generate import ReportGenerator, generation_kwargs, load_model
+from radzoo.lean_decode_step import lean_step
 from radzoo.recipe import RecipeError
 from radzoo.token_choice import ban_repeated_ngrams, keep_top_k, keep_top_p
 
@@ -43,6 +44,7 @@ def test_greedy_tokens_equal_transformers_on_left_padded_batches(name, studies):
     assert len(lengths) > 1, "prompts of different lengths, so the batch is left-padded"
     expected = ids(hf, studies)
     assert expected.shape == (6, 24)
+    assert lean_step(causal_lm(hf.model.language_model), 64) is not None  # the CPU fast path is the one tested
     assert torch.equal(ids(radzoo, studies), expected)
     assert torch.equal(ids(radzoo, studies[2:3]), ids(hf, studies[2:3]))  # batch 1, and a cache of another size
     if name == "demo/slava-cxr":
@@ -69,6 +71,14 @@ def test_rows_ending_at_different_steps_are_padded_and_cut_as_transformers(name,
             assert set(row[row.index(eos) + 1:]) <= {pad}
     for every in (1, 5, 8, 64):  # however often the engine looks, it cuts where generate stops
         assert torch.equal(ids(radzoo, studies, eos_token_id=eos, eos_check_every=every), expected), every
+
+
+def test_a_model_the_lean_step_does_not_know_decodes_through_its_own_forward(studies):
+    hf, radzoo = engines("demo/llava-rad")
+    lm = causal_lm(hf.model.language_model)
+    lm.set_attn_implementation("eager")  # the lean step replays sdpa only
+    assert lean_step(lm, 64) is None
+    assert torch.equal(ids(radzoo, studies), ids(hf, studies))
 
 
 def test_all_rows_ending_early_returns_fewer_columns(studies):
