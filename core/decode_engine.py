@@ -10,6 +10,7 @@ row has ended only every ``eos_check_every`` tokens. On CUDA the decode step is 
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,10 +101,15 @@ class DecodeEngine:
         self.generator = torch.Generator(self.device).manual_seed(int(seed))
         self._cache: Any = None
         self._cache_key: tuple[int, int, torch.dtype] | None = None
+        self._lock = threading.Lock()
 
     @torch.no_grad()
     def generate(self, inputs: dict[str, torch.Tensor], settings: DecodeSettings) -> torch.Tensor:
         """``[B, T]`` new token ids for ``ReportGenerator.inputs``, pad after each row's EOS (as ``generate``)."""
+        with self._lock:  # one KV cache per engine: a server's threads take turns
+            return self._generate(inputs, settings)
+
+    def _generate(self, inputs: dict[str, torch.Tensor], settings: DecodeSettings) -> torch.Tensor:
         model = self.model
         image_embeds = model.encode_images(inputs.get("pixel_values"), inputs.get("image_features"))
         embeds, mask, _ = model.splice(inputs["input_ids"], inputs["attention_mask"], image_embeds, left_pad=True)
@@ -152,7 +158,7 @@ class DecodeEngine:
         last = torch.full((batch,), steps - 1, dtype=torch.long, device=device)  # each row's final step
         step = 0
         while True:
-            chosen = next_tokens(logits, tokens, step, settings.rules, self.generator)
+            chosen = next_tokens(logits, tokens, step, settings.rules, eos, self.generator)
             chosen = chosen.masked_fill(ended, settings.pad_token_id)  # rows that ended get pad, as generate
             tokens[:, step] = chosen
             now_ended = torch.isin(chosen, eos) & ~ended

@@ -216,6 +216,16 @@ def _check_prompt(cfg: DictConfig, source: str) -> None:
                               f"(LLaVA's prompts start with '<image>\\n')")
 
 
+def _check_generation(cfg: DictConfig, source: str) -> None:
+    """Settings the chosen decode engine cannot run (beams on radzoo): caught at load, not after training."""
+    from radzoo.decode_engine import engine_problem
+
+    gen = cfg.generation
+    problem = engine_problem(str(gen.engine), int(gen.num_beams), int(gen.eos_check_every))
+    if problem:
+        raise RecipeError(f"{source}: {problem}")
+
+
 def check_components(cfg: DictConfig, source: str = "recipe") -> None:
     """Every component the recipe names exists in its registry (errors list close matches)."""
     from radzoo.discovery import get_plugins
@@ -249,6 +259,7 @@ def load_recipe(
         raise RecipeError(_describe(exc, source)) from None
     _check_choices(cfg, source)
     _check_prompt(cfg, source)
+    _check_generation(cfg, source)
     if check_names:
         check_components(cfg, source)
     OmegaConf.set_readonly(cfg, False)

@@ -72,16 +72,18 @@ def keep_top_p(scores: torch.Tensor, top_p: float) -> torch.Tensor:
     return scores.masked_fill(remove.scatter(1, order, remove), float("-inf"))
 
 
-def next_tokens(logits: torch.Tensor, tokens: torch.Tensor, step: int, rules: ChoiceRules,
+def next_tokens(logits: torch.Tensor, tokens: torch.Tensor, step: int, rules: ChoiceRules, eos: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """``[B]`` next token ids from last-position ``logits`` (float32) after ``step`` generated ``tokens``."""
+    """``[B]`` next token ids from last-position ``logits`` (float32) after ``step`` generated ``tokens``.
+
+    ``eos`` holds ``rules.eos_token_ids`` on the device already (building it here would copy from the host)."""
     scores = logits
     if rules.repetition_penalty != 1.0:
         scores = penalise_repeats(scores, tokens[:, :step], rules.repetition_penalty)
     if rules.no_repeat_ngram_size:
         scores = ban_repeated_ngrams(scores, tokens, step, rules.no_repeat_ngram_size)
     if step < rules.min_new_tokens:
-        scores = scores.index_fill(1, torch.tensor(rules.eos_token_ids, device=scores.device), float("-inf"))
+        scores = scores.index_fill(1, eos, float("-inf"))
     if not rules.do_sample:
         return scores.argmax(-1)
     scores = keep_top_p(keep_top_k(scores / rules.temperature, rules.top_k), rules.top_p)

@@ -130,9 +130,14 @@ def test_seeded_sampling_is_reproducible(studies):
 
 
 def test_beams_on_the_radzoo_engine_are_a_recipe_error():
-    cfg = load_recipe("demo/llava-rad", ["generation.engine=radzoo", "generation.num_beams=3"])
+    with pytest.raises(RecipeError, match=r"llava-rad.yaml: generation.num_beams=3 needs generation.engine=hf"):
+        load_recipe("demo/llava-rad", ["generation.engine=radzoo", "generation.num_beams=3"])  # at load
+    cfg = load_recipe("demo/llava-rad", ["generation.num_beams=3"])
+    cfg.generation.engine = "radzoo"  # set after loading: generate still refuses it
     with pytest.raises(RecipeError, match=r"num_beams=3 needs generation.engine=hf"):
         generation_kwargs(cfg.generation)
+    with pytest.raises(RecipeError, match=r"eos_check_every must be at least 1"):
+        load_recipe("demo/llava-rad", ["generation.eos_check_every=0"])
     auto = generation_kwargs(load_recipe("demo/llava-rad", ["generation.num_beams=3"]).generation)
     assert pick_engine(auto, torch.device("cpu")) == "hf"  # auto keeps beams on transformers
     with pytest.raises(RecipeError, match=r"generation.engine.*Allowed values: auto, hf, radzoo"):
