@@ -1,7 +1,11 @@
-"""Report-generation throughput: per-image loop vs batched (CPU, tiny recipes) and paper-shaped models on a GPU.
+"""Report-generation throughput: per-image loop vs batched, hf vs radzoo engine (CPU, tiny recipes) and
+paper-shaped models on a GPU.
 
 CPU part (always): the three demo recipes, reports/s and tokens/s for batch 1 (the per-image loop of
-LLaVA-Rad's inference script) vs batch 8 and 32, outputs asserted identical. Target: batched >= 5x.
+LLaVA-Rad's inference script) vs batch 8 and 32 on the hf engine, outputs asserted identical. Target:
+batched >= 5x. Then the engines: hf vs radzoo at batch 1 and 32, timed in alternation (rounds of hf,
+radzoo, ...) so that both see the same machine load (recorded beside them), outputs asserted equal.
+Target: radzoo >= 2x at batch 1.
 
 GPU part (only when torch.cuda.is_available()): LLaVA-Rad-shaped (ViT-B/14 @518, 1369 tokens,
 mlp2x_gelu, Llama-7B config) and SLaVA-shaped (ViT-L/14 @336, 576 tokens, Phi-2 config) models with
@@ -11,13 +15,16 @@ and token-reducing adapters (mlp2x_gelu_pool, perceiver) vs the full image-token
 `--gpu-path-on-cpu` runs the GPU part with shrunken configs on CPU to check the code path.
 
     python bench/generate_bench.py            # writes bench/results/generate_cpu.json (+ generate_gpu.json)
+    python bench/generate_bench.py --only engines   # re-measure the engine table; other rows are kept
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -72,7 +79,7 @@ def cpu_part(n_studies: int, max_new_tokens: int) -> dict:
         studies = synthetic_studies(Path(tmp), n_studies)
         for recipe in DEMO_RECIPES:
             model, cfg = load_model(recipe, overrides=[f"generation.max_new_tokens={max_new_tokens}"])
-            run = ReportGenerator(model, generation_kwargs(cfg.generation), cfg.name)
+            run = ReportGenerator(model, {**generation_kwargs(cfg.generation), "engine": "hf"}, cfg.name)
             run(studies[:2])  # warm-up
             rows, reference = {}, None
             for batch in (1, 8, 32):
@@ -87,6 +94,60 @@ def cpu_part(n_studies: int, max_new_tokens: int) -> dict:
                 rows[f"batch_{batch}"]["speedup_vs_loop"] = round(
                     rows[f"batch_{batch}"]["reports_per_s"] / rows["batch_1"]["reports_per_s"], 2)
             assert all(r["identical_to_loop"] for r in rows.values()), f"{recipe}: batched outputs differ"
+            results[recipe] = rows
+    return results
+
+
+def load_average() -> float:
+    """The 1-minute load average (2 cores shared by several people: figures move with it)."""
+    return round(os.getloadavg()[0], 2)
+
+
+def timed_engine(run: ReportGenerator, prepared: list, device: str = "cpu") -> tuple[list[list[int]], float, int]:
+    """(token ids, seconds, generated tokens) of ``generate_ids`` alone over inputs prepared beforehand: image
+    reading and text decoding are the same for both engines and stay out of the time."""
+    pad = run.model.tokenizer.pad_token_id
+    out, tokens = [], 0
+    sync(device)
+    start = time.perf_counter()
+    for inputs in prepared:
+        ids = run.generate_ids(inputs)
+        tokens += int((ids != pad).sum())
+        out += ids.tolist()
+    sync(device)
+    return out, time.perf_counter() - start, tokens
+
+
+def engine_part(n_studies: int, max_new_tokens: int, rounds: int, batches: tuple[int, ...] = (1, 32)) -> dict:
+    """hf vs radzoo tokens/s per demo recipe and batch, alternating engines round by round (medians)."""
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        studies = synthetic_studies(Path(tmp), n_studies)
+        for recipe in DEMO_RECIPES:
+            model, cfg = load_model(recipe, overrides=[f"generation.max_new_tokens={max_new_tokens}"])
+            kwargs = generation_kwargs(cfg.generation)
+            runs = {e: ReportGenerator(model, {**kwargs, "engine": e}, cfg.name) for e in ("hf", "radzoo")}
+            for run in runs.values():
+                run(studies[:2])  # warm-up
+            rows = {}
+            for batch in batches:
+                prepared = [runs["hf"].inputs(studies[i:i + batch]) for i in range(0, len(studies), batch)]
+                seconds, preds, tokens, loads = {e: [] for e in runs}, {}, {}, [load_average()]
+                for _ in range(rounds):
+                    for engine, run in runs.items():
+                        preds[engine], took, tokens[engine] = timed_engine(run, prepared)
+                        seconds[engine].append(took)
+                    loads.append(load_average())
+                assert preds["radzoo"] == preds["hf"], f"{recipe} batch {batch}: the engines' tokens differ"
+                row = {e: {"tokens_per_s": round(tokens[e] / statistics.median(seconds[e]), 1),
+                           "reports_per_s": round(len(studies) / statistics.median(seconds[e]), 3),
+                           "seconds_per_round": [round(x, 2) for x in seconds[e]]} for e in runs}
+                row["radzoo_speedup"] = round(statistics.median(h / r for h, r in zip(
+                    seconds["hf"], seconds["radzoo"], strict=True)), 2)  # per round: both saw the same load
+                row.update(identical=True, load_average_1min=loads)
+                rows[f"batch_{batch}"] = row
+                print(f"  {recipe:18s} batch {batch:2d}: hf {row['hf']['tokens_per_s']:8.1f} tokens/s  radzoo "
+                      f"{row['radzoo']['tokens_per_s']:8.1f} tokens/s  ({row['radzoo_speedup']}x)  load {loads}")
             results[recipe] = rows
     return results
 
@@ -117,7 +178,7 @@ def decode_rate(run: ReportGenerator, studies: list[Study], device: str, new_tok
 
 
 def gpu_measures(run: ReportGenerator, studies: list[Study], device: str, new_tokens: int, loop_n: int,
-                 bandwidth: float, static_cache: bool) -> dict:
+                 bandwidth: float, static_cache: bool, radzoo: bool) -> dict:
     model = run.model
     run.gen_kwargs = {"max_new_tokens": 1, "min_new_tokens": 1, "do_sample": False}
     timed_generation(run, studies[:1], 1, device)  # warm-up
@@ -137,6 +198,8 @@ def gpu_measures(run: ReportGenerator, studies: list[Study], device: str, new_to
                     "static_cache_fraction_of_roofline": round(static_tps / roofline_tps, 3),
                     "static_cache_loop_reports_per_s": round(static_rate, 3),
                     "static_cache_compile_and_run_s": round(time.perf_counter() - began, 1)})
+    if radzoo:  # the radzoo engine: one prefill, static cache, CUDA-graph decode step, EOS every 8 tokens
+        row.update(radzoo_gpu_measures(run, studies, device, new_tokens, loop_n, roofline_tps))
     run.gen_kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -154,7 +217,27 @@ def gpu_measures(run: ReportGenerator, studies: list[Study], device: str, new_to
         row.update({"static_cache_batch32_reports_per_s": round(32 / static_s, 3),
                     "static_cache_batch32_speedup_vs_static_loop": round(
                         (32 / static_s) / row["static_cache_loop_reports_per_s"], 2)})
+        row["radzoo_batch32_vs_static_cache"] = round(
+            row["radzoo_batch32_reports_per_s"] / row["static_cache_batch32_reports_per_s"], 2)
     return row
+
+
+def radzoo_gpu_measures(run: ReportGenerator, studies: list[Study], device: str, new_tokens: int, loop_n: int,
+                        roofline_tps: float) -> dict:
+    """TTFT, batch-1 decode (fraction of the roofline) and batch-32 reports/s of the radzoo engine."""
+    began = time.perf_counter()
+    run.gen_kwargs = {"max_new_tokens": 1, "do_sample": False, "engine": "radzoo"}
+    timed_generation(run, studies[:1], 1, device)
+    _, ttft, _ = timed_generation(run, studies[:1], 1, device)
+    decode_tps, loop_rate = decode_rate(run, studies[:loop_n], device, new_tokens, ttft, {"engine": "radzoo"})
+    run.gen_kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False,
+                      "engine": "radzoo"}
+    timed_generation(run, studies[:32], 32, device)  # records the batch-32 graph
+    _, batch_s, _ = timed_generation(run, studies[:32], 32, device)
+    return {"radzoo_ttft_ms": round(ttft * 1e3, 1), "radzoo_decode_tokens_per_s_batch1": round(decode_tps, 1),
+            "radzoo_fraction_of_roofline": round(decode_tps / roofline_tps, 3),
+            "radzoo_loop_reports_per_s": round(loop_rate, 3), "radzoo_batch32_reports_per_s": round(32 / batch_s, 3),
+            "radzoo_compile_and_run_s": round(time.perf_counter() - began, 1)}
 
 
 def gpu_part(device: str, small: bool, only: set[str] | None = None) -> dict:
@@ -178,7 +261,7 @@ def gpu_part(device: str, small: bool, only: set[str] | None = None) -> dict:
                 model = shaped_model(shape, adapter, args, device, dtype, small)
                 run = ReportGenerator(model, {}, shape)
                 row = gpu_measures(run, studies, device, new_tokens, loop_n, bandwidth,
-                                   static_cache and device.startswith("cuda"))
+                                   static_cache and device.startswith("cuda"), radzoo=static_cache)
                 results["models"][f"{shape}+{adapter}"] = row
                 print(f"  {shape}+{adapter}: {json.dumps(row)}")
                 del model, run
@@ -193,6 +276,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--gpu-path-on-cpu", action="store_true", help="run the GPU part shrunken on CPU")
     parser.add_argument("--skip-cpu", action="store_true")
+    parser.add_argument("--only", choices=("batching", "engines"), help="CPU: measure one table, keep the other")
+    parser.add_argument("--rounds", type=int, default=3, help="CPU engine table: alternating rounds per batch size")
     parser.add_argument("--models", help="comma-separated GPU rows to (re)measure, merged into generate_gpu.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -203,9 +288,20 @@ def main() -> None:
         print(f"CPU: {args.studies} studies, {args.max_new_tokens} new tokens, fp32, greedy")
         gpu_note = "GPU part recorded in generate_gpu.json" if torch.cuda.is_available() else \
             "no GPU on the machine that ran this; GPU figures not recorded"
-        cpu = {"env": env, "note": gpu_note, "studies": args.studies, "max_new_tokens": args.max_new_tokens,
-               "recipes": cpu_part(args.studies, args.max_new_tokens)}
-        (RESULTS / "generate_cpu.json").write_text(json.dumps(cpu, indent=2) + "\n")
+        path = RESULTS / "generate_cpu.json"
+        cpu = json.loads(path.read_text()) if path.is_file() else {}  # the tables not re-measured are kept
+        if args.only in (None, "batching"):
+            cpu.update({"env": env, "note": gpu_note, "studies": args.studies, "max_new_tokens": args.max_new_tokens,
+                        "recipes": cpu_part(args.studies, args.max_new_tokens)})
+        if args.only in (None, "engines"):
+            cpu["engines"] = {"env": {**env, "cores": os.cpu_count()}, "studies": args.studies,
+                              "max_new_tokens": args.max_new_tokens, "rounds": args.rounds,
+                              "note": "generate_ids on prepared inputs (image encoder, prefill, decode; image "
+                                      "reading and text decoding excluded), hf and radzoo timed in alternation "
+                                      "in one process; speedup = median over rounds of hf seconds / radzoo "
+                                      "seconds; load_average_1min before and after each round (shared cores)",
+                              "recipes": engine_part(args.studies, args.max_new_tokens, args.rounds)}
+        path.write_text(json.dumps(cpu, indent=2) + "\n")
     if torch.cuda.is_available():
         print("GPU: paper-shaped models, random bf16 weights")
         only = set(args.models.split(",")) if args.models else None

@@ -23,6 +23,7 @@ from radzoo.conversation import encode_example
 from radzoo.data.images import load_image
 from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
+from radzoo.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_problem, pick_engine
 from radzoo.errors import InputError, MissingFileError
 from radzoo.jsonl_output import JsonlWriter
 from radzoo.progress import Progress
@@ -61,7 +62,8 @@ class PreparedBatch:
 
 
 def generation_kwargs(gen_cfg: Any) -> dict[str, Any]:
-    """HF ``generate`` keyword arguments from a recipe's ``generation`` section (greedy unless do_sample)."""
+    """``generate`` keyword arguments from a recipe's ``generation`` section (greedy unless do_sample), plus the
+    engine's own keys (``decode_engine.RADZOO_KEYS``); RecipeError for settings the engine cannot run."""
     kwargs: dict[str, Any] = {"max_new_tokens": int(gen_cfg.max_new_tokens), "do_sample": bool(gen_cfg.do_sample),
                               "num_beams": int(gen_cfg.num_beams)}
     if gen_cfg.do_sample:
@@ -72,7 +74,15 @@ def generation_kwargs(gen_cfg: Any) -> dict[str, Any]:
         kwargs["repetition_penalty"] = float(gen_cfg.repetition_penalty)
     if gen_cfg.get("cache", "dynamic") == "static":  # validated against recipe_schema.CHOICES at load
         kwargs["cache_implementation"] = "static"
-    return kwargs
+    # which decoder runs them (ReportGenerator.generate_ids); the hf engine drops these keys
+    engine = {"engine": str(gen_cfg.get("engine", "auto")), "seed": int(gen_cfg.get("seed", 0)),
+              "eos_check_every": int(gen_cfg.get("eos_check_every", 8))}
+    problem = engine_problem(engine["engine"], kwargs["num_beams"], engine["eos_check_every"])
+    if problem:
+        from radzoo.recipe import RecipeError
+
+        raise RecipeError(problem)
+    return {**kwargs, **engine}
 
 
 def _is_saved_dir(path: str | Path) -> bool:
@@ -136,6 +146,7 @@ class ReportGenerator:
         self.transform = model.encoder.image_transform(False)
         self.load_image = _image_loader()
         self.device = next(model.parameters()).device
+        self._engine: DecodeEngine | None = None  # built on first use: it holds the KV cache and sampling seed
 
     def prepare(self, studies: Sequence[Study]) -> PreparedBatch:
         """The batch's inputs from the studies whose image loads; the others are returned as failures."""
@@ -170,7 +181,13 @@ class ReportGenerator:
         return self.generate_ids(self.inputs(studies))
 
     def generate_ids(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.model.generate(**inputs, **self.gen_kwargs)
+        """``[B, T]`` new ids for ``inputs`` from the engine ``gen_kwargs`` pick (``generation.engine``)."""
+        if pick_engine(self.gen_kwargs, self.device) == "radzoo":
+            if self._engine is None:
+                self._engine = DecodeEngine(self.model, seed=int(self.gen_kwargs.get("seed", 0)))
+            return self._engine.generate(inputs, DecodeSettings.from_kwargs(self.gen_kwargs, self.model.tokenizer))
+        hf_kwargs = {k: v for k, v in self.gen_kwargs.items() if k not in RADZOO_KEYS}
+        return self.model.generate(**inputs, **hf_kwargs)
 
     def __call__(self, studies: Sequence[Study]) -> list[dict[str, Any]]:
         return self.records(studies, self.new_token_ids(studies))

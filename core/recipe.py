@@ -206,6 +206,7 @@ def _choice_values(cfg: DictConfig) -> Iterator[tuple[str, str, Any]]:
         yield key, key, OmegaConf.select(cfg, key)
     for i, logger in enumerate(cfg.trainer.loggers):
         yield f"trainer.loggers[{i}]", "trainer.loggers[]", logger
+    yield "generation.engine", "generation.engine", OmegaConf.select(cfg, "generation.engine")
     for i, stage in enumerate(cfg.stages):
         yield f"stages[{i}].task", "stages[].task", stage.task
         yield f"stages[{i}].scheduler", "stages[].scheduler", stage.scheduler
@@ -234,6 +235,16 @@ def _check_prompt(cfg: DictConfig, source: str) -> None:
         if problem:
             raise RecipeError(f"{source}: key '{key}': {problem}. Put '<image>' where the image goes "
                               f"(LLaVA's prompts start with '<image>\\n')")
+
+
+def _check_generation(cfg: DictConfig, source: str) -> None:
+    """Settings the chosen decode engine cannot run (beams on radzoo): caught at load, not after training."""
+    from radzoo.decode_engine import engine_problem
+
+    gen = cfg.generation
+    problem = engine_problem(str(gen.engine), int(gen.num_beams), int(gen.eos_check_every))
+    if problem:
+        raise RecipeError(f"{source}: {problem}")
 
 
 def check_components(cfg: DictConfig, source: str = "recipe") -> None:
@@ -268,6 +279,7 @@ def load_recipe(
         raise RecipeError(_describe(exc, source)) from None
     _check_choices(cfg, source)
     _check_prompt(cfg, source)
+    _check_generation(cfg, source)
     if check_names:
         check_components(cfg, source)
     OmegaConf.set_readonly(cfg, False)

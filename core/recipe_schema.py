@@ -66,6 +66,12 @@ class GenerationConfig:
     # KV cache: "dynamic" (grows per token) or "static" (preallocated; on a GPU transformers then compiles the
     # decode step into CUDA graphs, which removes the per-token launch overhead that dominates at batch 1)
     cache: str = "dynamic"
+    # decoder: "hf" (transformers generate; the only one with beams), "radzoo" (static cache, token choice and
+    # stopping on the device, CUDA graph; bench/README.md) or "auto" (radzoo where measured faster: CPU, no beams)
+    engine: str = "auto"
+    # radzoo engine: seed of its sampling generator; tokens between its EOS checks (each one a host sync)
+    seed: int = 0
+    eos_check_every: int = 8
 
 
 @dataclass
@@ -170,5 +176,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "trainer.loggers[]": ("csv", "tensorboard"),
     "trainer.optimizer": ("adamw", "adamw-fused", "adamw-8bit"),
     "generation.cache": ("dynamic", "static"),
+    "generation.engine": ("auto", "hf", "radzoo"),
     "prompt.format": tuple(CHAT_FORMATS),
 }

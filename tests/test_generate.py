@@ -66,10 +66,11 @@ def test_static_kv_cache_gives_the_dynamic_cache_reports(recipe, tmp_path):
     # generation.cache=static is the fast GPU setting (compiled decode); on CPU it runs uncompiled, same tokens
     studies = make_studies(tmp_path, 4)
     model, cfg = load_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=16"])
-    dynamic = ReportGenerator(model, generation_kwargs(cfg.generation), cfg.name)(studies)
+    dynamic = ReportGenerator(model, {**generation_kwargs(cfg.generation), "engine": "hf"}, cfg.name)(studies)
     from radzoo import load_recipe
 
-    static_cfg = load_recipe(recipe, ["generation.max_new_tokens=16", "generation.cache=static"])
+    static_cfg = load_recipe(recipe, ["generation.max_new_tokens=16", "generation.cache=static",
+                                      "generation.engine=hf"])
     kwargs = generation_kwargs(static_cfg.generation)
     assert kwargs["cache_implementation"] == "static"
     static = ReportGenerator(model, kwargs, cfg.name)(studies)
