@@ -81,7 +81,7 @@ def test_one_rejected_pair_fails_alone_and_the_rest_is_cached(judge, tmp_path: P
                                         "request to http://127.0.0.1:")
     assert "BadRequestError: Error code: 400" in str(caught.value)
     assert f"answers are cached in {tmp_path / 'cache'}: rerun the same command" in str(caught.value)
-    with JudgeServer(lambda candidate, attempt: (200, {}, ANSWERS[candidate], 0.0)) as server:
+    with JudgeServer(lambda candidate, attempt: (200, {}, ANSWERS[candidate], 0.0), port=server.port) as server:
         rerun = judge(server).sample_stats(CANDS, REFS)
     assert [r["candidate"] for r in server.requests] == ["cand-2"]  # nothing already answered is paid for twice
     with JudgeServer(lambda candidate, attempt: (200, {}, ANSWERS[candidate], 0.0)) as server:
