@@ -116,6 +116,15 @@ COUNTS = {"cand-0": ((0, 0, 0, 0, 0, 0), (1, 0, 0, 0, 0, 0)), "cand-1": ((1, 0, 
 ANSWERS = {c: answer(*counts, preamble="Let me count.\n") for c, counts in COUNTS.items()}
 
 
+@pytest.fixture
+def pairs_file(tmp_path):
+    """A predictions JSONL of the four (candidate, reference) pairs, for `radzoo evaluate`."""
+    path = tmp_path / "preds.jsonl"
+    path.write_text("".join(json.dumps({"id": f"s{i}", "prediction": c, "reference": r}) + "\n"
+                            for i, (c, r) in enumerate(zip(CANDS, REFS))), encoding="utf-8")
+    return path
+
+
 def test_parser_accepts_the_exact_format_and_rejects_others():
     text = answer((1, 0, 2, 0, 0, 3), (0, 1, 0, 0, 4, 0))
     assert parse_answer(text) == {"significant": (1, 0, 2, 0, 0, 3), "insignificant": (0, 1, 0, 0, 4, 0)}

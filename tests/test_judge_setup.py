@@ -17,15 +17,10 @@ from radzoo.plugins.evaluators.chexprompt import CheXpromptEvaluator
 from radzoo.plugins.evaluators.judge_cache import endpoint_host
 from radzoo.plugins.evaluators.judge_client import JudgeError
 
-judge = test_chexprompt.judge  # the CheXprompt evaluator on a local server (a fixture)
+judge = test_chexprompt.judge  # fixtures: the CheXprompt evaluator on a local server, the pairs as a JSONL
 
 
-@pytest.fixture
-def predictions(tmp_path: Path) -> Path:
-    path = tmp_path / "preds.jsonl"
-    path.write_text("".join(json.dumps({"id": f"s{i}", "prediction": c, "reference": r}) + "\n"
-                            for i, (c, r) in enumerate(zip(CANDS, REFS))), encoding="utf-8")
-    return path
+predictions = test_chexprompt.pairs_file
 
 
 def evaluate_cli(capsys, predictions: Path, out: Path, **options: object) -> tuple[int, str]:
