@@ -36,6 +36,9 @@ THING_PART = rf"(?:[dol]{APOSETC}{ALNUM})?"
 # THING: (a number with a decimal point or comma, no sign | [alnum]+) (HYPHEN [alnum]+)*, longer branch first
 THING = rf"(?:\d+(?:[.,\u00AD]\d+)+(?!{ALNUM})|{THING_PART}{ALNUM}+)(?:{HYPHEN}{THING_PART}{ALNUM}+)*"
 HTHING = rf"{ALNUM}(?:{ALNUM}|[.,\u00AD])*?(?:-(?:{ACRO2}\.|{ALNUM}+))+"
+# HTHING can match only where its run of letters, digits, "." and "," ends at a hyphen; ptb_tokens marks those
+# positions once, so "a,a,a,..." is not rescanned to its end at every token (quadratic on hostile input)
+_HTHING_RUN = re.compile(r"[\w.,\u00AD]+(?=-)")
 FILENAME = (r"[^\W_]+(?:\.[^\W_]+)*\.(?:bat|bmp|bz2|c|class|cgi|cpp|dll|doc|docx|exe|gif|gz|h|htm|html|jar|"
             r"java|jpeg|jpg|mov|mp3|pdf|php|pl|png|ppt|ps|py|sql|tar|txt|wav|x|xml|zip)")
 THINGA = r"(?-i:[A-Z]+(?:(?:[+&]|&amp;)[A-Z]+)+)"
@@ -207,10 +210,12 @@ def _candidates(char: str) -> tuple[tuple[re.Pattern[str], re.Pattern[str] | Non
     return tuple(rule for rule, parsed in zip(_COMPILED, _PARSED) if may_start(parsed, char))
 
 
-def _longest(text: str, pos: int) -> tuple[int, Action, str]:
+def _longest(text: str, pos: int, hyphen_ahead: bool) -> tuple[int, Action, str]:
     """(length with trailing context, action, token text) of the winning rule at ``pos``; ties go to the first."""
     best: tuple[int, Action, str] = (0, drop, text[pos])  # nothing matches: the lexer deletes the character
     for token, context, action in _candidates(text[pos]):
+        if not hyphen_ahead and token.pattern.startswith(HTHING):
+            continue
         match = token.match(text, pos)
         if match is None or (not match.group(0) and context is None):
             continue
@@ -250,6 +255,7 @@ def ptb_tokens(text: str) -> list[str]:
     ``text`` is scanned as one line of pycocoevalcap's batch file, i.e. followed by a newline (trailing-context
     rules such as a file name's see it)."""
     text += "\n"
+    hyphen_ahead = {i for m in _HTHING_RUN.finditer(text) for i in range(m.start(), m.end())} if "-" in text else set()
     tokens: list[str] = []
     pos = 0
     while pos < len(text):
@@ -259,7 +265,7 @@ def ptb_tokens(text: str) -> list[str]:
                 tokens.append(plain.group(0))
             pos = plain.end()
             continue
-        _, action, matched = _longest(text, pos)
+        _, action, matched = _longest(text, pos, pos in hyphen_ahead)
         token, consumed = action(matched)
         if token is not None:
             tokens.append(token)
