@@ -31,9 +31,10 @@ class JudgeServer:
     """POST /v1/chat/completions; ``script(candidate, attempt)`` -> (status, headers, text, delay_s).
 
     ``text`` as bytes is sent as the raw response body (a malformed answer); as str it is the judge's answer.
+    ``port``: 0 for a free one; a restarted server passes the old one (the judge cache is keyed by host:port).
     """
 
-    def __init__(self, script):
+    def __init__(self, script, port=0):
         self.script, self.requests, self.lock = script, [], threading.Lock()
         self.active = self.peak = 0
         server = self
@@ -74,7 +75,8 @@ class JudgeServer:
                     with server.lock:
                         server.active -= 1
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.httpd.server_address[1]
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -112,6 +114,15 @@ CANDS = ["cand-0", "cand-1", "cand-2", "cand-3"]
 COUNTS = {"cand-0": ((0, 0, 0, 0, 0, 0), (1, 0, 0, 0, 0, 0)), "cand-1": ((1, 0, 0, 0, 0, 0), (0, 0, 0, 0, 0, 0)),
           "cand-2": ((0, 1, 1, 0, 0, 0), (0, 0, 0, 0, 0, 2)), "cand-3": ((0, 0, 0, 0, 0, 0), (0, 0, 0, 0, 0, 0))}
 ANSWERS = {c: answer(*counts, preamble="Let me count.\n") for c, counts in COUNTS.items()}
+
+
+@pytest.fixture
+def pairs_file(tmp_path):
+    """A predictions JSONL of the four (candidate, reference) pairs, for `radzoo evaluate`."""
+    path = tmp_path / "preds.jsonl"
+    path.write_text("".join(json.dumps({"id": f"s{i}", "prediction": c, "reference": r}) + "\n"
+                            for i, (c, r) in enumerate(zip(CANDS, REFS))), encoding="utf-8")
+    return path
 
 
 def test_parser_accepts_the_exact_format_and_rejects_others():
@@ -220,7 +231,7 @@ def test_rerun_is_served_from_cache_and_cache_holds_no_key(judge, tmp_path):
     with JudgeServer(ok(ANSWERS)) as server:
         first = judge(server).sample_stats(CANDS, REFS)
     assert len(server.requests) == 4
-    with JudgeServer(ok(ANSWERS)) as server:
+    with JudgeServer(ok(ANSWERS), port=server.port) as server:  # the same endpoint, restarted
         evaluator = judge(server)
         second = evaluator.sample_stats(CANDS, REFS)
     assert server.requests == [] and evaluator.requests == 0
@@ -231,7 +242,7 @@ def test_rerun_is_served_from_cache_and_cache_holds_no_key(judge, tmp_path):
         text = path.read_text()
         record = json.loads(text)
         assert SECRET not in text and record["prompt_version"] == PROMPT_VERSION and len(record["values"]) == 12
-    with JudgeServer(ok(ANSWERS)) as server:  # another judge model is another cache key
+    with JudgeServer(ok(ANSWERS), port=server.port) as server:  # another judge model is another cache key
         judge(server, model="other-judge").sample_stats(CANDS[:1], REFS[:1])
     assert len(server.requests) == 1
 

@@ -56,6 +56,11 @@ def test_evaluate_runs_the_default_metrics_without_extras(tmp_path: Path) -> Non
     result = json.loads((tmp_path / "metrics.json").read_text())
     assert sorted(result["evaluators"]) == sorted(DEFAULT_METRICS)
     assert result["metrics"]["cider"]["value"] > 0 and "bleu_4" in result["metrics"]
+    asked_for_java = radzoo_without_extras("evaluate", "--predictions", predictions, "--metrics", "bleu", "--option",
+                                           "bleu.tokenizer=ptb", "--out", tmp_path / "ptb.json", cwd=tmp_path)
+    assert asked_for_java.returncode == 2 and "Traceback" not in asked_for_java.stderr
+    assert "bleu: tokenizer 'ptb' runs pycocoevalcap's Java PTBTokenizer, which is not installed" in \
+        asked_for_java.stderr
 
 
 @pytest.mark.slow

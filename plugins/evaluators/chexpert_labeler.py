@@ -23,46 +23,13 @@ import re
 from collections.abc import Iterable, Sequence
 
 from radzoo.plugins.evaluators import chexpert_phrases as P
-
-try:  # the regex parser, to find which characters a phrase can start with
-    from re import _constants as _C
-    from re import _parser
-except ImportError:  # Python < 3.11
-    import sre_constants as _C  # type: ignore[no-redef]
-    import sre_parse as _parser  # type: ignore[no-redef]
+from radzoo.plugins.evaluators.regex_start import first_chars
 
 Label = float | None
 
 
-def _first_chars(items: list) -> tuple[set[str] | None, bool]:
-    """(characters a parsed pattern can start with or None if unknown, whether it can match empty)."""
-    out: set[str] = set()
-    for op, av in items:
-        if op is _C.LITERAL:
-            return out | {chr(av)}, False
-        if op is _C.IN:
-            for kind, value in av:
-                if kind is _C.LITERAL:
-                    out.add(chr(value))
-                elif kind is _C.RANGE:
-                    out.update(chr(x) for x in range(value[0], value[1] + 1))
-                else:
-                    return None, False
-            return out, False
-        if op is _C.SUBPATTERN or op is _C.BRANCH or op in (_C.MAX_REPEAT, _C.MIN_REPEAT):
-            parts = [av[3]] if op is _C.SUBPATTERN else av[1] if op is _C.BRANCH else [av[2]]
-            can_be_empty = op is not _C.SUBPATTERN and op is not _C.BRANCH and av[0] == 0
-            for part in parts:
-                chars, empty = _first_chars(list(part))
-                if chars is None:
-                    return None, False
-                out |= chars
-                can_be_empty = can_be_empty or empty
-            if not can_be_empty:
-                return out, False
-            continue
-        return None, False
-    return out, True
+def _alternation(patterns: Iterable[str]) -> str:
+    return "|".join(f"(?:{p})" for p in patterns)
 
 
 def _build_mention_regex() -> tuple[re.Pattern[str], list[tuple[re.Pattern[str], str, str]]]:
@@ -77,7 +44,7 @@ def _build_mention_regex() -> tuple[re.Pattern[str], list[tuple[re.Pattern[str],
     buckets: dict[str, list[str]] = {}
     anywhere: list[str] = []
     for pattern, _, _ in entries:
-        chars, empty = _first_chars(list(_parser.parse(pattern)))
+        chars, empty = first_chars(pattern)
         for char in sorted(chars) if chars and not empty else ():
             buckets.setdefault(char, []).append(pattern)
         if not chars or empty:
@@ -110,7 +77,7 @@ def _trigger_regex(uncertain: Sequence[str], negative: Sequence[str], near: Sequ
     anywhere: list[str] = []
     for i, (kind, pattern) in enumerate(named):
         group = f"(?P<{kind}{i}>{pattern})"
-        chars, empty = _first_chars(list(_parser.parse(pattern)))
+        chars, empty = first_chars(pattern)
         if chars and len(chars) == 1 and not empty:
             buckets.setdefault(next(iter(chars)), []).append(group)
         else:

@@ -28,9 +28,10 @@ def parse_counts(answer: str) -> list[int] | None:
 class CheXpromptEvaluator:
     """Mean significant / insignificant errors per report, share with zero significant errors, per-type means.
 
-    Options: ``model``, ``base_url`` (else $OPENAI_BASE_URL), ``api_key_env`` (default OPENAI_API_KEY),
-    ``api_version`` (Azure), ``cache_dir``, ``concurrency``, ``parse_retries``, ``timeout``, ``max_retries``,
-    ``backoff``, ``max_backoff``, ``max_total_s``, ``max_tokens``."""
+    Options: ``model`` (required), ``base_url`` (else $OPENAI_BASE_URL), ``api_key_env`` (default OPENAI_API_KEY),
+    ``api_version`` (Azure), ``cache_dir`` (default $RADZOO_CACHE/judge), ``concurrency``, ``parse_retries``,
+    ``timeout``, ``connect_timeout``, ``max_retries``, ``backoff``, ``max_backoff``, ``max_total_s``,
+    ``max_tokens``."""
 
     name = "chexprompt"
     version = "1"
@@ -40,7 +41,7 @@ class CheXpromptEvaluator:
     def __init__(self, **options: Any) -> None:
         from radzoo.plugins.evaluators.judge_runner import JudgeRunner
 
-        self.runner = JudgeRunner(**options)
+        self.runner = JudgeRunner(evaluator="chexprompt", **options)
         self.client = self.runner.client
 
     @property

@@ -52,7 +52,7 @@ class GreenJudgeEvaluator:
     def __init__(self, **options: Any) -> None:
         from radzoo.plugins.evaluators.judge_runner import JudgeRunner
 
-        self.runner = JudgeRunner(**options)
+        self.runner = JudgeRunner(evaluator="green_judge", **options)
 
     def options(self) -> dict[str, Any]:
         return {**self.runner.client.describe(), "prompt_version": GREEN_PROMPT_VERSION,

@@ -1,7 +1,9 @@
 """On-disk cache of LLM-judge answers: one JSON file per key, written atomically (temp file + rename).
 
-The key is sha256 over (model, prompt version, reference, candidate), so a rerun, or a run resumed after a
-crash, never pays for an answer twice. Only what the judge said is stored: never credentials.
+The key is sha256 over (endpoint host, model, prompt version, reference, candidate), so a rerun, or a run
+resumed after a crash, never pays for an answer twice, and two servers that both call their model ``gpt-4o``
+never share answers. The default directory is ``$RADZOO_CACHE/judge`` (``~/.cache/radzoo/judge`` when unset),
+where the rest of radzoo caches too. Only what the judge said is stored: never credentials.
 """
 
 from __future__ import annotations
@@ -12,23 +14,36 @@ import os
 import warnings
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from radzoo.atomic_files import write_text_atomic
 
-DEFAULT_CACHE_DIR = "~/.cache/radzoo/judge"
+DEFAULT_ENDPOINT = "api.openai.com"  # what the openai client calls when no base_url is given
 
 
-def judge_key(model: str, prompt_version: str, reference: str, candidate: str) -> str:
-    """sha256 hex digest identifying one judge call."""
-    payload = json.dumps([model, prompt_version, reference, candidate], ensure_ascii=False)
+def default_cache_dir() -> Path:
+    """``$RADZOO_CACHE/judge``: radzoo's cache root (as for the synthetic sets), read when the judge starts."""
+    from radzoo.data.synthetic import cache_root
+
+    return cache_root() / "judge"
+
+
+def endpoint_host(base_url: str | None) -> str:
+    """The host (with its port) answering the judge calls: ``http://10.0.0.5:8000/v1`` -> ``10.0.0.5:8000``."""
+    return (urlsplit(base_url).netloc or base_url).lower() if base_url else DEFAULT_ENDPOINT
+
+
+def judge_key(endpoint: str, model: str, prompt_version: str, reference: str, candidate: str) -> str:
+    """sha256 hex digest identifying one judge call (``endpoint``: an ``endpoint_host``)."""
+    payload = json.dumps([endpoint, model, prompt_version, reference, candidate], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 class JudgeCache:
     """Directory of ``<key[:2]>/<key>.json`` records; safe for concurrent writers (atomic rename)."""
 
-    def __init__(self, directory: str | os.PathLike[str] = DEFAULT_CACHE_DIR) -> None:
-        self.directory = Path(directory).expanduser()
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        self.directory = Path(directory).expanduser() if directory else default_cache_dir()
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from radzoo.errors import InputError, RadzooError
 
+log = logging.getLogger("radzoo.judge")
+_REPORT_LOCK = threading.Lock()
 RETRY_STATUS = (408, 409, 429)
 # rejected for what this one request holds (too long, filtered): other requests may still succeed
 REQUEST_STATUS = (400, 413, 422)
@@ -66,12 +70,13 @@ class JudgeClient:
 
     def __init__(
         self,
-        model: str = "",  # checked below, so a missing option is named like the others
+        model: str = "",
         base_url: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         base_url_env: str = "OPENAI_BASE_URL",
         api_version: str | None = None,
         timeout: float = 60.0,
+        connect_timeout: float = 10.0,
         max_retries: int = 6,
         backoff: float = 1.0,
         max_backoff: float = 60.0,
@@ -83,7 +88,8 @@ class JudgeClient:
         import openai
 
         if not model:
-            raise InputError("judge: set the option model (the judge model or Azure deployment name)")
+            raise InputError("judge: no judge model given; set the option model (the model, or the Azure "
+                             "deployment, that the endpoint serves)")
         key = os.environ.get(api_key_env)
         if not key:
             raise InputError(f"judge: the environment variable {api_key_env} (option api_key_env) holds no API "
@@ -92,6 +98,9 @@ class JudgeClient:
         self._secret = key
         self.model, self.base_url, self.api_version = model, base_url, api_version
         self.timeout, self.max_retries = float(timeout), int(max_retries)
+        # an endpoint that does not answer at all fails in connect_timeout, not in the whole read timeout
+        timeouts = openai.Timeout(self.timeout, connect=min(float(connect_timeout), self.timeout))
+        self._unreachable_reported = False
         self.backoff, self.max_backoff, self.max_total_s = float(backoff), float(max_backoff), float(max_total_s)
         self.temperature, self.max_tokens = float(temperature), int(max_tokens)
         self._sleep = sleep
@@ -101,9 +110,9 @@ class JudgeClient:
                 raise InputError(f"judge: Azure (api_version={api_version!r}) needs base_url or {base_url_env} "
                                  "set to https://<resource>.openai.azure.com/")
             self._client = openai.AzureOpenAI(azure_endpoint=base_url, api_version=api_version, api_key=key,
-                                              timeout=self.timeout, max_retries=0)
+                                              timeout=timeouts, max_retries=0)
         else:
-            self._client = openai.OpenAI(base_url=base_url, api_key=key, timeout=self.timeout, max_retries=0)
+            self._client = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeouts, max_retries=0)
         self._openai = openai
 
     def describe(self) -> dict[str, Any]:
@@ -148,4 +157,20 @@ class JudgeClient:
                 raise JudgeError(f"judge request gave up after {attempt} attempt(s) in {elapsed:.1f}s "
                                  f"(max_retries={self.max_retries}, max_total_s={self.max_total_s}): {reason}")
             self.retries.append((reason.split(":")[0], wait))
+            self._report_unreachable(reason)
             self._sleep(wait)
+
+    def retry_budget_s(self) -> float:
+        """The longest all retries of one request can wait (backoff doubling, capped by max_backoff/max_total_s)."""
+        waits = sum(min(self.max_backoff, self.backoff * 2**k) for k in range(self.max_retries))
+        return min(waits, self.max_total_s)
+
+    def _report_unreachable(self, reason: str) -> None:
+        """Say once, at the first failed connection, that retries follow and how to shorten them."""
+        with _REPORT_LOCK:
+            if self._unreachable_reported or not reason.startswith("APIConnectionError"):
+                return
+            self._unreachable_reported = True
+        log.warning("judge: cannot reach %s (%s); retrying up to %d times for up to %.0f s; check that the server "
+                    "runs at that address, or pass --option METRIC.max_retries=0 to fail at once",
+                    self.base_url or "api.openai.com", reason, self.max_retries, self.retry_budget_s())

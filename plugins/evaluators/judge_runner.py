@@ -16,31 +16,36 @@ from typing import Any
 import numpy as np
 
 from radzoo.errors import InputError
-from radzoo.plugins.evaluators.judge_cache import DEFAULT_CACHE_DIR, JudgeCache, judge_key
+from radzoo.plugins.evaluators.judge_cache import JudgeCache, endpoint_host, judge_key
 from radzoo.plugins.evaluators.judge_client import JudgeClient, JudgeError
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
 from radzoo.progress import Progress
 
 log = logging.getLogger("radzoo.judge")
-CLIENT_OPTIONS = ("model", "base_url", "api_key_env", "base_url_env", "api_version", "timeout", "max_retries",
-                  "backoff", "max_backoff", "max_total_s", "max_tokens")
+CLIENT_OPTIONS = ("model", "base_url", "api_key_env", "base_url_env", "api_version", "timeout", "connect_timeout",
+                  "max_retries", "backoff", "max_backoff", "max_total_s", "max_tokens")
 
 
 class JudgeRunner:
     """``run(...) -> [n, width + 1]``: the parsed values of each pair, then 1.0 where the answer never parsed."""
 
-    def __init__(self, cache_dir: str = DEFAULT_CACHE_DIR, concurrency: int = 8, parse_retries: int = 2,
-                 **client_options: Any) -> None:
+    def __init__(self, cache_dir: str | None = None, concurrency: int = 8, parse_retries: int = 2,
+                 evaluator: str = "judge", **client_options: Any) -> None:
         unknown = sorted(set(client_options) - set(CLIENT_OPTIONS))
         if unknown:
-            raise InputError(f"judge: unknown option(s) {', '.join(unknown)}; known: cache_dir, concurrency, "
+            raise InputError(f"{evaluator}: unknown option(s) {', '.join(unknown)}; known: cache_dir, concurrency, "
                              f"parse_retries, {', '.join(CLIENT_OPTIONS)}")
         if int(concurrency) < 1:
-            raise InputError(f"judge: option concurrency={concurrency!r} must be at least 1")
+            raise InputError(f"{evaluator}: option concurrency={concurrency!r} must be at least 1")
+        if not client_options.get("model"):
+            raise InputError(f"{evaluator}: no judge model given; pass --option {evaluator}.model=NAME (the model, "
+                             "or the Azure deployment, that the endpoint serves)")
         self.client = JudgeClient(**client_options)
         self.cache = JudgeCache(cache_dir)
+        self.endpoint = endpoint_host(self.client.base_url)
         self.concurrency, self.parse_retries = int(concurrency), int(parse_retries)
         self.requests = 0  # judge calls made (cache hits cost none)
+        self.cached_answers = 0  # pairs answered from the cache in the last run
         self.unparsed_answers: list[dict[str, Any]] = []  # what the judge said when it could not be parsed
         self._lock = threading.Lock()
         self._endpoint_failed = threading.Event()
@@ -49,9 +54,12 @@ class JudgeRunner:
              messages: Callable[[str, str], list[dict[str, str]]],
              parse: Callable[[str], Sequence[float] | None], width: int) -> np.ndarray | None:
         """The pair's row; None when it was not asked because the endpoint had already failed."""
-        key = judge_key(self.client.model, prompt_version, reference, candidate)
+        key = judge_key(self.endpoint, self.client.model, prompt_version, reference, candidate)
         record = self.cache.get(key)
-        if record is None:
+        if record is not None:
+            with self._lock:
+                self.cached_answers += 1
+        else:
             if self._endpoint_failed.is_set():
                 return None
             prompt = messages(reference, candidate)
@@ -66,7 +74,8 @@ class JudgeRunner:
                     raise
                 values = parse(answer)
                 if values is not None:
-                    record = {"model": self.client.model, "prompt_version": prompt_version, "answer": answer,
+                    record = {"endpoint": self.endpoint, "model": self.client.model,
+                              "prompt_version": prompt_version, "answer": answer,
                               "values": [float(v) for v in values]}
                     self.cache.put(key, record)
                     break
@@ -92,6 +101,7 @@ class JudgeRunner:
         failures: list[tuple[int, JudgeError]] = []
         progress = Progress(len(predictions), f"judge {prompt_version}", log.info, unit="pairs")
         self._endpoint_failed.clear()
+        self.cached_answers, requests_before = 0, self.requests
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="judge") as pool:
             futures = {pool.submit(self._one, i, ref, pred, prompt_version, messages, parse, width): i
                        for i, (pred, ref) in enumerate(zip(predictions, references))}
@@ -106,6 +116,8 @@ class JudgeRunner:
                 for future in futures:  # answers already cached survive for the rerun
                     future.cancel()
                 raise
+        log.info("judge %s: %d of %d answers from the cache in %s, %d judge call(s) to %s", prompt_version,
+                 self.cached_answers, len(rows), self.cache.directory, self.requests - requests_before, self.endpoint)
         if failures:
             raise JudgeError(self._failure_summary(failures, sum(r is not None for r in rows), len(rows)))
         return np.stack(rows)  # type: ignore[arg-type]

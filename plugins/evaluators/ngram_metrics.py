@@ -54,6 +54,13 @@ class TokenizedEvaluator:
     def __init__(self, tokenizer: str = "simple") -> None:
         if tokenizer not in TOKENIZERS:
             raise InputError(f"{self.name}: unknown tokenizer {tokenizer!r}; choose one of {', '.join(TOKENIZERS)}")
+        if tokenizer == "ptb":
+            try:
+                import pycocoevalcap  # noqa: F401 - only the ptb option needs it (the nlg extra)
+            except ImportError:
+                raise InputError(f"{self.name}: tokenizer 'ptb' runs pycocoevalcap's Java PTBTokenizer, which is not "
+                                 "installed: pip install 'radzoo[nlg]' (and a Java runtime), or keep tokenizer=simple, "
+                                 "which tokenises the same") from None
         self.tokenizer = tokenizer
         self.higher_is_better = {m: True for m in self.metric_names}
 

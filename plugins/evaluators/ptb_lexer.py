@@ -15,12 +15,7 @@ import functools
 import re
 from collections.abc import Callable
 
-try:  # the regex parser, to know which characters a rule can start with
-    from re import _constants as _C
-    from re import _parser
-except ImportError:  # Python < 3.11
-    import sre_constants as _C  # type: ignore[no-redef]
-    import sre_parse as _parser  # type: ignore[no-redef]
+from radzoo.plugins.evaluators.regex_start import may_start, parse
 
 LETTER = r"[^\W\d_]"
 ALNUM = r"[^\W_]"
@@ -41,6 +36,9 @@ THING_PART = rf"(?:[dol]{APOSETC}{ALNUM})?"
 # THING: (a number with a decimal point or comma, no sign | [alnum]+) (HYPHEN [alnum]+)*, longer branch first
 THING = rf"(?:\d+(?:[.,\u00AD]\d+)+(?!{ALNUM})|{THING_PART}{ALNUM}+)(?:{HYPHEN}{THING_PART}{ALNUM}+)*"
 HTHING = rf"{ALNUM}(?:{ALNUM}|[.,\u00AD])*?(?:-(?:{ACRO2}\.|{ALNUM}+))+"
+# HTHING can match only where its run of letters, digits, "." and "," ends at a hyphen; ptb_tokens marks those
+# positions once, so "a,a,a,..." is not rescanned to its end at every token (quadratic on hostile input)
+_HTHING_RUN = re.compile(r"[\w.,\u00AD]+(?=-)")
 FILENAME = (r"[^\W_]+(?:\.[^\W_]+)*\.(?:bat|bmp|bz2|c|class|cgi|cpp|dll|doc|docx|exe|gif|gz|h|htm|html|jar|"
             r"java|jpeg|jpg|mov|mp3|pdf|php|pl|png|ppt|ps|py|sql|tar|txt|wav|x|xml|zip)")
 THINGA = r"(?-i:[A-Z]+(?:(?:[+&]|&amp;)[A-Z]+)+)"
@@ -203,64 +201,21 @@ _COMPILED = [(re.compile(token, re.IGNORECASE), re.compile(context, re.IGNORECAS
              for token, context, action in RULES]
 
 
-_CATEGORIES = {_C.CATEGORY_DIGIT: str.isdigit, _C.CATEGORY_NOT_DIGIT: lambda c: not c.isdigit(),
-               _C.CATEGORY_SPACE: str.isspace, _C.CATEGORY_NOT_SPACE: lambda c: not c.isspace(),
-               _C.CATEGORY_WORD: lambda c: c.isalnum() or c == "_",
-               _C.CATEGORY_NOT_WORD: lambda c: not (c.isalnum() or c == "_")}
-
-
-def _in_set(items: list, char: str) -> bool:
-    """Whether ``char`` (either case) is in a parsed character class."""
-    negate, hit = False, False
-    for kind, value in items:
-        if kind is _C.NEGATE:
-            negate = True
-        elif kind is _C.LITERAL:
-            hit = hit or chr(value).lower() == char.lower()
-        elif kind is _C.RANGE:
-            hit = hit or any(value[0] <= ord(c) <= value[1] for c in {char, char.lower(), char.upper()})
-        elif kind is _C.CATEGORY:
-            hit = hit or _CATEGORIES.get(value, lambda c: True)(char)
-        else:
-            return True  # unknown: let the rule be tried
-    return hit != negate
-
-
-def _may_start(items: list, char: str) -> tuple[bool, bool]:
-    """(whether a parsed pattern can start with ``char``, whether it can match empty); errs towards True."""
-    for op, av in items:
-        if op is _C.LITERAL:
-            return chr(av).lower() == char.lower(), False
-        if op is _C.IN:
-            return _in_set(av, char), False
-        if op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
-            continue  # zero width
-        if op is _C.SUBPATTERN or op is _C.BRANCH or op in (_C.MAX_REPEAT, _C.MIN_REPEAT):
-            parts = [av[3]] if op is _C.SUBPATTERN else av[1] if op is _C.BRANCH else [av[2]]
-            results = [_may_start(list(part), char) for part in parts]
-            if any(accept for accept, _ in results):
-                return True, False
-            empty = any(e for _, e in results) or (op not in (_C.SUBPATTERN, _C.BRANCH) and av[0] == 0)
-            if not empty:
-                return False, False
-            continue
-        return True, False  # anything else: let the rule be tried
-    return False, True
-
-
-_PARSED = [list(_parser.parse(token, re.IGNORECASE)) for token, _, _ in RULES]
+_PARSED = [parse(token, re.IGNORECASE) for token, _, _ in RULES]
 
 
 @functools.lru_cache(maxsize=4096)
 def _candidates(char: str) -> tuple[tuple[re.Pattern[str], re.Pattern[str] | None, Action], ...]:
     """The rules that can start with ``char``, in order (tried for every token: the scan's cost)."""
-    return tuple(rule for rule, parsed in zip(_COMPILED, _PARSED) if any(_may_start(parsed, char)))
+    return tuple(rule for rule, parsed in zip(_COMPILED, _PARSED) if may_start(parsed, char))
 
 
-def _longest(text: str, pos: int) -> tuple[int, Action, str]:
+def _longest(text: str, pos: int, hyphen_ahead: bool) -> tuple[int, Action, str]:
     """(length with trailing context, action, token text) of the winning rule at ``pos``; ties go to the first."""
     best: tuple[int, Action, str] = (0, drop, text[pos])  # nothing matches: the lexer deletes the character
     for token, context, action in _candidates(text[pos]):
+        if not hyphen_ahead and token.pattern.startswith(HTHING):
+            continue
         match = token.match(text, pos)
         if match is None or (not match.group(0) and context is None):
             continue
@@ -300,6 +255,7 @@ def ptb_tokens(text: str) -> list[str]:
     ``text`` is scanned as one line of pycocoevalcap's batch file, i.e. followed by a newline (trailing-context
     rules such as a file name's see it)."""
     text += "\n"
+    hyphen_ahead = {i for m in _HTHING_RUN.finditer(text) for i in range(m.start(), m.end())} if "-" in text else set()
     tokens: list[str] = []
     pos = 0
     while pos < len(text):
@@ -309,7 +265,7 @@ def ptb_tokens(text: str) -> list[str]:
                 tokens.append(plain.group(0))
             pos = plain.end()
             continue
-        _, action, matched = _longest(text, pos)
+        _, action, matched = _longest(text, pos, pos in hyphen_ahead)
         token, consumed = action(matched)
         if token is not None:
             tokens.append(token)

@@ -66,7 +66,7 @@ def test_kill_9_during_judge_evaluation_keeps_every_paid_answer(tmp_path: Path, 
     assert 3 <= len(cached) < 8 and not out.exists()  # no half-written metrics file
     assert all(json.loads(p.read_text())["values"] for p in cached)  # every cached answer is whole
 
-    with JudgeServer(lambda candidate, attempt: (200, {}, table[candidate], 0.0)) as server:
+    with JudgeServer(lambda candidate, attempt: (200, {}, table[candidate], 0.0), port=server.port) as server:
         assert run_cli(capsys, *command(server, cache, out))[0] == 0
         asked_again = [r["candidate"] for r in server.requests]
     assert len(asked_again) == 8 - len(cached) and not set(asked_again) & (paid - set(asked_again))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import test_chexprompt
 from conftest import run_cli
 from test_chexprompt import ANSWERS, CANDS, REFS, SECRET, JudgeServer
 
@@ -81,7 +82,7 @@ def test_one_rejected_pair_fails_alone_and_the_rest_is_cached(judge, tmp_path: P
                                         "request to http://127.0.0.1:")
     assert "BadRequestError: Error code: 400" in str(caught.value)
     assert f"answers are cached in {tmp_path / 'cache'}: rerun the same command" in str(caught.value)
-    with JudgeServer(lambda candidate, attempt: (200, {}, ANSWERS[candidate], 0.0)) as server:
+    with JudgeServer(lambda candidate, attempt: (200, {}, ANSWERS[candidate], 0.0), port=server.port) as server:
         rerun = judge(server).sample_stats(CANDS, REFS)
     assert [r["candidate"] for r in server.requests] == ["cand-2"]  # nothing already answered is paid for twice
     with JudgeServer(lambda candidate, attempt: (200, {}, ANSWERS[candidate], 0.0)) as server:
@@ -89,12 +90,7 @@ def test_one_rejected_pair_fails_alone_and_the_rest_is_cached(judge, tmp_path: P
     np.testing.assert_array_equal(rerun, fresh)
 
 
-@pytest.fixture
-def predictions(tmp_path: Path) -> Path:
-    path = tmp_path / "preds.jsonl"
-    path.write_text("".join(json.dumps({"id": f"s{i}", "prediction": c, "reference": r}) + "\n"
-                            for i, (c, r) in enumerate(zip(CANDS, REFS))), encoding="utf-8")
-    return path
+predictions = test_chexprompt.pairs_file  # the fixture, under this file's name
 
 
 def judge_options(server: JudgeServer, cache: Path) -> list[str]:
