@@ -13,7 +13,8 @@ hash matches a finished run is not trained again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from radzoo.comparison_runs import (
 from radzoo.comparison_scoring import SystemOutput, score_systems
 from radzoo.errors import InputError
 from radzoo.leaderboard import LeaderboardRow, best_rows, write_leaderboard
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HEADLINE = "chexpert_micro_f1_14"
 # plotted after the headline when computed: the 14-label table has the most columns, these say the most
@@ -122,7 +125,7 @@ def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], 
 def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, overrides: Sequence[str] = (),
             metrics: Sequence[str] | None = None, metric_options: Mapping[str, Mapping[str, Any]] | None = None,
             baselines: Sequence[str] = BASELINES, headline: str = DEFAULT_HEADLINE, bootstrap: int | None = None,
-            seed: int = 0, batch_size: int | None = None, log: Callable[[str], None] = print) -> ComparisonResult:
+            seed: int = 0, batch_size: int | None = None) -> ComparisonResult:
     """Train (or reuse), generate and evaluate each recipe on the test split of their shared data, add the
     reference rows, and write the leaderboard, plots and per-run folders under ``out_dir`` (see module doc).
 
@@ -152,19 +155,19 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
     steps = learned + (1 if baselines else 0) + 1
     systems = []
     for i, cfg in enumerate(cfgs, 1):
-        log(f"[{i}/{steps}] {cfg.name}")
-        systems.append(run_recipe(cfg, out_dir / "runs", test, log, batch_size))
+        log.info(f"[{i}/{steps}] {cfg.name}")
+        systems.append(run_recipe(cfg, out_dir / "runs", test, batch_size))
     for i, (run, name) in enumerate(zip(runs, run_names, strict=True), len(cfgs) + 1):
-        log(f"[{i}/{steps}] {name} ({RUN_PREFIX}{run.path})")
-        systems.append(run_given(run, name, out_dir / "runs", test, log, batch_size))
+        log.info(f"[{i}/{steps}] {name} ({RUN_PREFIX}{run.path})")
+        systems.append(run_given(run, name, out_dir / "runs", test, batch_size))
     if baselines:
-        log(f"[{learned + 1}/{steps}] reference rows: {', '.join(baselines)}")
-        systems += run_baselines(read_studies(data, split="train").studies, test, baselines, out_dir, log)
+        log.info(f"[{learned + 1}/{steps}] reference rows: {', '.join(baselines)}")
+        systems += run_baselines(read_studies(data, split="train").studies, test, baselines, out_dir)
     evaluation = first.evaluation
     metrics = list(metrics or evaluation.metrics or DEFAULT_METRICS)
     options = metric_options if metric_options is not None else dict(evaluation.options or {})
     resamples = int(bootstrap if bootstrap is not None else evaluation.bootstrap_samples)
-    log(f"[{steps}/{steps}] scoring {len(systems)} systems on {len(test)} test studies: {', '.join(metrics)}")
+    log.info(f"[{steps}/{steps}] scoring {len(systems)} systems on {len(test)} test studies: {', '.join(metrics)}")
     rows, results = score_systems(systems, [str(s.id) for s in test], [s.report or "" for s in test], metrics,
                                   options, bootstrap=resamples, seed=seed, paired_resamples=PAIRED_RESAMPLES)
     _rank(rows, headline)

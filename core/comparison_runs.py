@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,13 @@ from radzoo.comparison_scoring import SystemOutput
 from radzoo.data.study import Study
 from radzoo.errors import InputError
 
+log = logging.getLogger(__name__)
+
 BASELINES = ("constant", "nearest-neighbour")
 EFFICIENCY_FILE = "efficiency.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 PROVENANCE_FILE = "provenance.json"  # written by `radzoo import`
 RUN_PREFIX = "run:"
-Log = Callable[[str], None]
 
 
 @dataclass
@@ -67,7 +69,7 @@ def encoder_note(cfg: DictConfig) -> str:
     return f"{cfg.encoder.name} release weights"
 
 
-def _train_or_reuse(cfg: DictConfig, run_dir: Path, log: Log) -> None:
+def _train_or_reuse(cfg: DictConfig, run_dir: Path) -> None:
     """Train unless this exact recipe already finished in ``run_dir``; resume an interrupted run."""
     from radzoo.checkpoint import WEIGHTS_FILE
     from radzoo.peak_memory import PeakMemory
@@ -76,10 +78,10 @@ def _train_or_reuse(cfg: DictConfig, run_dir: Path, log: Log) -> None:
 
     summary = _read_json(run_dir / SUMMARY_FILE)
     if (run_dir / WEIGHTS_FILE).is_file() and summary and not summary.get("stopped_early"):
-        log(f"{cfg.name}: reusing the finished run {run_dir}")
+        log.info(f"{cfg.name}: reusing the finished run {run_dir}")
         return
     resume = has_checkpoint(run_dir)
-    log(f"{cfg.name}: training ({'resuming' if resume else 'from scratch'}) -> {run_dir}")
+    log.info(f"{cfg.name}: training ({'resuming' if resume else 'from scratch'}) -> {run_dir}")
     efficiency = _read_json(run_dir / EFFICIENCY_FILE)
     memory, began = PeakMemory(), time.perf_counter()
     try:
@@ -137,15 +139,14 @@ def _model_figures(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     return figures
 
 
-def _generate(run_dir: Path, out: Path, studies: Sequence[Study], log: Log, batch_size: int | None
-              ) -> dict[str, Any]:
+def _generate(run_dir: Path, out: Path, studies: Sequence[Study], batch_size: int | None) -> dict[str, Any]:
     """Generate the missing predictions; returns throughput and peak memory of the generation that ran."""
     from radzoo.generate import generate
     from radzoo.peak_memory import PeakMemory
 
     began = time.perf_counter()
     with PeakMemory() as memory:
-        result = generate(run_dir, out=out, studies=studies, batch_size=batch_size, log=log)
+        result = generate(run_dir, out=out, studies=studies, batch_size=batch_size)
     seconds = time.perf_counter() - began
     if not result.generated:
         return {}
@@ -158,24 +159,24 @@ def _predictions(path: Path) -> dict[str, str]:
     return {str(r["id"]): r["prediction"] for r in read_records(path)} if path.is_file() else {}
 
 
-def run_recipe(cfg: DictConfig, runs_dir: Path, test: Sequence[Study], log: Log,
+def run_recipe(cfg: DictConfig, runs_dir: Path, test: Sequence[Study],
                batch_size: int | None = None) -> SystemOutput:
     """Train/reuse, generate on ``test`` and collect the efficiency figures of one recipe."""
     run_dir = run_dir_of(cfg, runs_dir)
-    _train_or_reuse(cfg, run_dir, log)
-    return _scored_run(cfg, run_dir, run_dir, test, log, batch_size, "trained here")
+    _train_or_reuse(cfg, run_dir)
+    return _scored_run(cfg, run_dir, run_dir, test, batch_size, "trained here")
 
 
-def run_given(source: RunSource, name: str, runs_dir: Path, test: Sequence[Study], log: Log,
+def run_given(source: RunSource, name: str, runs_dir: Path, test: Sequence[Study],
               batch_size: int | None = None) -> SystemOutput:
     """A given run directory, never trained: generate on ``test`` into ``runs_dir/<name>-run-<path hash>``."""
     digest = hashlib.sha256(str(source.path.resolve()).encode()).hexdigest()[:10]
-    log(f"{name}: {source.weights_from}, not trained here")
-    return _scored_run(source.recipe, source.path, runs_dir / f"{name}-run-{digest}", test, log, batch_size,
+    log.info(f"{name}: {source.weights_from}, not trained here")
+    return _scored_run(source.recipe, source.path, runs_dir / f"{name}-run-{digest}", test, batch_size,
                        source.weights_from, name)
 
 
-def _scored_run(cfg: DictConfig, model_dir: Path, folder: Path, test: Sequence[Study], log: Log,
+def _scored_run(cfg: DictConfig, model_dir: Path, folder: Path, test: Sequence[Study],
                 batch_size: int | None, weights_from: str, name: str | None = None) -> SystemOutput:
     """Generate ``model_dir``'s missing test reports into ``folder`` and collect its row."""
     name = name or str(cfg.name)
@@ -184,8 +185,8 @@ def _scored_run(cfg: DictConfig, model_dir: Path, folder: Path, test: Sequence[S
         efficiency.update(_model_figures(cfg, model_dir))
     todo = len(test) - len(set(_predictions(folder / PREDICTIONS_FILE)) & {str(s.id) for s in test})
     if todo:
-        log(f"{name}: generating {todo} of {len(test)} test reports")
-        efficiency.update(_generate(model_dir, folder / PREDICTIONS_FILE, test, log, batch_size))
+        log.info(f"{name}: generating {todo} of {len(test)} test reports")
+        efficiency.update(_generate(model_dir, folder / PREDICTIONS_FILE, test, batch_size))
     write_json_atomic(folder / EFFICIENCY_FILE, efficiency, default=str)
     peaks = [efficiency.get(k) for k in ("train_peak_memory_mb", "generate_peak_memory_mb")]
     row = {key: efficiency.get(key) for key in ("params_total", "params_trainable", "image_tokens",
@@ -195,8 +196,8 @@ def _scored_run(cfg: DictConfig, model_dir: Path, folder: Path, test: Sequence[S
                         encoder_note(cfg), row, folder, weights_from)
 
 
-def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence[str], out_dir: Path,
-                  log: Log) -> list[SystemOutput]:
+def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence[str],
+                  out_dir: Path) -> list[SystemOutput]:
     """The reference rows (a constant normal report; nearest-neighbour report retrieval), each in its folder."""
     from radzoo.baselines import constant_predictions, nearest_neighbour_predictions
 
@@ -207,7 +208,7 @@ def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence
             preds, speed = constant_predictions(test), None  # nothing is generated: no speed to report
             desc, note = "the same normal-study report for every image", "– (no image model)"
         elif name == "nearest-neighbour":
-            log(f"{name}: retrieving the closest training image's report for {len(test)} test studies")
+            log.info(f"{name}: retrieving the closest training image's report for {len(test)} test studies")
             preds = nearest_neighbour_predictions(train, test)
             speed = len(test) / max(time.perf_counter() - began, 1e-9)
             desc, note = "report of the closest training image (32 px, L2)", "– (raw pixels)"

@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from radzoo.compare import ComparisonResult
 from radzoo.errors import InputError
 from radzoo.leaderboard import LeaderboardRow
+
+log = logging.getLogger(__name__)
 
 DEMO_RECIPES = ("demo/llava-rad", "demo/cxr-llava", "demo/slava-cxr")
 PRETRAINING_RECIPE = "demo/cxr-llava"  # its encoder section is the demo's; its label stage the blueprint
@@ -83,8 +85,8 @@ def verdict(rows: Sequence[LeaderboardRow], headline: str, reference: str = "con
 
 
 def run_demo(out_dir: str | Path = "radzoo-demo", *, size: DemoSize = DemoSize(), overrides: Sequence[str] = (),
-             recipes: Sequence[str] = DEMO_RECIPES, threads: int | None = 1, bootstrap: int | None = None,
-             log: Callable[[str], None] = print) -> ComparisonResult:
+             recipes: Sequence[str] = DEMO_RECIPES, threads: int | None = 1,
+             bootstrap: int | None = None) -> ComparisonResult:
     """Generate the synthetic set, pre-train the shared encoder, compare ``recipes`` plus the reference rows.
 
     ``threads``: torch CPU threads (tiny models gain little from more, and an oversubscribed core slows them
@@ -104,17 +106,17 @@ def run_demo(out_dir: str | Path = "radzoo-demo", *, size: DemoSize = DemoSize()
     _quiet_lightning()
     out_dir = Path(out_dir)
     began = time.perf_counter()
-    log(f"[demo 1/3] synthetic CXR set: {size.studies} studies at {size.image_size} px (generated once, cached)")
+    log.info(f"[demo 1/3] synthetic CXR set: {size.studies} studies at {size.image_size} px (generated once, cached)")
     data_dir = ensure_generated(size.studies, size.seed, size.image_size)
-    log(f"           {data_dir} ({time.perf_counter() - began:.0f} s)")
+    log.info(f"           {data_dir} ({time.perf_counter() - began:.0f} s)")
     shared = _data_overrides(size) + list(overrides)
     _same_encoder(recipes, shared)
     cfg = label_pretraining_recipe(PRETRAINING_RECIPE, shared, epochs=size.pretrain_epochs, lr=size.pretrain_lr)
-    log(f"[demo 2/3] shared encoder pre-training on the CheXpert labels ({time.perf_counter() - began:.0f} s)")
-    encoder = pretrain_encoder(cfg, out_dir / "encoder-pretraining" / f"{cfg.name}-{recipe_hash(cfg)}", log=log)
-    log(f"[demo 3/3] comparing {', '.join(recipes)} + constant and nearest-neighbour rows "
-        f"({time.perf_counter() - began:.0f} s)")
+    log.info(f"[demo 2/3] shared encoder pre-training on the CheXpert labels ({time.perf_counter() - began:.0f} s)")
+    encoder = pretrain_encoder(cfg, out_dir / "encoder-pretraining" / f"{cfg.name}-{recipe_hash(cfg)}")
+    log.info(f"[demo 3/3] comparing {', '.join(recipes)} + constant and nearest-neighbour rows "
+             f"({time.perf_counter() - began:.0f} s)")
     result = compare(list(recipes), out_dir, overrides=[*shared, f"encoder.args.path={encoder.resolve()}"],
-                     bootstrap=bootstrap, log=log)
-    log(f"demo finished in {time.perf_counter() - began:.0f} s")
+                     bootstrap=bootstrap)
+    log.info(f"demo finished in {time.perf_counter() - began:.0f} s")
     return result

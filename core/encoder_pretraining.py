@@ -9,12 +9,15 @@ leaderboard can say so.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from radzoo.errors import InputError, RunFailedError
+
+log = logging.getLogger(__name__)
 
 ENCODER_FILE = "encoder.safetensors"
 TRAINED_ON_KEY = "radzoo.trained_on"  # safetensors metadata: a one-line account of the weights' training
@@ -60,7 +63,7 @@ def export_encoder(run_dir: str | Path, path: str | Path, note: str) -> Path:
     return save_weights(state, path, metadata={TRAINED_ON_KEY: note})
 
 
-def pretrain_encoder(cfg: DictConfig, out_dir: str | Path, log: Callable[[str], None] = print) -> Path:
+def pretrain_encoder(cfg: DictConfig, out_dir: str | Path) -> Path:
     """Train ``cfg`` (a :func:`label_pretraining_recipe`) into ``out_dir`` unless done; return the encoder file.
 
     Rerunning resumes an interrupted pre-training and reuses a finished one.
@@ -71,12 +74,12 @@ def pretrain_encoder(cfg: DictConfig, out_dir: str | Path, log: Callable[[str], 
     out_dir = Path(out_dir)
     target = out_dir / ENCODER_FILE
     if target.is_file():
-        log(f"encoder pre-training: reusing {target}")
+        log.info(f"encoder pre-training: reusing {target}")
         return target
     resume = has_checkpoint(out_dir)
     stage = cfg.stages[0]
-    log(f"encoder pre-training: {cfg.encoder.name} on {stage.epochs} epochs of CheXpert labels "
-        f"({'resuming' if resume else 'from scratch'}) -> {out_dir}")
+    log.info(f"encoder pre-training: {cfg.encoder.name} on {stage.epochs} epochs of CheXpert labels "
+             f"({'resuming' if resume else 'from scratch'}) -> {out_dir}")
     train(cfg, out_dir, resume=resume)
     summary = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
     if summary.get("stopped_early"):

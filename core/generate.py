@@ -7,6 +7,7 @@ writes one JSON line per study as it goes. A rerun skips the ids already in the 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import types
@@ -34,6 +35,8 @@ from radzoo.sharding import (
     merged_ids,
     shard_path,
 )
+
+log = logging.getLogger(__name__)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 EXPORT_MARKER = "export.json"  # written by `radzoo export`: the LM is a plain transformers directory
@@ -224,15 +227,13 @@ def prepare_model(model: Any, device: str, dtype: str) -> Any:
 def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | None = None,
              data: Any = None, studies: Sequence[Study] | None = None, split: str | None = None,
              batch_size: int | None = None, device: str = "cpu", dtype: str = "fp32",
-             overrides: Sequence[str] = (), rank: int | None = None, world_size: int | None = None,
-             log: Callable[[str], None] | None = None) -> GenerateResult:
+             overrides: Sequence[str] = (), rank: int | None = None, world_size: int | None = None) -> GenerateResult:
     """Generate a report per study into ``out`` (JSONL, resumable).
 
     ``source``: recipe path/name, run directory or exported directory; ``checkpoint``: a run directory;
     ``data``: a recipe ``data`` section (default: the recipe's own) unless ``studies`` are given.
     Under several ranks each rank writes ``<out>.rankR-of-W.jsonl``; rank 0 merges them into ``out``.
     """
-    log = log or (lambda _msg: None)
     model, recipe = load_model(source, checkpoint, overrides)
     if studies is None:
         studies = read_data(data if data is not None else recipe.data, split)
@@ -261,14 +262,14 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
         save_recipe(recipe, out.with_name(out.stem + ".recipe.yaml"))
     with JsonlWriter(target) as writer:
         if writer.repaired_bytes:
-            log(f"{target}: removed a torn last line ({writer.repaired_bytes} bytes) left by an interrupted run")
+            log.info(f"{target}: removed a torn last line ({writer.repaired_bytes} bytes) left by an interrupted run")
         done = (writer.done | merged_ids(out)) if world_size > 1 else writer.done
         todo = [s for s in mine if str(s.id) not in done]
         skipped = len(mine) - len(todo)
         if skipped:
-            log(f"{target}: {skipped} studies already done, {len(todo)} to go")
+            log.info(f"{target}: {skipped} studies already done, {len(todo)} to go")
         chunks = list(batches(todo, size))
-        progress = Progress(len(todo), f"generate {target.name}", log, unit="studies")
+        progress = Progress(len(todo), f"generate {target.name}", log.info, unit="studies")
         failed: list[tuple[str, str]] = []
         # read and transform the next batch's images while the model generates this one
         with ThreadPoolExecutor(max_workers=1) as loader:
@@ -278,7 +279,7 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
                 if i + 1 < len(chunks):
                     upcoming = loader.submit(run.prepare, chunks[i + 1])
                 for study_id, problem in batch.failed:
-                    log(f"study {study_id}: left out, {problem}")
+                    log.info(f"study {study_id}: left out, {problem}")
                 failed += batch.failed
                 if batch.studies:
                     writer.write_batch(run.records(batch.studies, run.generate_ids(batch.inputs)))

@@ -36,5 +36,6 @@ class GracefulInterrupt:
         if self.requested or not self.deferring:
             raise KeyboardInterrupt
         self.requested = True
+        # print, not logging: a signal handler may run while the interrupted code holds the logging lock
         print("\nradzoo: Ctrl-C: stopping after this step with a checkpoint (Ctrl-C again to abort at once)",
               file=sys.stderr, flush=True)

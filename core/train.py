@@ -7,6 +7,7 @@ RUN_DIR/checkpoints/<stage>/ keeps each finished stage; RUN_DIR/train_summary.js
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 import types
@@ -34,6 +35,8 @@ from radzoo.resume import (
     restore_rng,
     save_checkpoint,
 )
+
+log = logging.getLogger(__name__)
 
 SUMMARY_FILE = "train_summary.json"
 
@@ -116,7 +119,7 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     state, weights, extra = TrainState(recipe_hash=recipe_hash(cfg)), None, {}
     if resume and not has_checkpoint(run_dir):
         # killed before its first checkpoint: nothing to continue, so resuming is starting
-        print(f"{run_dir}: no checkpoint yet, training from the start", file=sys.stderr, flush=True)
+        log.info(f"{run_dir}: no checkpoint yet, training from the start")
     elif resume:
         state, weights, extra = load_checkpoint(checkpoint_dir(run_dir))
         if state.recipe_hash != recipe_hash(cfg):
@@ -208,7 +211,7 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
     every = int(cfg.trainer.checkpoint_every_n_steps)
     # the progress bar only redraws on a terminal: a log file (a batch job) gets a plain line with an ETA instead
     plain = bool(cfg.trainer.progress_bar) and not sys.stdout.isatty() and trainer.is_global_zero
-    progress = Progress(stop_at - start, f"stage {stage.name}", lambda line: print(line, flush=True), unit="steps",
+    progress = Progress(stop_at - start, f"stage {stage.name}", log.info, unit="steps",
                         every_s=30.0) if plain else None
     losses = state.losses.setdefault(stage.name, [])
     del losses[start:]
@@ -237,9 +240,9 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
                          restore_rng=(lambda: restore_rng(extra)) if extra is not None else None, on_step=on_step,
                          optimizer=str(cfg.trainer.optimizer))
     if trainer.is_global_zero:
-        print(f"stage {index + 1}/{len(cfg.stages)} {stage.name}: task {stage.task}, trains "
-              f"{', '.join(stage.trainable)}, {total} steps of {stage.batch_size} x {trainer.world_size} device(s)"
-              f" x {accumulate} accumulation" + (f", resuming at step {start}" if start else ""), flush=True)
+        log.info(f"stage {index + 1}/{len(cfg.stages)} {stage.name}: task {stage.task}, trains "
+                 f"{', '.join(stage.trainable)}, {total} steps of {stage.batch_size} x {trainer.world_size} device(s)"
+                 f" x {accumulate} accumulation" + (f", resuming at step {start}" if start else ""))
     began = time.perf_counter()
     if start < stop_at:
         # Ctrl-C is deferred to a step boundary on one process; ranks of a multi-process run stop as Lightning does
@@ -254,8 +257,8 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
     outcome = StageResult(stage.name, steps, steps * int(stage.batch_size) * accumulate * trainer.world_size,
                           _edge_mean(losses, True), _edge_mean(losses, False), time.perf_counter() - began)
     if trainer.is_global_zero:
-        print(f"stage {stage.name}: loss {outcome.start_loss:.4f} -> {outcome.end_loss:.4f} "
-              f"({len(losses)}/{total} steps, {outcome.seconds:.1f} s)", flush=True)
+        log.info(f"stage {stage.name}: loss {outcome.start_loss:.4f} -> {outcome.end_loss:.4f} "
+                 f"({len(losses)}/{total} steps, {outcome.seconds:.1f} s)")
         if stop_at >= total:
             save_checkpoint(checkpoint_dir(run_dir, stage.name), part_state_dict(model, trained), state)
     return outcome, stop_at < total

@@ -53,3 +53,11 @@ def test_writers_that_create_nothing_are_an_error_not_an_empty_file(tmp_path):
     with pytest.raises(FileNotFoundError), atomic_target(tmp_path / "x.json"):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_synthetic_cache_folder_gets_the_process_umask(tmp_path, monkeypatch, umask_022):
+    from radzoo.data.synthetic import ensure_generated
+
+    monkeypatch.setenv("RADZOO_CACHE", str(tmp_path))
+    folder = ensure_generated(n=2, seed=0, image_size=32)
+    assert mode(folder) == 0o755 and mode(folder / "reports.csv") == 0o644

@@ -31,7 +31,7 @@ def recipes(data: Path) -> list:
 
 
 def run(data: Path, out: Path):
-    return compare(recipes(data), out, bootstrap=20, log=lambda _msg: None)
+    return compare(recipes(data), out, bootstrap=20)
 
 
 def metric_table(out: Path) -> list[tuple]:
@@ -122,7 +122,7 @@ def test_finished_runs_are_reused_by_recipe_hash(data, finished: Path, tmp_path:
     monkeypatch.undo()
     changed = recipes(data)[:1]
     changed[0].stages[1].lr = 1e-2
-    compare(changed, out, baselines=(), bootstrap=20, log=lambda _msg: None)
+    compare(changed, out, baselines=(), bootstrap=20)
     assert len(list((out / "runs").glob("demo-llava-rad-*"))) == 2
 
 

@@ -16,7 +16,7 @@ TINY = ["trainer.progress_bar=false", "generation.max_new_tokens=8", "stages.0.m
 def test_tiny_demo_shares_one_encoder_pre_training(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("RADZOO_CACHE", str(tmp_path / "cache"))  # the synthetic set is generated here
     size = DemoSize(studies=60, pretrain_epochs=1)
-    result = run_demo(tmp_path / "demo", size=size, overrides=TINY, threads=None, bootstrap=20, log=lambda _m: None)
+    result = run_demo(tmp_path / "demo", size=size, overrides=TINY, threads=None, bootstrap=20)
     assert {r.name for r in result.rows if r.kind == "baseline"} == {"constant", "nearest-neighbour"}
     assert len([r for r in result.rows if r.kind == "learned"]) == len(DEMO_RECIPES)
     (encoder,) = (tmp_path / "demo" / "encoder-pretraining").glob("*/encoder.safetensors")
@@ -32,7 +32,7 @@ def test_tiny_demo_shares_one_encoder_pre_training(tmp_path: Path, monkeypatch, 
 
     def tiny_demo(out, size, threads):  # `radzoo demo` at the tiny size of the run above
         return run_demo(out, size=DemoSize(studies=60, pretrain_epochs=1), overrides=TINY, threads=threads,
-                        bootstrap=20, log=lambda _m: None)
+                        bootstrap=20)
 
     monkeypatch.setattr(importlib.import_module("radzoo.train"), "train", no_training)
     monkeypatch.setattr(importlib.import_module("radzoo.demo"), "run_demo", tiny_demo)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -158,7 +159,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def test_sigkill_mid_run_then_rerun_matches_uninterrupted_run(tmp_path):
+def test_sigkill_mid_run_then_rerun_matches_uninterrupted_run(tmp_path, caplog):
     studies = make_studies(tmp_path / "img", 10)
     out = tmp_path / "killed.jsonl"
     payload = json.dumps([s.__dict__ for s in studies])
@@ -178,11 +179,11 @@ def test_sigkill_mid_run_then_rerun_matches_uninterrupted_run(tmp_path):
     assert 2 <= len(survived) < len(studies)
     with out.open("a", encoding="utf-8") as f:  # what a kill inside write() would leave behind
         f.write('{"id": "s9", "prediction": "tor')
-    messages: list[str] = []
-    resumed = generate("demo/llava-rad", out=out, studies=studies, batch_size=2,
-                       overrides=["generation.max_new_tokens=12"], log=messages.append)
+    with caplog.at_level(logging.INFO, logger="radzoo"):
+        resumed = generate("demo/llava-rad", out=out, studies=studies, batch_size=2,
+                           overrides=["generation.max_new_tokens=12"])
     assert resumed.skipped == len(survived) and resumed.repaired_bytes > 0
-    assert any("torn last line" in m for m in messages)
+    assert any("torn last line" in m for m in caplog.messages)
     generate("demo/llava-rad", out=tmp_path / "clean.jsonl", studies=studies, batch_size=2,
              overrides=["generation.max_new_tokens=12"])
     records = read_records(out)

@@ -130,3 +130,19 @@ def test_check_component_accepts_the_protocol_and_names_each_missing_member():
                                                       if m != member})()
             with pytest.raises(TypeError, match=f"which lacks {member} required by the radzoo {kind} protocol"):
                 check_component(kind, "partial", stripped)
+
+
+def test_lazy_factory_imports_its_target_only_when_called_and_binds_keywords():
+    from radzoo.errors import ContractError
+    from radzoo.registry import lazy, resolve_factory
+
+    missing = lazy("radzoo_no_such_package.encoders:build")  # registering imports nothing ...
+    with pytest.raises(ModuleNotFoundError, match="radzoo_no_such_package"):  # ... calling does
+        missing()
+    factory = lazy("radzoo.plugins.adapters.modules:PooledMLPAdapter", pool=4)
+    adapter = factory(in_dim=8, out_dim=6)
+    assert type(adapter).__name__ == "PooledMLPAdapter" and adapter.num_tokens(64) == 4  # pool=4 was bound
+    assert resolve_factory(factory).keywords == {"pool": 4} and resolve_factory(len) is len
+    assert repr(factory) == "lazy('radzoo.plugins.adapters.modules:PooledMLPAdapter', pool=4)"
+    with pytest.raises(ContractError, match="expected 'package.module:attribute'"):
+        lazy("radzoo.plugins.adapters.modules.PooledMLPAdapter")

@@ -118,7 +118,6 @@ def run(args: argparse.Namespace) -> int:
         args.source, out=args.out, checkpoint=args.checkpoint, split=None if args.split == "all" else args.split,
         batch_size=args.batch_size, device=args.device, dtype=args.dtype,
         overrides=[*args.overrides, *_data_overrides(args)], rank=args.rank, world_size=args.world_size,
-        log=lambda msg: print(msg, file=sys.stderr),
     )
     print(f"{result.out}: {result.generated} reports generated, {result.skipped} already present "
           f"({result.total} studies in this shard)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import signal
 from pathlib import Path
@@ -99,18 +100,19 @@ def test_a_kill_between_checkpoint_files_leaves_the_previous_checkpoint_whole(tm
                                                            "weights-0-2.safetensors"]
 
 
-def test_resume_before_the_first_checkpoint_starts_from_the_beginning(tmp_path: Path, capsys) -> None:
+def test_resume_before_the_first_checkpoint_starts_from_the_beginning(tmp_path: Path, caplog) -> None:
     from radzoo.train import train
 
     (tmp_path / "run").mkdir()
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "run" / "checkpoints" / LAST)
-    result = train("demo/llava-rad", tmp_path / "run", resume=True, stop_after_steps=1,
-                   overrides=[*QUIET_TRAIN, "stages.0.max_steps=2", "stages.0.batch_size=2",
-                              "trainer.feature_cache=false"],
-                   studies=_two_studies(tmp_path))
+    with caplog.at_level(logging.INFO, logger="radzoo"):
+        result = train("demo/llava-rad", tmp_path / "run", resume=True, stop_after_steps=1,
+                       overrides=[*QUIET_TRAIN, "stages.0.max_steps=2", "stages.0.batch_size=2",
+                                  "trainer.feature_cache=false"],
+                       studies=_two_studies(tmp_path))
     assert result.stopped_early and result.stages[0].steps == 1
-    assert "no checkpoint yet, training from the start" in capsys.readouterr().err
+    assert any("no checkpoint yet, training from the start" in m for m in caplog.messages)
 
 
 def _two_studies(folder: Path) -> list:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from radzoo.atomic_files import process_umask
 from radzoo.data.synthetic.anatomy import Anatomy, render_normal, to_pixels
 from radzoo.data.synthetic.findings import draw_findings, sample_truth
 from radzoo.data.synthetic.reports import chexpert_labels, write_indication, write_report
@@ -120,6 +121,7 @@ def ensure_generated(n: int = 1000, seed: int = 0, image_size: int = 128) -> Pat
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    staging.chmod(0o777 & ~process_umask())  # mkdtemp makes it owner-only; the cache is as shareable as any folder
     try:
         generate(staging, n, seed, image_size)
         try:
