@@ -129,13 +129,13 @@ def _image_loader() -> Callable[[str], Any]:
         return open_image
 
 
-def read_data(data_cfg: Any, split: str | None = None) -> list[Study]:
-    """Studies from the data readers (``data_cfg`` is a recipe ``data`` section)."""
+def read_data(data_cfg: Any, split: str | None = None) -> Any:
+    """The data readers' ReadResult (studies, and records skipped per reason) for a recipe ``data`` section."""
     try:
         readers = importlib.import_module("radzoo.data.readers")
     except ModuleNotFoundError as exc:
         raise ValueError(f"the data readers are not installed ({exc}); pass studies= to radzoo.generate") from None
-    return list(readers.read_studies(data_cfg, split=split).studies)
+    return readers.read_studies(data_cfg, split=split)
 
 
 class ReportGenerator:
@@ -229,8 +229,12 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     """
     log = log or (lambda _msg: None)
     model, recipe = load_model(source, checkpoint, overrides)
+    unread: list[tuple[str, str]] = []  # records the reader skipped are left out too: the exit status says so
     if studies is None:
-        studies = read_data(data if data is not None else recipe.data, split)
+        read = read_data(data if data is not None else recipe.data, split)
+        studies = list(read.studies)
+        unread = [(where, f"{reason}: {detail}") for reason, items in sorted(read.skipped.items())
+                  for where, detail in items]
     ids = [str(s.id) for s in studies]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
@@ -284,7 +288,7 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     if own_group:
         torch.distributed.destroy_process_group()
     return GenerateResult(out=out, generated=len(todo) - len(failed), skipped=skipped, total=len(mine),
-                          repaired_bytes=repaired, failed=failed)
+                          repaired_bytes=repaired, failed=unread + failed)
 
 
 class _CallableModule(types.ModuleType):
