@@ -33,6 +33,7 @@ from radzoo.resume import (
     restore_rng,
     save_checkpoint,
 )
+from radzoo.train_summary import edge_mean, summary_stages
 
 SUMMARY_FILE = "train_summary.json"
 
@@ -63,13 +64,6 @@ class RunResult:
     stages: list[StageResult] = field(default_factory=list)
     replica_checksums: dict[str, list[float]] = field(default_factory=dict)
     stopped_early: bool = False
-
-
-def _edge_mean(losses: list[float], first: bool) -> float:
-    """Mean of the first (or last) tenth of the steps: a stable start/end loss on noisy small batches."""
-    k = max(1, len(losses) // 10)
-    part = losses[:k] if first else losses[-k:]
-    return sum(part) / len(part) if part else float("nan")
 
 
 def _resolve_recipe(recipe: str | Path | DictConfig, overrides: Sequence[str]) -> DictConfig:
@@ -125,8 +119,11 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     elif resume:
         state, weights, extra = load_checkpoint(checkpoint_dir(run_dir))
         if state.recipe_hash != recipe_hash(cfg):
+            from radzoo.recipe_diff import recipe_differences
+
             raise ValueError(f"{run_dir}: --resume with a recipe that differs from the run's "
-                             f"({run_dir / 'recipe.yaml'}); resume with that recipe and the same overrides")
+                             f"({run_dir / 'recipe.yaml'}: {recipe_differences(run_dir / 'recipe.yaml', cfg)}); "
+                             "resume with that recipe and the same overrides")
     elif has_checkpoint(run_dir):
         raise FileExistsError(f"{run_dir}: already holds a training run; pass --resume to continue it "
                               "or choose another --out directory")
@@ -173,7 +170,9 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     if is_zero and not result.stopped_early:
         save_run(model, cfg, run_dir, state=part_state_dict(model, trained))
     if is_zero:
-        summary = {"stages": [asdict(s) for s in result.stages], "replica_checksums": result.replica_checksums,
+        stages = summary_stages(run_dir / SUMMARY_FILE, [str(s.name) for s in cfg.stages],
+                                [asdict(s) for s in result.stages], state.losses, resumed=resume)
+        summary = {"stages": stages, "replica_checksums": result.replica_checksums,
                    "stopped_early": result.stopped_early, "losses": state.losses}
         write_json_atomic(run_dir / SUMMARY_FILE, summary)
     if interrupt.requested:
@@ -257,7 +256,7 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
     steps = len(losses) - start
     result.replica_checksums[stage.name] = module.checksums
     outcome = StageResult(stage.name, steps, steps * int(stage.batch_size) * accumulate * trainer.world_size,
-                          _edge_mean(losses, True), _edge_mean(losses, False), time.perf_counter() - began)
+                          edge_mean(losses, True), edge_mean(losses, False), time.perf_counter() - began)
     if trainer.is_global_zero:
         print(f"stage {stage.name}: loss {outcome.start_loss:.4f} -> {outcome.end_loss:.4f} "
               f"({len(losses)}/{total} steps, {outcome.seconds:.1f} s)", flush=True)
