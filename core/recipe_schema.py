@@ -162,7 +162,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     # ddp launches one process per device that reruns the command (ddp_spawn cannot pickle a stage)
     "trainer.strategy": ("auto", "ddp", "fsdp", "deepspeed_stage_2"),
     "trainer.uncertain_labels": ("mask", "positive"),
-    "trainer.loggers[]": ("csv", "tensorboard"),
+    "trainer.loggers[]": ("csv", "tensorboard", "wandb"),
     "trainer.optimizer": ("adamw", "adamw-fused", "adamw-8bit"),
     "generation.cache": ("dynamic", "static"),
     "prompt.format": ("vicuna_v1", "llama_2", "phi", "mistral_instruct", "plain"),
