@@ -118,6 +118,9 @@ class TrainerConfig:
     max_steps_per_stage: int | None = None  # caps every stage's steps: one key for a quick run of any recipe
     gradient_clip_val: float | None = None  # clip the gradient norm to this (None: no clipping)
     optimizer: str = "adamw"  # adamw, adamw-fused (CUDA), adamw-8bit (bitsandbytes)
+    val_every_n_steps: int | None = None  # validation loss on the validate split every N steps (None: off)
+    keep_best: bool = False  # end each stage at its lowest validation loss instead of its last step
+    early_stopping_patience: int | None = None  # end a stage after N validations without improvement
 
 
 @dataclass

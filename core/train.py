@@ -56,6 +56,8 @@ class StageResult:
     start_loss: float
     end_loss: float
     seconds: float
+    validation: list[tuple[int, float]] = field(default_factory=list)  # (step, validation loss)
+    best_step: int | None = None  # the step whose weights the stage kept (trainer.keep_best)
 
 
 @dataclass
@@ -93,10 +95,11 @@ def _check_trainer_keys(cfg: DictConfig) -> None:
 
 def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = False, *,
           overrides: Sequence[str] = (), studies: Sequence[Study] | None = None,
-          stop_after_steps: int | None = None) -> RunResult:
+          stop_after_steps: int | None = None, validation_studies: Sequence[Study] | None = None) -> RunResult:
     """Train the recipe's stages in order and save RUN_DIR (see the module doc).
 
-    ``studies`` replaces the recipe's data reader (tests, notebooks); ``stop_after_steps`` ends the run
+    ``studies`` (and ``validation_studies``) replace the recipe's data reader (tests, notebooks);
+    ``stop_after_steps`` ends the run
     after that many optimizer steps in all, checkpointed so that ``resume=True`` continues it.
     """
     import lightning as L
@@ -138,6 +141,11 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
         from radzoo.data.readers import read_studies
 
         studies = read_studies(cfg.data, split="train").studies
+        if cfg.trainer.val_every_n_steps and validation_studies is None:
+            validation_studies = read_studies(cfg.data, split="validate").studies
+    if cfg.trainer.val_every_n_steps and not validation_studies:
+        raise ValueError("recipe key 'trainer.val_every_n_steps' is set but the data has no validate split "
+                         "studies; add some (split column 'validate') or set trainer.val_every_n_steps=null")
     from radzoo.data.labels import CHEXPERT_OBSERVATIONS
 
     trained = set(state.trained_parts)
@@ -158,7 +166,8 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
             budget = None if stop_after_steps is None else stop_after_steps - total_done
             try:
                 stage_result, stopped = _run_stage(cfg, model, stage, index, studies, run_dir, state, trained,
-                                                   extra if resuming_here else None, budget, result, interrupt)
+                                                   extra if resuming_here else None, budget, result, interrupt,
+                                                   validation_studies)
             except ImageError as exc:
                 raise ImageError(f"{exc}; or set data.options.verify_images=true to skip (and count) unreadable "
                                  "images when the data is read") from None
@@ -183,7 +192,8 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
 
 def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Sequence[Study], run_dir: Path,
                state: TrainState, trained: set[str], extra: dict | None, budget: int | None,
-               result: RunResult, interrupt: GracefulInterrupt) -> tuple[StageResult, bool]:
+               result: RunResult, interrupt: GracefulInterrupt,
+               validation_studies: Sequence[Study] | None = None) -> tuple[StageResult, bool]:
     """Fit one stage (from ``state.step`` when resuming); returns its result and whether the run stops here."""
     import lightning as L
 
@@ -216,6 +226,15 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
                         every_s=30.0) if plain else None
     losses = state.losses.setdefault(stage.name, [])
     del losses[start:]
+    validation = None
+    if cfg.trainer.val_every_n_steps:
+        from radzoo.validation import StageValidation
+
+        validation = StageValidation(
+            model, validation_studies or [], stage, every=int(cfg.trainer.val_every_n_steps), seed=seed,
+            uncertain=cfg.trainer.uncertain_labels, max_answer_tokens=cfg.trainer.max_answer_tokens,
+            keep_best=bool(cfg.trainer.keep_best), patience=cfg.trainer.early_stopping_patience,
+            trained_state=lambda: part_state_dict(model, trained))
 
     def restore(optimizer: Any, scheduler: Any) -> None:
         if extra is not None:
@@ -223,8 +242,15 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
             scheduler.load_state_dict(state.scheduler)
 
     def on_step(module: StageModule, step: int) -> None:
-        nonlocal stop_at
+        nonlocal stop_at, total
         losses.append(module.step_losses[-1])
+        if validation is not None and validation.due(step, step >= stop_at):
+            val_loss = validation.loss(module.loss, module.device)
+            module.log("val/loss", val_loss)
+            if trainer.is_global_zero:
+                print(f"stage {stage.name}: step {step}, validation loss {val_loss:.4f}", flush=True)
+            if validation.record(step, val_loss):  # early stopping: this stage is done here
+                total = stop_at = step
         if progress is not None:
             progress.advance()
         if interrupt.requested:
@@ -252,11 +278,18 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
             trainer.fit(module)
         finally:
             interrupt.deferring = False
+    best = validation.restore_best() if validation is not None else None
+    if best is not None and trainer.is_global_zero:
+        print(f"stage {stage.name}: keeping the weights of step {best} (validation loss "
+              f"{validation.best_loss:.4f})", flush=True)
+        # a resume after this point must continue from the kept weights, not the last step's
+        save_checkpoint(checkpoint_dir(run_dir), part_state_dict(model, trained), state, module.optimizer)
     model.to("cpu")
     steps = len(losses) - start
     result.replica_checksums[stage.name] = module.checksums
     outcome = StageResult(stage.name, steps, steps * int(stage.batch_size) * accumulate * trainer.world_size,
-                          edge_mean(losses, True), edge_mean(losses, False), time.perf_counter() - began)
+                          edge_mean(losses, True), edge_mean(losses, False), time.perf_counter() - began,
+                          validation.history if validation is not None else [], best)
     if trainer.is_global_zero:
         print(f"stage {stage.name}: loss {outcome.start_loss:.4f} -> {outcome.end_loss:.4f} "
               f"({len(losses)}/{total} steps, {outcome.seconds:.1f} s)", flush=True)

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from test_train_run import QUIET, make_studies, steps
 
 from radzoo.train import train
-from test_train_run import QUIET, make_studies, steps
 
 
 def test_resume_names_the_changed_key_and_the_summary_lists_every_stage(tmp_path: Path) -> None:
