@@ -226,15 +226,9 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
                         every_s=30.0) if plain else None
     losses = state.losses.setdefault(stage.name, [])
     del losses[start:]
-    validation = None
-    if cfg.trainer.val_every_n_steps:
-        from radzoo.validation import StageValidation
+    from radzoo.validation import stage_validation
 
-        validation = StageValidation(
-            model, validation_studies or [], stage, every=int(cfg.trainer.val_every_n_steps), seed=seed,
-            uncertain=cfg.trainer.uncertain_labels, max_answer_tokens=cfg.trainer.max_answer_tokens,
-            keep_best=bool(cfg.trainer.keep_best), patience=cfg.trainer.early_stopping_patience,
-            trained_state=lambda: part_state_dict(model, trained))
+    validation = stage_validation(cfg, model, stage, validation_studies, seed, lambda: part_state_dict(model, trained))
 
     def restore(optimizer: Any, scheduler: Any) -> None:
         if extra is not None:

@@ -72,3 +72,15 @@ class StageValidation:
             return None
         self.model.load_state_dict(self.best_state, strict=False)
         return self.best_step
+
+
+def stage_validation(cfg: Any, model: Any, stage: Any, studies: Sequence[Study] | None, seed: int,
+                     trained_state: Callable[[], dict[str, torch.Tensor]]) -> StageValidation | None:
+    """The stage's validation as the recipe's ``trainer`` section sets it; None when validation is off."""
+    t = cfg.trainer
+    if not t.val_every_n_steps:
+        return None
+    return StageValidation(model, studies or [], stage, every=int(t.val_every_n_steps), seed=seed,
+                           uncertain=t.uncertain_labels, max_answer_tokens=t.max_answer_tokens,
+                           keep_best=bool(t.keep_best), patience=t.early_stopping_patience,
+                           trained_state=trained_state)
