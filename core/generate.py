@@ -134,9 +134,9 @@ def _image_loader() -> Callable[[str], Any]:
     return load_image
 
 
-def read_data(data_cfg: Any, split: str | None = None) -> list[Study]:
-    """Studies from the data readers (``data_cfg`` is a recipe ``data`` section)."""
-    return list(read_studies(data_cfg, split=split).studies)
+def read_data(data_cfg: Any, split: str | None = None) -> Any:
+    """The data readers' ReadResult (studies, and records skipped per reason) for a recipe ``data`` section."""
+    return read_studies(data_cfg, split=split)
 
 
 class ReportGenerator:
@@ -235,8 +235,12 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     Under several ranks each rank writes ``<out>.rankR-of-W.jsonl``; rank 0 merges them into ``out``.
     """
     model, recipe = load_model(source, checkpoint, overrides)
+    unread: list[tuple[str, str]] = []  # records the reader skipped are left out too: the exit status says so
     if studies is None:
-        studies = read_data(data if data is not None else recipe.data, split)
+        read = read_data(data if data is not None else recipe.data, split)
+        studies = list(read.studies)
+        unread = [(where, f"{reason}: {detail}") for reason, items in sorted(read.skipped.items())
+                  for where, detail in items]
     ids = [str(s.id) for s in studies]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
@@ -290,7 +294,7 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     if own_group:
         torch.distributed.destroy_process_group()
     return GenerateResult(out=out, generated=len(todo) - len(failed), skipped=skipped, total=len(mine),
-                          repaired_bytes=repaired, failed=failed)
+                          repaired_bytes=repaired, failed=unread + failed)
 
 
 class _CallableModule(types.ModuleType):

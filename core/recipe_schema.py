@@ -127,6 +127,9 @@ class TrainerConfig:
     max_steps_per_stage: int | None = None  # caps every stage's steps: one key for a quick run of any recipe
     gradient_clip_val: float | None = None  # clip the gradient norm to this (None: no clipping)
     optimizer: str = "adamw"  # adamw, adamw-fused (CUDA), adamw-8bit (bitsandbytes)
+    val_every_n_steps: int | None = None  # validation loss on the validate split every N steps (None: off)
+    keep_best: bool = False  # end each stage at its lowest validation loss instead of its last step
+    early_stopping_patience: int | None = None  # end a stage after N validations without improvement
 
 
 @dataclass
@@ -173,7 +176,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     # ddp launches one process per device that reruns the command (ddp_spawn cannot pickle a stage)
     "trainer.strategy": ("auto", "ddp", "fsdp", "deepspeed_stage_2"),
     "trainer.uncertain_labels": ("mask", "positive"),
-    "trainer.loggers[]": ("csv", "tensorboard"),
+    "trainer.loggers[]": ("csv", "tensorboard", "wandb"),
     "trainer.optimizer": ("adamw", "adamw-fused", "adamw-8bit"),
     "generation.cache": ("dynamic", "static"),
     "generation.engine": ("auto", "hf", "radzoo"),

@@ -35,6 +35,7 @@ from radzoo.resume import (
     restore_rng,
     save_checkpoint,
 )
+from radzoo.train_summary import edge_mean, summary_stages
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class StageResult:
     start_loss: float
     end_loss: float
     seconds: float
+    validation: list[tuple[int, float]] = field(default_factory=list)  # (step, validation loss)
+    best_step: int | None = None  # the step whose weights the stage kept (trainer.keep_best)
 
 
 @dataclass
@@ -67,13 +70,6 @@ class RunResult:
     stages: list[StageResult] = field(default_factory=list)
     replica_checksums: dict[str, list[float]] = field(default_factory=dict)
     stopped_early: bool = False
-
-
-def _edge_mean(losses: list[float], first: bool) -> float:
-    """Mean of the first (or last) tenth of the steps: a stable start/end loss on noisy small batches."""
-    k = max(1, len(losses) // 10)
-    part = losses[:k] if first else losses[-k:]
-    return sum(part) / len(part) if part else float("nan")
 
 
 def _resolve_recipe(recipe: str | Path | DictConfig, overrides: Sequence[str]) -> DictConfig:
@@ -97,10 +93,11 @@ def _check_trainer_keys(cfg: DictConfig) -> None:
 
 def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = False, *,
           overrides: Sequence[str] = (), studies: Sequence[Study] | None = None,
-          stop_after_steps: int | None = None) -> RunResult:
+          stop_after_steps: int | None = None, validation_studies: Sequence[Study] | None = None) -> RunResult:
     """Train the recipe's stages in order and save RUN_DIR (see the module doc).
 
-    ``studies`` replaces the recipe's data reader (tests, notebooks); ``stop_after_steps`` ends the run
+    ``studies`` (and ``validation_studies``) replace the recipe's data reader (tests, notebooks);
+    ``stop_after_steps`` ends the run
     after that many optimizer steps in all, checkpointed so that ``resume=True`` continues it.
     """
     import lightning as L
@@ -123,8 +120,11 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     elif resume:
         state, weights, extra = load_checkpoint(checkpoint_dir(run_dir))
         if state.recipe_hash != recipe_hash(cfg):
+            from radzoo.recipe_diff import recipe_differences
+
             raise InputError(f"{run_dir}: --resume with a recipe that differs from the run's "
-                             f"({run_dir / 'recipe.yaml'}); resume with that recipe and the same overrides")
+                             f"({run_dir / 'recipe.yaml'}: {recipe_differences(run_dir / 'recipe.yaml', cfg)}); "
+                             "resume with that recipe and the same overrides")
     elif has_checkpoint(run_dir):
         raise OutputExistsError(f"{run_dir}: already holds a training run; pass --resume to continue it "
                               "or choose another --out directory")
@@ -139,6 +139,11 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
         from radzoo.data.readers import read_studies
 
         studies = read_studies(cfg.data, split="train").studies
+        if cfg.trainer.val_every_n_steps and validation_studies is None:
+            validation_studies = read_studies(cfg.data, split="validate").studies
+    if cfg.trainer.val_every_n_steps and not validation_studies:
+        raise ValueError("recipe key 'trainer.val_every_n_steps' is set but the data has no validate split "
+                         "studies; add some (split column 'validate') or set trainer.val_every_n_steps=null")
     from radzoo.data.labels import CHEXPERT_OBSERVATIONS
 
     trained = set(state.trained_parts)
@@ -159,7 +164,8 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
             budget = None if stop_after_steps is None else stop_after_steps - total_done
             try:
                 stage_result, stopped = _run_stage(cfg, model, stage, index, studies, run_dir, state, trained,
-                                                   extra if resuming_here else None, budget, result, interrupt)
+                                                   extra if resuming_here else None, budget, result, interrupt,
+                                                   validation_studies)
             except ImageError as exc:
                 raise ImageError(f"{exc}; or set data.options.verify_images=true to skip (and count) unreadable "
                                  "images when the data is read") from None
@@ -171,7 +177,9 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     if is_zero and not result.stopped_early:
         save_run(model, cfg, run_dir, state=part_state_dict(model, trained))
     if is_zero:
-        summary = {"stages": [asdict(s) for s in result.stages], "replica_checksums": result.replica_checksums,
+        stages = summary_stages(run_dir / SUMMARY_FILE, [str(s.name) for s in cfg.stages],
+                                [asdict(s) for s in result.stages], state.losses, resumed=resume)
+        summary = {"stages": stages, "replica_checksums": result.replica_checksums,
                    "stopped_early": result.stopped_early, "losses": state.losses}
         write_json_atomic(run_dir / SUMMARY_FILE, summary)
     if interrupt.requested:
@@ -182,7 +190,8 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
 
 def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Sequence[Study], run_dir: Path,
                state: TrainState, trained: set[str], extra: dict | None, budget: int | None,
-               result: RunResult, interrupt: GracefulInterrupt) -> tuple[StageResult, bool]:
+               result: RunResult, interrupt: GracefulInterrupt,
+               validation_studies: Sequence[Study] | None = None) -> tuple[StageResult, bool]:
     """Fit one stage (from ``state.step`` when resuming); returns its result and whether the run stops here."""
     import lightning as L
 
@@ -215,6 +224,9 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
                         every_s=30.0) if plain else None
     losses = state.losses.setdefault(stage.name, [])
     del losses[start:]
+    from radzoo.validation import stage_validation
+
+    validation = stage_validation(cfg, model, stage, validation_studies, seed, lambda: part_state_dict(model, trained))
 
     def restore(optimizer: Any, scheduler: Any) -> None:
         if extra is not None:
@@ -222,8 +234,15 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
             scheduler.load_state_dict(state.scheduler)
 
     def on_step(module: StageModule, step: int) -> None:
-        nonlocal stop_at
+        nonlocal stop_at, total
         losses.append(module.step_losses[-1])
+        if validation is not None and validation.due(step, step >= stop_at):
+            val_loss = validation.loss(module.loss, module.device)
+            module.log("val/loss", val_loss)
+            if trainer.is_global_zero:
+                print(f"stage {stage.name}: step {step}, validation loss {val_loss:.4f}", flush=True)
+            if validation.record(step, val_loss):  # early stopping: this stage is done here
+                total = stop_at = step
         if progress is not None:
             progress.advance()
         if interrupt.requested:
@@ -251,11 +270,18 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
             trainer.fit(module)
         finally:
             interrupt.deferring = False
+    best = validation.restore_best() if validation is not None else None
+    if best is not None and trainer.is_global_zero:
+        print(f"stage {stage.name}: keeping the weights of step {best} (validation loss "
+              f"{validation.best_loss:.4f})", flush=True)
+        # a resume after this point must continue from the kept weights, not the last step's
+        save_checkpoint(checkpoint_dir(run_dir), part_state_dict(model, trained), state, module.optimizer)
     model.to("cpu")
     steps = len(losses) - start
     result.replica_checksums[stage.name] = module.checksums
     outcome = StageResult(stage.name, steps, steps * int(stage.batch_size) * accumulate * trainer.world_size,
-                          _edge_mean(losses, True), _edge_mean(losses, False), time.perf_counter() - began)
+                          edge_mean(losses, True), edge_mean(losses, False), time.perf_counter() - began,
+                          validation.history if validation is not None else [], best)
     if trainer.is_global_zero:
         log.info(f"stage {stage.name}: loss {outcome.start_loss:.4f} -> {outcome.end_loss:.4f} "
                  f"({len(losses)}/{total} steps, {outcome.seconds:.1f} s)")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from radzoo.data.study import Study
 from radzoo.errors import InputError
@@ -67,6 +67,18 @@ def _progress_bar(stage_name: str) -> Any:
     return StageProgressBar(leave=True)
 
 
+def _wandb_logger(cfg: DictConfig, run_dir: Path, log_version: str) -> Any:
+    """Weights & Biases (the ``[wandb]`` extra): one wandb run per stage, grouped by the run directory's name;
+    ``WANDB_MODE=offline`` keeps it on disk (``RUN_DIR/wandb``)."""
+    if importlib.util.find_spec("wandb") is None:
+        raise ValueError("recipe key 'trainer.loggers' names wandb, which is not installed: "
+                         "`pip install 'radzoo[wandb]'`, or use csv / tensorboard")
+    from lightning.pytorch.loggers import WandbLogger
+
+    return WandbLogger(name=f"{run_dir.name}-{log_version}", group=run_dir.name, project=f"radzoo-{cfg.name}",
+                       save_dir=str(run_dir), config=OmegaConf.to_container(cfg, resolve=True))
+
+
 def quiet_lightning() -> None:
     """Lightning's per-stage notices (devices found, tips and adverts, "fit stopped") and a torch deprecation
     inside Lightning would bury radzoo's own stage lines; its warnings and errors still show."""
@@ -90,7 +102,8 @@ def build_trainer(cfg: DictConfig, model: RadiologyVLM, stage: Any, run_dir: Pat
     if t.gradient_checkpointing and t.strategy != "fsdp":
         enable_gradient_checkpointing(model)
     loggers = [CSVLogger(run_dir, name="logs", version=log_version) if kind == "csv"
-               else TensorBoardLogger(run_dir, name="tensorboard", version=log_version) for kind in t.loggers]
+               else TensorBoardLogger(run_dir, name="tensorboard", version=log_version) if kind == "tensorboard"
+               else _wandb_logger(cfg, run_dir, log_version) for kind in t.loggers]
     return L.Trainer(
         accelerator=t.accelerator, devices=t.devices, strategy=build_strategy(cfg, model),
         precision=str(t.precision), accumulate_grad_batches=int(t.accumulate_grad_batches),

@@ -198,8 +198,10 @@ def test_cli_generate_passes_data_options_to_the_readers(tmp_path, monkeypatch, 
     seen = {}
 
     def fake_read_data(data_cfg, split):
+        from radzoo.data.readers.result import ReadResult
+
         seen.update(path=data_cfg.path, format=data_cfg.format, split=split)
-        return make_studies(tmp_path / "img", 2)
+        return ReadResult(studies=make_studies(tmp_path / "img", 2))
 
     monkeypatch.setattr(gen, "read_data", fake_read_data)
     out = tmp_path / "cli.jsonl"

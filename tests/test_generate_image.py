@@ -43,3 +43,27 @@ def test_image_and_data_set_options_do_not_mix(image: Path, capsys):
     assert "leave out --data and --out" in capsys.readouterr().err
     assert main(["generate", "demo/llava-rad", "--data", "d"]) == 2
     assert "needs --out" in capsys.readouterr().err
+
+
+def test_a_record_the_reader_skips_is_left_out_and_exits_1(image: Path, tmp_path: Path, capsys):
+    data = tmp_path / "data.csv"
+    data.write_text(f"id,image,report,split\na,{image},No effusion.,test\nb,,No effusion.,test\n", encoding="utf-8")
+    code = main(["generate", "demo/llava-rad", "--data", str(data), "--format", "csv", "--out",
+                 str(tmp_path / "p.jsonl"), "generation.max_new_tokens=2"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "1 report generated" in out
+    assert "radzoo generate: error: 1 study left out (not written), e.g. study " in err
+
+
+def test_data_check_opens_every_image_by_default(tmp_path: Path, capsys):
+    from radzoo.data.synthetic import generate
+
+    folder = generate(tmp_path / "set", 10, image_size=32)
+    (folder / "images" / sorted(p.name for p in (folder / "images").iterdir())[0]).write_bytes(b"junk")
+    assert main(["data", "check", "--path", str(folder)]) == 1
+    out, err = capsys.readouterr()
+    assert "skipped (unreadable_image): 1" in out and "1 unusable record in" in err
+    assert main(["data", "check", "--path", str(folder), "--option", "verify_images=false"]) == 0
+    out = capsys.readouterr().out
+    assert "images: NOT opened (verify_images=false)" in out

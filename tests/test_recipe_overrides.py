@@ -91,3 +91,15 @@ def test_recipe_list_shows_description_and_paper(capsys):
     line = next(line for line in out.splitlines() if line.startswith("llava-rad "))
     assert "[arXiv:2403.08002]" in line and "Vicuna-7B" in line
     assert "mlp2x_gelu" in next(line for line in out.splitlines() if line.startswith("demo/llava-rad "))
+
+
+def test_the_wandb_logger_without_wandb_says_which_extra(tmp_path: Path, tiny_llava_rad, monkeypatch):
+    import importlib.util
+
+    from radzoo.trainer_setup import build_trainer
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    cfg = load_recipe("demo/llava-rad", ["trainer.loggers=[csv, wandb]"])
+    with pytest.raises(ValueError, match=r"pip install 'radzoo\[wandb\]'"):
+        build_trainer(cfg, tiny_llava_rad, cfg.stages[0], tmp_path, "v")

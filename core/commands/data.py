@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--image-root", default=None, help="folder relative image paths start from")
     check.add_argument("--split", default=None, help="only this split (train, validate, test)")
     check.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                       help="reader option (YAML value), repeatable")
+                       help="reader option (YAML value), repeatable; every image is opened unless "
+                            "verify_images=false")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,8 +62,9 @@ def _parse_options(items: list[str]) -> dict:
 def _check(args: argparse.Namespace) -> int:
     from radzoo.data.readers import read_studies
 
-    cfg = {"format": args.format, "path": args.path, "image_root": args.image_root,
-           "options": _parse_options(args.option)}
+    # a check opens every image unless told not to: "skipped: none" must not hide corrupt files
+    options = {"verify_images": True, **_parse_options(args.option)}
+    cfg = {"format": args.format, "path": args.path, "image_root": args.image_root, "options": options}
     result = read_studies(cfg, split=args.split)
     print(f"{args.format} data: {len(result.studies)} studies")
     for split, count in result.split_counts().items():
@@ -75,10 +77,13 @@ def _check(args: argparse.Namespace) -> int:
             print(f"  {where}: {detail}")
         if len(items) > EXAMPLES_PER_REASON:
             print(f"  ... and {len(items) - EXAMPLES_PER_REASON} more")
+    if not options["verify_images"]:
+        print("images: NOT opened (verify_images=false): unreadable images are not counted above")
     if not result.skipped:
-        print("skipped: none")
+        print("skipped: none" + (" (every image opened)" if options["verify_images"] else ""))
         return 0
     count = sum(len(items) for items in result.skipped.values())
-    print(f"radzoo data: error: {count} unusable records in {args.path or 'the data set'} (listed above by reason); "
+    records = f"{count} unusable record{'' if count == 1 else 's'}"
+    print(f"radzoo data: error: {records} in {args.path or 'the data set'} (listed above by reason); "
           "fix them, or leave them to be skipped (training and generation count and skip them too)", file=sys.stderr)
     return 1

@@ -119,11 +119,14 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, device=args.device, dtype=args.dtype,
         overrides=[*args.overrides, *_data_overrides(args)], rank=args.rank, world_size=args.world_size,
     )
-    print(f"{result.out}: {result.generated} reports generated, {result.skipped} already present "
+    reports = f"{result.generated} report{'' if result.generated == 1 else 's'}"
+    print(f"{result.out}: {reports} generated, {result.skipped} already present "
           f"({result.total} studies in this shard)")
     if result.failed:
         study_id, problem = result.failed[0]
-        print(f"radzoo generate: error: {len(result.failed)} studies left out (not written), e.g. study {study_id}: "
+        count = len(result.failed)
+        studies = f"{count} stud{'y' if count == 1 else 'ies'}"
+        print(f"radzoo generate: error: {studies} left out (not written), e.g. study {study_id}: "
               f"{problem}; fix or remove them, then rerun the same command to generate just those", file=sys.stderr)
         return 1
     return 0

@@ -175,7 +175,7 @@ def test_generate_leaves_out_bad_images_counts_them_and_finishes_the_rest(mixed_
         code, stdout, err = run_cli(capsys, *argv)
     finally:
         BAD["corrupt.png"][0](broken.parent)  # the module's other tests expect it broken
-    assert code == 1 and "1 reports generated, 3 already present" in stdout, err
+    assert code == 1 and "1 report generated, 3 already present" in stdout, err
     assert "7 studies left out" in err
     assert read_records(out)[:3] == done and read_records(out)[3]["id"] == "corrupt.png"
 
@@ -194,4 +194,4 @@ def test_train_names_the_bad_image_and_the_option_that_skips_it(bad_images: dict
                         r"is read", message), message
     code, out, err = run_cli(capsys, *train, "data.options.verify_images=true", "--out", tmp_path / "skipping")
     assert code == 0 and "done:" in out, err
-    assert "skipped 1 records -- unreadable_image: 1 (e.g. study b (train.csv line 3): image" in err
+    assert "skipped 1 record -- unreadable_image: 1 (e.g. study b (train.csv line 3): image" in err

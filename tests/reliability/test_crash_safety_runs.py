@@ -36,7 +36,8 @@ def test_ctrl_c_stops_generate_cleanly_and_the_rerun_finishes_it(tiny_set: Path,
     assert 4 <= len(done) < 12 and out.read_bytes().endswith(b"\n")
 
     code, stdout, _ = run_cli(capsys, *command, "--out", out)
-    assert code == 0 and f"{12 - len(done)} reports generated, {len(done)} already present" in stdout
+    left = 12 - len(done)
+    assert code == 0 and f"{left} report{'s' if left != 1 else ''} generated, {len(done)} already present" in stdout
     assert run_cli(capsys, *command, "--out", tmp_path / "whole.jsonl")[0] == 0
     assert read_records(out) == read_records(tmp_path / "whole.jsonl")
 

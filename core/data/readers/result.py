@@ -57,5 +57,5 @@ class SkipLog:
             return
         parts = [f"{reason}: {len(items)} (e.g. {items[0][0]}: {items[0][1]})"
                  for reason, items in sorted(self.result.skipped.items())]
-        log.warning("%s: skipped %d records -- %s", self.source,
-                    sum(len(v) for v in self.result.skipped.values()), "; ".join(parts))
+        count = sum(len(v) for v in self.result.skipped.values())
+        log.warning("%s: skipped %d record%s -- %s", self.source, count, "" if count == 1 else "s", "; ".join(parts))
