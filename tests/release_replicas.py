@@ -12,6 +12,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 IMAGE_SENTINEL = -200
@@ -24,6 +25,25 @@ CORPUS = [
     "cardiomegaly, consolidation, pulmonary edema, pleural effusion, and pneumothorax. [INST] <<SYS>> [/INST]",
     "the heart size is normal. no pleural effusion or pneumothorax. lungs are clear. given the following indication",
 ]
+
+
+def _refuse_hub(*args, **kwargs):
+    raise AssertionError(f"an import test reached for the hub: {args[:2]}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def hub_calls_fail():
+    """Every hub download entry point raises (on top of HF_HUB_OFFLINE): an import must need none of them."""
+    import huggingface_hub
+    import huggingface_hub.file_download
+    import transformers.utils.hub
+
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (huggingface_hub, huggingface_hub.file_download, transformers.utils.hub):
+            for name in ("hf_hub_download", "snapshot_download"):
+                if hasattr(module, name):
+                    patch.setattr(module, name, _refuse_hub)
+        yield
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,16 +96,54 @@ def tiny_llama_config(vocab_size: int = 400, hidden: int = 32, layers: int = 2) 
                        max_position_embeddings=2048, bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
 
 
+def randomize(module: torch.nn.Module) -> torch.nn.Module:
+    """Every weight random, norms included (around 1), so a skipped or extra norm shows in the outputs."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn_like(p) * 0.2 + (1.0 if p.ndim == 1 else 0.0))
+    return module.eval()
+
+
 def random_model(config: object, seed: int) -> torch.nn.Module:
-    """A causal LM with every weight random (norms included, so a dropped norm shows in the logits)."""
+    """A causal LM of ``config`` with every weight random."""
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(config)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn_like(p) * 0.2 + (1.0 if p.ndim == 1 else 0.0))
-    return model.eval()
+    return randomize(AutoModelForCausalLM.from_config(config))
+
+
+def random_state(parts: list[tuple[str, torch.nn.Module]], seed: int) -> dict[str, torch.Tensor]:
+    """The state dicts of randomized ``(prefix, module)`` parts under their prefixes (no position_ids buffers)."""
+    torch.manual_seed(seed)
+    state = {}
+    for prefix, module in parts:
+        randomize(module)
+        state.update({prefix + k: v.detach() for k, v in module.state_dict().items()
+                      if not k.endswith("position_ids")})
+    return state
+
+
+def write_safetensors_shards(directory: Path, state: dict[str, torch.Tensor], shards: int) -> None:
+    """``model-0000i-of-0000n.safetensors`` files plus ``model.safetensors.index.json``, names spread over shards."""
+    from safetensors.torch import save_file
+
+    names = sorted(state)
+    weight_map = {}
+    for i in range(shards):
+        shard = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        save_file({k: state[k].contiguous() for k in names[i::shards]}, directory / shard, metadata={"format": "pt"})
+        weight_map.update({k: shard for k in names[i::shards]})
+    (directory / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+
+
+def import_and_load(fmt: str, src: Path, out: Path, **options) -> tuple[Path, object, object]:
+    """(run directory, model, recipe): ``radzoo import`` of ``src``, then the run loaded as generate loads it."""
+    from radzoo.generate import load_model
+    from radzoo.importers import import_release
+
+    run = import_release(fmt, src, out, **options)
+    model, recipe = load_model(run)
+    return run, model, recipe
 
 
 def sample_image(size: int = 300, seed: int = 0) -> object:

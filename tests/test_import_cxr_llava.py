@@ -14,14 +14,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 from release_replicas import (
+    hub_calls_fail,  # noqa: F401 (autouse: hub downloads raise)
+    import_and_load,
     llava_prompt_ids,
     radzoo_logits_and_greedy,
     random_model,
+    random_state,
     reference_logits_and_greedy,
     sample_image,
     sentencepiece,
     tiny_llama_config,
     write_llama_tokenizer,
+    write_safetensors_shards,
 )
 
 MEAN, STD = 0.5518136078431373, 0.3821719215686275
@@ -35,33 +39,21 @@ VISION = {"image_size": 64, "layers": 2, "patch_size": 16, "width": 128}
 def write_release(src):
     """The release: config.json, three safetensors shards + index, LLaMA-2 tokenizer files."""
     from open_clip.transformer import VisionTransformer
-    from safetensors.torch import save_file
     from transformers import AutoTokenizer
 
     llama = tiny_llama_config()
     lm = random_model(llama, seed=5)
-    torch.manual_seed(6)
     tower = VisionTransformer(image_size=64, patch_size=16, width=128, layers=2, heads=2, mlp_ratio=4.0,
                               output_dim=16)
     tower.conv1 = torch.nn.Conv2d(1, 128, 16, 16, bias=False)
-    with torch.no_grad():
-        for p in tower.parameters():
-            p.copy_(torch.randn_like(p) * 0.2 + (1.0 if p.ndim == 1 else 0.0))
     state = {f"llama.{k[len('model.'):]}": v for k, v in lm.state_dict().items() if k.startswith("model.")}
     state["lm_head.weight"] = lm.lm_head.weight.detach()
-    state.update({f"vision_tower.{k}": v.detach() for k, v in tower.state_dict().items()})
+    state.update(random_state([("vision_tower.", tower)], seed=6))
     state["mm_projector.weight"] = torch.randn(32, 128) * 0.1
     state["mm_projector.bias"] = torch.randn(32) * 0.1
     assert len(state) == (2 + 9 * 2) + 1 + 2 + 8 + 12 * 2
     src.mkdir(parents=True)
-    names = sorted(state)
-    shards = [names[i::3] for i in range(3)]
-    weight_map = {}
-    for i, keys in enumerate(shards, 1):
-        shard = f"model-0000{i}-of-00003.safetensors"
-        save_file({k: state[k].contiguous() for k in keys}, src / shard, metadata={"format": "pt"})
-        weight_map.update({k: shard for k in keys})
-    (src / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    write_safetensors_shards(src, state, 3)
     config = {"architectures": ["CXRLLAVAModel"], "model_type": "CXR-LLAVA",
               "auto_map": {"AutoConfig": "CXR_LLAVA_HF.CXRLLAVAConfig", "AutoModel": "CXR_LLAVA_HF.CXRLLAVAModel"},
               "clip_vision_cfg": VISION, "clip_embed_dim": 16, "clip_quick_gelu": False,
@@ -83,13 +75,9 @@ def write_release(src):
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
-    from radzoo.generate import load_model
-    from radzoo.importers import import_release
-
     root = tmp_path_factory.mktemp("cxr_llava")
     state = write_release(root / "CXR-LLAVA-v2")
-    run = import_release("cxr-llava", root / "CXR-LLAVA-v2", root / "run")
-    model, _ = load_model(run)
+    _, model, _ = import_and_load("cxr-llava", root / "CXR-LLAVA-v2", root / "run")
     return state, model
 
 

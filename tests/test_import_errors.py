@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from release_replicas import hub_calls_fail  # noqa: F401 (autouse: hub downloads raise)
 
 HUB = {"llava-rad": "microsoft/llava-rad", "cxr-llava": "ECOFRI/CXR-LLAVA-v2", "slava-cxr": "bluesky333/SLaVA-CXR",
        "maira-2": "microsoft/maira-2", "llava-hf": "llava-hf/llava-1.5-7b-hf"}

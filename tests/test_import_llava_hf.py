@@ -6,7 +6,15 @@ import json
 
 import pytest
 import torch
-from release_replicas import radzoo_logits_and_greedy, sample_image, tiny_llama_config, write_llama_tokenizer
+from release_replicas import (
+    hub_calls_fail,  # noqa: F401 (autouse: hub downloads raise)
+    import_and_load,
+    radzoo_logits_and_greedy,
+    randomize,
+    sample_image,
+    tiny_llama_config,
+    write_llama_tokenizer,
+)
 
 IMAGE_TOKEN = "<image>"
 
@@ -30,10 +38,7 @@ def write_llava_hf(directory, old_layout: bool = False):
                          image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN), vision_feature_layer=-2,
                          vision_feature_select_strategy="default", image_seq_length=25)
     torch.manual_seed(0)
-    model = LlavaForConditionalGeneration(config).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn_like(p) * 0.2 + (1.0 if p.ndim == 1 else 0.0))
+    model = randomize(LlavaForConditionalGeneration(config))
     model.save_pretrained(directory)
     if old_layout:  # the <= 4.51 key names, as older llava-hf uploads have them
         from safetensors.torch import load_file, save_file
@@ -51,13 +56,9 @@ def write_llava_hf(directory, old_layout: bool = False):
 
 @pytest.fixture(scope="module", params=[False, True], ids=["new-layout", "old-layout"])
 def imported(request, tmp_path_factory):
-    from radzoo.generate import load_model
-    from radzoo.importers import import_release
-
     root = tmp_path_factory.mktemp("llava_hf")
     write_llava_hf(root / "llava", old_layout=request.param)
-    run = import_release("llava-hf", root / "llava", root / "run")
-    model, _ = load_model(run)
+    _, model, _ = import_and_load("llava-hf", root / "llava", root / "run")
     return root, model
 
 

@@ -17,9 +17,11 @@ import pytest
 import torch
 import yaml
 from release_replicas import (
+    hub_calls_fail,  # noqa: F401 (autouse: hub downloads raise)
     llava_prompt_ids,
     radzoo_logits_and_greedy,
     random_model,
+    randomize,
     reference_logits_and_greedy,
     sample_image,
     sentencepiece,
@@ -46,10 +48,7 @@ def _trunk(seed: int) -> torch.nn.Module:
     torch.manual_seed(seed)
     trunk = timm.create_model("test_vit", pretrained=False)
     trunk.reset_classifier(0)
-    with torch.no_grad():  # random norms too, so applying the final norm would show
-        for p in trunk.parameters():
-            p.copy_(torch.randn_like(p) * 0.2 + (1.0 if p.ndim == 1 else 0.0))
-    return trunk.eval()
+    return randomize(trunk)  # random norms too, so applying the final norm would show
 
 
 def write_base_llm(base: Path) -> None:
@@ -123,25 +122,16 @@ def replica(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def imported(replica):
-    """The replica imported (hub calls made to fail), then moved: the run must not depend on where it was written."""
-    import huggingface_hub
-
+    """The replica imported, then moved: the run must not depend on where it was written."""
+    from radzoo.generate import load_model
     from radzoo.importers import import_release
 
-    def no_hub(*args, **kwargs):
-        raise AssertionError("the import reached for the hub")
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(huggingface_hub, "hf_hub_download", no_hub)
-        mp.setattr(huggingface_hub, "snapshot_download", no_hub)
-        written = import_release("llava-rad", replica / "llava-rad", replica / "written",
-                                 base_llm=replica / "vicuna-7b-v1.5")
-        moved = replica / "moved" / "llava-rad-published"
-        moved.parent.mkdir()
-        shutil.move(written, moved)
-        from radzoo.generate import load_model
-
-        model, recipe = load_model(moved)
+    written = import_release("llava-rad", replica / "llava-rad", replica / "written",
+                             base_llm=replica / "vicuna-7b-v1.5")
+    moved = replica / "moved" / "llava-rad-published"
+    moved.parent.mkdir()
+    shutil.move(written, moved)
+    model, recipe = load_model(moved)  # a run is loaded from where it is now, wherever it was written
     return moved, model, recipe
 
 

@@ -13,7 +13,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from release_replicas import radzoo_logits_and_greedy, sample_image, write_llama_tokenizer
+from release_replicas import (
+    hub_calls_fail,  # noqa: F401 (autouse: hub downloads raise)
+    import_and_load,
+    radzoo_logits_and_greedy,
+    random_state,
+    sample_image,
+    write_llama_tokenizer,
+    write_safetensors_shards,
+)
 
 PROMPT = ("You are an expert radiology assistant tasked with interpreting a chest X-ray study.  USER:  Given the "
           "current frontal image only<image> Provide a structured description of the findings in the radiology "
@@ -24,7 +32,6 @@ ADDED = (["<obj>", "</obj>"] + [f"<{a}{i}>" for i in range(100) for a in "xy"]
 
 
 def write_release(src):
-    from safetensors.torch import save_file
     from transformers import (
         AutoTokenizer,
         BitImageProcessor,
@@ -47,25 +54,13 @@ def write_release(src):
     text = LlamaConfig(**text_fields)
     vision = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, mlp_ratio=2, image_size=28,
                           patch_size=7, out_features=["stage2"], apply_layernorm=True, reshape_hidden_states=False)
-    torch.manual_seed(21)
-    state = {}
-    for prefix, module in (("language_model.", LlamaForCausalLM(text)), ("vision_tower.", Dinov2Model(vision))):
-        with torch.no_grad():
-            for p in module.parameters():
-                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if p.ndim == 1 else 0.0))
-        state.update({prefix + k: v.detach() for k, v in module.state_dict().items()})
+    state = random_state([("language_model.", LlamaForCausalLM(text)), ("vision_tower.", Dinov2Model(vision))], 21)
     dims = [(32, 32), (32, 32), (32, 32), (32, 32)]
     for i, (out_f, in_f) in enumerate(dims):
         state[f"multi_modal_projector.layers.{2 * i}.weight"] = torch.randn(out_f, in_f) * 0.3
         state[f"multi_modal_projector.layers.{2 * i}.bias"] = torch.randn(out_f) * 0.3
     assert len(state) == (9 * 2 + 3) + (5 + 18 * 2 + 2) + 8  # 9L+3 LLM, 5+18Lv+2 tower, 8 projector
-    names = sorted(state)
-    weight_map = {}
-    for i in range(3):
-        shard = f"model-0000{i + 1}-of-00003.safetensors"
-        save_file({k: state[k].contiguous() for k in names[i::3]}, src / shard, metadata={"format": "pt"})
-        weight_map.update({k: shard for k in names[i::3]})
-    (src / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    write_safetensors_shards(src, state, 3)
     image_token = tokenizer.convert_tokens_to_ids("<image>")
     config = {"architectures": ["Maira2ForConditionalGeneration"], "model_type": "maira2",
               "auto_map": {"AutoConfig": "configuration_maira2.Maira2Config",
@@ -84,13 +79,9 @@ def write_release(src):
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
-    from radzoo.generate import load_model
-    from radzoo.importers import import_release
-
     root = tmp_path_factory.mktemp("maira2")
     replica = write_release(root / "maira-2")
-    run = import_release("maira-2", root / "maira-2", root / "run")
-    model, recipe = load_model(run)
+    _, model, recipe = import_and_load("maira-2", root / "maira-2", root / "run")
     return root, replica, model, recipe
 
 

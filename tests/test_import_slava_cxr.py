@@ -6,7 +6,16 @@ import json
 
 import pytest
 import torch
-from release_replicas import CORPUS, radzoo_logits_and_greedy, reference_logits_and_greedy, sample_image
+from release_replicas import (
+    CORPUS,
+    hub_calls_fail,  # noqa: F401 (autouse: hub downloads raise)
+    import_and_load,
+    radzoo_logits_and_greedy,
+    random_state,
+    reference_logits_and_greedy,
+    sample_image,
+    write_safetensors_shards,
+)
 
 SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
           "detailed, and polite answers to the user's questions.")
@@ -27,7 +36,6 @@ def _bpe():
 
 def write_release(src, projector_type: str):
     """SLaVA-CXR's files: LlavaPhiConfig config.json, sharded safetensors, vocab.json/merges.txt, CLIP processor."""
-    from safetensors.torch import save_file
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, PhiConfig, PhiForCausalLM
 
     src.mkdir(parents=True)
@@ -41,14 +49,7 @@ def write_release(src, projector_type: str):
                     eos_token_id=0)
     clip = CLIPVisionConfig(hidden_size=24, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4,
                             image_size=30, patch_size=6)
-    torch.manual_seed(11)
-    state = {}
-    for prefix, module in (("", PhiForCausalLM(phi)), ("model.vision_tower.vision_model.", CLIPVisionModel(clip))):
-        with torch.no_grad():
-            for p in module.parameters():
-                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if p.ndim == 1 else 0.0))
-        state.update({prefix + k: v.detach() for k, v in module.state_dict().items()
-                      if not k.endswith("position_ids")})
+    state = random_state([("", PhiForCausalLM(phi)), ("model.vision_tower.vision_model.", CLIPVisionModel(clip))], 11)
     if projector_type == "linear":
         state.update({"model.mm_projector.weight": torch.randn(32, 24) * 0.2,
                       "model.mm_projector.bias": torch.randn(32)})
@@ -56,13 +57,7 @@ def write_release(src, projector_type: str):
         state.update({"model.mm_projector.0.weight": torch.randn(32, 24) * 0.2, "model.mm_projector.0.bias":
                       torch.randn(32) * 0.2, "model.mm_projector.2.weight": torch.randn(32, 32) * 0.2,
                       "model.mm_projector.2.bias": torch.randn(32) * 0.2})
-    names = sorted(state)
-    weight_map = {}
-    for i, keys in enumerate((names[::2], names[1::2]), 1):
-        shard = f"model-0000{i}-of-00002.safetensors"
-        save_file({k: state[k].contiguous() for k in keys}, src / shard, metadata={"format": "pt"})
-        weight_map.update({k: shard for k in keys})
-    (src / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    write_safetensors_shards(src, state, 2)
     config = {**phi.to_dict(), "model_type": "llava_phi", "architectures": ["LlavaPhiForCausalLM"],
               "vision_config": {"vision_tower": {**clip.to_dict(), "mm_vision_select_layer": -2,
                                                  "mm_vision_select_feature": "patch"},
@@ -77,13 +72,9 @@ def write_release(src, projector_type: str):
 
 @pytest.fixture(scope="module", params=["linear", "mlp2x_gelu"])
 def imported(request, tmp_path_factory):
-    from radzoo.generate import load_model
-    from radzoo.importers import import_release
-
     root = tmp_path_factory.mktemp("slava")
     replica = write_release(root / "SLaVA-CXR", request.param)  # no "phi" in the name: accepted all the same
-    run = import_release("slava-cxr", root / "SLaVA-CXR", root / "run")
-    model, recipe = load_model(run)
+    _, model, recipe = import_and_load("slava-cxr", root / "SLaVA-CXR", root / "run")
     return root, request.param, replica, model, recipe
 
 

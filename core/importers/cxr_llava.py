@@ -19,17 +19,9 @@ from pathlib import Path
 
 import torch
 
+from radzoo.importers import run_writer
 from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.importers.run_writer import (
-    ENCODER_DIR,
-    ImportInfo,
-    ReleaseError,
-    base_recipe,
-    cast,
-    read_json,
-    require_files,
-    target_dtype,
-)
+from radzoo.importers.run_writer import ImportInfo, ReleaseError
 
 HUB_ID = "ECOFRI/CXR-LLAVA-v2"
 SYSTEM = ("You are a helpful radiologist. Try to interpret chest x ray image and answer to the question that user "
@@ -52,7 +44,7 @@ def write_tower(config: dict, tower: dict[str, torch.Tensor], out_dir: Path, dty
     out_dir.mkdir(parents=True, exist_ok=True)
     subset = {k: config[k] for k in TOWER_CONFIG_KEYS if k in config}
     (out_dir / "config.json").write_text(json.dumps(subset, indent=1) + "\n", encoding="utf-8")
-    save_file({k: cast(v, dtype) for k, v in tower.items()}, str(out_dir / "model.safetensors"),
+    save_file({k: run_writer.cast(v, dtype) for k, v in tower.items()}, str(out_dir / "model.safetensors"),
               metadata={"format": "pt"})
 
 
@@ -62,11 +54,11 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
 
     from radzoo.checkpoint import WEIGHTS_FILE, save_weights
 
-    require_files(src, ["config.json"], HUB_ID, "CXR-LLaVA release")
-    config = read_json(src / "config.json")
+    run_writer.require_files(src, ["config.json"], HUB_ID, "CXR-LLaVA release")
+    config = run_writer.read_json(src / "config.json")
     if "clip_vision_cfg" not in config or not isinstance(config.get("llama"), dict):
         raise ReleaseError(f"{src / 'config.json'} is not a CXR-LLaVA config (no clip_vision_cfg / llama)")
-    out_dtype = target_dtype(dtype)
+    out_dtype = run_writer.target_dtype(dtype)
     llama = {k: v for k, v in config["llama"].items() if k not in ("model_type", "architectures", "_name_or_path")}
     text_config = AutoConfig.for_model("llama", **llama)
     files = weight_files(src)
@@ -76,8 +68,8 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     tower = {k[len("vision_tower."):]: v for k, v in keep.items() if k.startswith("vision_tower.")}
     if not tower:
         raise ReleaseError(f"{src}: no vision_tower.* tensors")
-    write_tower(config, {f"vision_tower.{k}": v for k, v in tower.items()}, stage / ENCODER_DIR, out_dtype)
-    projector = {f"adapter.proj.{k.split('.', 1)[1]}": cast(v, out_dtype) for k, v in keep.items()
+    write_tower(config, {f"vision_tower.{k}": v for k, v in tower.items()}, stage / run_writer.ENCODER_DIR, out_dtype)
+    projector = {f"adapter.proj.{k.split('.', 1)[1]}": run_writer.cast(v, out_dtype) for k, v in keep.items()
                  if k.startswith("mm_projector.")}
     if set(projector) != {"adapter.proj.weight", "adapter.proj.bias"}:
         raise ReleaseError(f"{src}: expected mm_projector.weight and mm_projector.bias (one Linear), found "
@@ -86,9 +78,9 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     if unknown:
         raise ReleaseError(f"{src}: tensor {unknown[0]!r} is not part of a CXR-LLaVA model")
     save_weights(projector, stage / WEIGHTS_FILE)
-    encoder = {"name": "cxr-llava-vit", "args": {"path": ENCODER_DIR, "select_layer": -1,
+    encoder = {"name": "cxr-llava-vit", "args": {"path": run_writer.ENCODER_DIR, "select_layer": -1,
                                                  "interpolation": "lanczos"}}
-    recipe = base_recipe(
+    recipe = run_writer.base_recipe(
         "cxr-llava-published", "CXR-LLaVA v2 as released (ECOFRI/CXR-LLAVA-v2)", "arXiv:2310.18341",
         encoder, {"name": "linear", "args": {}}, "llama_2",
         {"system": SYSTEM, "instruction": f"<image>\n{QUESTION}"},

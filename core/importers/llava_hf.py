@@ -18,17 +18,9 @@ from pathlib import Path
 
 import torch
 
+from radzoo.importers import run_writer
 from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.importers.run_writer import (
-    ENCODER_DIR,
-    ImportInfo,
-    ReleaseError,
-    base_recipe,
-    cast,
-    read_json,
-    require_files,
-    target_dtype,
-)
+from radzoo.importers.run_writer import ImportInfo, ReleaseError
 
 HUB_ID = "llava-hf/llava-1.5-7b-hf"
 # text model_type -> the radzoo prompt format its LLaVA releases were trained with
@@ -86,7 +78,8 @@ def projector(keep: dict[str, torch.Tensor], config: dict, dtype: torch.dtype | 
         raise ReleaseError(f"the projector tensors are {sorted(tensors)}, expected linear_1/linear_2 weights and "
                            "biases (multimodal_projector_bias true)")
     layer = {"linear_1": "0", "linear_2": "2"}
-    return {f"adapter.mlp.{layer[k.split('.')[0]]}.{k.split('.')[1]}": cast(v, dtype) for k, v in tensors.items()}
+    return {f"adapter.mlp.{layer[k.split('.')[0]]}.{k.split('.')[1]}": run_writer.cast(v, dtype)
+            for k, v in tensors.items()}
 
 
 def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None) -> ImportInfo:
@@ -95,8 +88,8 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
 
     from radzoo.checkpoint import WEIGHTS_FILE, save_weights
 
-    require_files(src, ["config.json"], HUB_ID, "transformers LLaVA directory")
-    config = read_json(src / "config.json")
+    run_writer.require_files(src, ["config.json"], HUB_ID, "transformers LLaVA directory")
+    config = run_writer.read_json(src / "config.json")
     if "vision_config" not in config or "text_config" not in config:
         raise ReleaseError(f"{src / 'config.json'} is not a LlavaForConditionalGeneration config "
                            "(no vision_config/text_config)")
@@ -111,7 +104,7 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     text_type = text.pop("model_type", "llama")
     if text_type not in PROMPT_FORMATS:
         raise ReleaseError(f"text model {text_type!r}: supported are {', '.join(PROMPT_FORMATS)}")
-    out_dtype = target_dtype(dtype)
+    out_dtype = run_writer.target_dtype(dtype)
     text_config = AutoConfig.for_model(text_type, **text)
     files = weight_files(src)
     keep: dict[str, torch.Tensor] = {}
@@ -120,12 +113,12 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     tower = strip_prefix(keep, TOWER_PREFIXES)
     if not tower:
         raise ReleaseError(f"{src}: no vision_tower.* tensors")
-    write_clip_tower(vision, tower, src, stage / ENCODER_DIR, out_dtype)
+    write_clip_tower(vision, tower, src, stage / run_writer.ENCODER_DIR, out_dtype)
     save_weights(projector(keep, config, out_dtype), stage / WEIGHTS_FILE)
     fmt = PROMPT_FORMATS[text_type]
     drop_cls = config.get("vision_feature_select_strategy", "default") == "default"
-    encoder = {"name": "clip", "args": {"hf_path": ENCODER_DIR, "select_layer": layer, "drop_cls": drop_cls}}
-    recipe = base_recipe(
+    encoder = {"name": "clip", "args": {"hf_path": run_writer.ENCODER_DIR, "select_layer": layer, "drop_cls": drop_cls}}
+    recipe = run_writer.base_recipe(
         f"{src.resolve().name}-imported", f"transformers LLaVA directory {src.resolve().name}, imported", "",
         encoder, {"name": "mlp2x_gelu", "args": {}}, fmt,
         {"instruction": "<image>\nProvide a description of the findings in the radiology image."},

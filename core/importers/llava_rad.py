@@ -21,17 +21,9 @@ from pathlib import Path
 
 import torch
 
+from radzoo.importers import run_writer
 from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.importers.run_writer import (
-    ENCODER_DIR,
-    ImportInfo,
-    ReleaseError,
-    base_recipe,
-    cast,
-    read_json,
-    require_files,
-    target_dtype,
-)
+from radzoo.importers.run_writer import ImportInfo, ReleaseError
 from radzoo.plugins.encoders.base import CLIP_MEAN, CLIP_STD
 from radzoo.plugins.encoders.weight_files import read_weights
 
@@ -54,23 +46,25 @@ def projector_state(state: dict[str, torch.Tensor], projector_type: str, source:
     if not tensors:
         raise ReleaseError(f"{source} holds no mm_projector.* tensors (first keys: {', '.join(list(state)[:3])})")
     if projector_type == "linear":
-        return {f"adapter.proj.{k}": cast(v, dtype) for k, v in tensors.items()}, {"name": "linear", "args": {}}
+        state = {f"adapter.proj.{k}": run_writer.cast(v, dtype) for k, v in tensors.items()}
+        return state, {"name": "linear", "args": {}}
     depth = re.fullmatch(r"mlp(\d+)x_gelu", projector_type)
     if depth is None:
         raise ReleaseError(f"{source}: projector type {projector_type!r} is not linear or mlpNx_gelu")
     args = {"depth": int(depth.group(1))} if int(depth.group(1)) != 2 else {}
-    return {f"adapter.mlp.{k}": cast(v, dtype) for k, v in tensors.items()}, {"name": "mlp2x_gelu", "args": args}
+    state = {f"adapter.mlp.{k}": run_writer.cast(v, dtype) for k, v in tensors.items()}
+    return state, {"name": "mlp2x_gelu", "args": args}
 
 
 def write_open_clip_tower(checkpoint: Path, config_file: Path, out_dir: Path, dtype: torch.dtype | None) -> int:
     """The open_clip checkpoint's ``visual.*`` tensors + model config as an open_clip local-dir; returns #tensors."""
     from safetensors.torch import save_file
 
-    model_cfg = read_json(config_file)
+    model_cfg = run_writer.read_json(config_file)
     if "vision_cfg" not in model_cfg:
         raise ReleaseError(f"{config_file} is not an open_clip model config (no 'vision_cfg')")
     state = read_weights(checkpoint)
-    visual = {k: cast(v, dtype) for k, v in state.items() if k.startswith("visual.")}
+    visual = {k: run_writer.cast(v, dtype) for k, v in state.items() if k.startswith("visual.")}
     if not visual:
         raise ReleaseError(f"{checkpoint} holds no visual.* tensors (first keys: {', '.join(list(state)[:3])})")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +79,7 @@ def write_open_clip_tower(checkpoint: Path, config_file: Path, out_dir: Path, dt
 
 def read_lora(src: Path, adapter_file: Path, base_config: dict) -> tuple[dict[str, tuple], float, str]:
     """{target weight name: (A, B)}, the merge scale and its description, from the PEFT adapter."""
-    cfg = read_json(src / "adapter_config.json")
+    cfg = run_writer.read_json(src / "adapter_config.json")
     if str(cfg.get("peft_type", "LORA")).upper() != "LORA" or "r" not in cfg or "lora_alpha" not in cfg:
         raise ReleaseError(f"{src / 'adapter_config.json'} is not a PEFT LoRA config (peft_type LORA, r, lora_alpha)")
     if cfg.get("bias", "none") != "none" or cfg.get("fan_in_fan_out"):
@@ -114,7 +108,7 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     """Write LLaVA-Rad (LoRA merged into ``base_llm``) into ``stage``."""
     from transformers import AutoConfig
 
-    require_files(src, RELEASE_FILES, HUB_ID, "LLaVA-Rad release")
+    run_writer.require_files(src, RELEASE_FILES, HUB_ID, "LLaVA-Rad release")
     adapter_file = next((src / n for n in ADAPTER_FILES if (src / n).is_file()), None)
     if adapter_file is None:
         raise FileNotFoundError(f"{src / ADAPTER_FILES[0]} not found: the LLaVA-Rad release needs it; get it with "
@@ -122,14 +116,14 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     if base_llm is None:
         raise ValueError(f"llava-rad ships no language model: pass --base-llm DIR holding Vicuna-7B v1.5 "
                          f"(`hf download {BASE_HUB_ID} --local-dir DIR`)")
-    require_files(base_llm, ["config.json"], BASE_HUB_ID, "base LLM (--base-llm)")
-    config = read_json(src / "config.json")
+    run_writer.require_files(base_llm, ["config.json"], BASE_HUB_ID, "base LLM (--base-llm)")
+    config = run_writer.read_json(src / "config.json")
     if "mm_projector_type" not in config or "mm_vision_select_layer" not in config:
         raise ReleaseError(f"{src / 'config.json'} is not a LLaVA config (no mm_projector_type / "
                            "mm_vision_select_layer): is this the llava-rad release?")
     if config.get("mm_use_im_start_end") or config.get("mm_use_im_patch_token"):
         raise ReleaseError(f"{src / 'config.json'}: mm_use_im_start_end/mm_use_im_patch_token are not supported")
-    out_dtype = target_dtype(dtype)
+    out_dtype = run_writer.target_dtype(dtype)
     base_cfg = AutoConfig.from_pretrained(base_llm)
     for key in ("hidden_size", "num_hidden_layers", "vocab_size"):
         if key in config and getattr(base_cfg, key) != config[key]:
@@ -153,16 +147,17 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     if set(lora) - merged:
         raise ReleaseError(f"{adapter_file}: LoRA target {sorted(set(lora) - merged)[0]} is not in the base LLM")
     tokenizer_files = copy_tokenizer(base_llm, stage / "llm", "base LLM (--base-llm)")
-    n_tower = write_open_clip_tower(src / TOWER_CHECKPOINT, src / TOWER_CONFIG, stage / ENCODER_DIR, out_dtype)
+    n_tower = write_open_clip_tower(src / TOWER_CHECKPOINT, src / TOWER_CONFIG, stage / run_writer.ENCODER_DIR,
+                                    out_dtype)
     adapter_state, adapter = projector_state(read_weights(src / "non_lora_trainables.bin"),
                                              config["mm_projector_type"], src / "non_lora_trainables.bin", out_dtype)
     from radzoo.checkpoint import WEIGHTS_FILE, save_weights
 
     save_weights(adapter_state, stage / WEIGHTS_FILE)
     encoder = {"name": "biomedclip-cxr-518",
-               "args": {"path": ENCODER_DIR, "select_layer": int(config["mm_vision_select_layer"]),
+               "args": {"path": run_writer.ENCODER_DIR, "select_layer": int(config["mm_vision_select_layer"]),
                         "drop_cls": config.get("mm_vision_select_feature", "patch") == "patch"}}
-    recipe = base_recipe(
+    recipe = run_writer.base_recipe(
         "llava-rad-published", "LLaVA-Rad as released (microsoft/llava-rad), LoRA merged into Vicuna-7B v1.5",
         "arXiv:2403.08002", encoder, adapter, "vicuna_v1",
         {"instruction": f"<image>\n{QUESTION}", "instruction_with_indication": f"<image>\n{QUESTION_WITH_INDICATION}"},

@@ -22,18 +22,10 @@ from pathlib import Path
 
 import torch
 
+from radzoo.importers import run_writer
 from radzoo.importers.llava_hf import llm_name, strip_prefix
 from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.importers.run_writer import (
-    ENCODER_DIR,
-    ImportInfo,
-    ReleaseError,
-    base_recipe,
-    cast,
-    read_json,
-    require_files,
-    target_dtype,
-)
+from radzoo.importers.run_writer import ImportInfo, ReleaseError
 
 HUB_ID = "microsoft/maira-2"
 SYSTEM = "You are an expert radiology assistant tasked with interpreting a chest X-ray study."
@@ -74,8 +66,8 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
 
     from radzoo.checkpoint import WEIGHTS_FILE, save_weights
 
-    require_files(src, ["config.json", "preprocessor_config.json"], HUB_ID, "MAIRA-2 release")
-    config = read_json(src / "config.json")
+    run_writer.require_files(src, ["config.json", "preprocessor_config.json"], HUB_ID, "MAIRA-2 release")
+    config = run_writer.read_json(src / "config.json")
     vision, text = config.get("vision_config"), config.get("text_config")
     if config.get("model_type") != "maira2" or not isinstance(vision, dict) or not isinstance(text, dict):
         raise ReleaseError(f"{src / 'config.json'} is not a MAIRA-2 config (model_type maira2 with vision_config "
@@ -86,7 +78,7 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
                            "(vision_feature_layer -1, apply_layernorm, no reshape)")
     if config.get("projector_hidden_act", "gelu") != "gelu":
         raise ReleaseError(f"projector_hidden_act {config['projector_hidden_act']!r}: radzoo's projector needs gelu")
-    out_dtype = target_dtype(dtype)
+    out_dtype = run_writer.target_dtype(dtype)
     text_config = AutoConfig.for_model(text.get("model_type", "llama"),
                                        **{k: v for k, v in text.items() if k != "model_type"})
     files = weight_files(src)
@@ -96,17 +88,18 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     tower = strip_prefix(keep, ("model.vision_tower.", "vision_tower."))
     if not tower:
         raise ReleaseError(f"{src}: no vision_tower.* tensors")
-    write_dinov2_tower(vision, tower, src, stage / ENCODER_DIR, out_dtype)
+    write_dinov2_tower(vision, tower, src, stage / run_writer.ENCODER_DIR, out_dtype)
     layers = int(config.get("projector_n_layers", 4))
     projector = strip_prefix(keep, ("model.multi_modal_projector.layers.", "multi_modal_projector.layers."))
     expected = {f"{2 * i}.{p}" for i in range(layers) for p in ("weight", "bias")}
     if set(projector) != expected:
         raise ReleaseError(f"the projector tensors are {sorted(projector)[:4]}..., expected {layers} linears "
                            f"multi_modal_projector.layers.{{0,2,...}}.weight/bias")
-    save_weights({f"adapter.mlp.{k}": cast(v, out_dtype) for k, v in projector.items()}, stage / WEIGHTS_FILE)
-    encoder = {"name": "rad-dino", "args": {"path": ENCODER_DIR, "select_layer": -1, "drop_cls": True,
+    save_weights({f"adapter.mlp.{k}": run_writer.cast(v, out_dtype) for k, v in projector.items()},
+                 stage / WEIGHTS_FILE)
+    encoder = {"name": "rad-dino", "args": {"path": run_writer.ENCODER_DIR, "select_layer": -1, "drop_cls": True,
                                             "rescale_intensity": True}}
-    recipe = base_recipe(
+    recipe = run_writer.base_recipe(
         "maira-2-published", "MAIRA-2 as released (microsoft/maira-2), frontal-only reporting", "arXiv:2406.04449",
         encoder, {"name": "mlp2x_gelu", "args": {"depth": layers}}, "plain",
         {"instruction": maira_prompt("N/A"), "instruction_with_indication": maira_prompt("{indication}")},

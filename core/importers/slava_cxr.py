@@ -17,18 +17,11 @@ from pathlib import Path
 
 import torch
 
+from radzoo.importers import run_writer
 from radzoo.importers.llava_hf import write_clip_tower
 from radzoo.importers.llava_rad import projector_state
 from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.importers.run_writer import (
-    ENCODER_DIR,
-    ImportInfo,
-    ReleaseError,
-    base_recipe,
-    read_json,
-    require_files,
-    target_dtype,
-)
+from radzoo.importers.run_writer import ImportInfo, ReleaseError
 
 HUB_ID = "bluesky333/SLaVA-CXR"
 NOT_LLM = ("model.vision_tower.", "model.mm_projector.")
@@ -41,14 +34,14 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
 
     from radzoo.checkpoint import WEIGHTS_FILE, save_weights
 
-    require_files(src, ["config.json", "preprocessor_config.json"], HUB_ID, "SLaVA-CXR release")
-    config = read_json(src / "config.json")
+    run_writer.require_files(src, ["config.json", "preprocessor_config.json"], HUB_ID, "SLaVA-CXR release")
+    config = run_writer.read_json(src / "config.json")
     vision = config.get("vision_config")
     if not isinstance(vision, dict) or "vision_tower" not in vision or "mm_projector" not in vision:
         raise ReleaseError(f"{src / 'config.json'} is not a LLaVA-Phi config (no vision_config.vision_tower / "
                            "vision_config.mm_projector)")
     tower_cfg = vision["vision_tower"]
-    out_dtype = target_dtype(dtype)
+    out_dtype = run_writer.target_dtype(dtype)
     phi = {k: v for k, v in config.items() if k not in NOT_PHI_FIELDS and not k.startswith("mm_")}
     text_config = AutoConfig.for_model("phi", **phi)
     files = weight_files(src)
@@ -60,15 +53,15 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     if not tower:
         raise ReleaseError(f"{src}: no model.vision_tower.* tensors")
     clip_fields = {k: v for k, v in tower_cfg.items() if not k.startswith("mm_")}
-    write_clip_tower(clip_fields, tower, src, stage / ENCODER_DIR, out_dtype)
+    write_clip_tower(clip_fields, tower, src, stage / run_writer.ENCODER_DIR, out_dtype)
     projector_type = vision["mm_projector"].get("mm_projector_type", "linear")
     adapter_state, adapter = projector_state({k: v for k, v in keep.items() if "mm_projector." in k},
                                              projector_type, src, out_dtype)
     save_weights(adapter_state, stage / WEIGHTS_FILE)
-    encoder = {"name": "clip", "args": {"hf_path": ENCODER_DIR,
+    encoder = {"name": "clip", "args": {"hf_path": run_writer.ENCODER_DIR,
                                         "select_layer": int(tower_cfg.get("mm_vision_select_layer", -2)),
                                         "drop_cls": tower_cfg.get("mm_vision_select_feature", "patch") == "patch"}}
-    recipe = base_recipe(
+    recipe = run_writer.base_recipe(
         "slava-cxr-published", "SLaVA-CXR as released (bluesky333/SLaVA-CXR): CLIP + Phi-2", "arXiv:2409.13321",
         encoder, adapter, "phi", {"instruction": "<image>\nWrite a findings report of this image:"},
         {"max_new_tokens": 512, "do_sample": False, "num_beams": 1, "no_repeat_ngram_size": 3})
