@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue the run in --out from its last checkpoint (same recipe and overrides)")
     parser.add_argument("--stop-after-steps", type=int, default=None, metavar="N",
                         help="stop (checkpointed, resumable) after N optimizer steps in all")
+    parser.add_argument("--init", default=None, metavar="RUN",
+                        help="start from this run's weights (continued fine-tuning); the recipe's components "
+                             "must be the run's")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = train(args.recipe, args.out, resume=args.resume, overrides=args.overrides,
-                       stop_after_steps=args.stop_after_steps)
+                       stop_after_steps=args.stop_after_steps, init=args.init)
     except TrainingInterrupted as stop:
         print(f"radzoo train: interrupted; checkpoint saved in {stop.run_dir}: rerun the same command with "
               "--resume to continue", file=sys.stderr)
