@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from radzoo.checkpoint import load_trained_model
+from radzoo.checkpoint import RECIPE_FILE
 from radzoo.export import merged_language_model, publish, staging_dir
 from radzoo.llava_hf_processor import check_prompt_ids, llava_processor
 from radzoo.llava_hf_towers import ConvertedTower, ExportRefused, convert_tower
@@ -141,9 +141,14 @@ def export_llava_hf(run_dir: str | Path, out: str | Path, log: Any = print) -> L
     """Convert a run to a LlavaForConditionalGeneration directory at ``out`` (see the module doc)."""
     from transformers import LlavaForConditionalGeneration
 
+    from radzoo.generate import load_model
+
     run_dir, final = Path(run_dir), Path(out)
+    if not (run_dir / RECIPE_FILE).is_file():
+        raise FileNotFoundError(f"{run_dir}: not a radzoo run directory (no {RECIPE_FILE}); pass a directory "
+                                "written by radzoo train, import or export")
     partial = staging_dir(final)
-    model, recipe = load_trained_model(run_dir)
+    model, recipe = load_model(run_dir)  # a run, an import or a radzoo-format export
     projector = projector_state(model.adapter, str(recipe.adapter.name))
     tower = convert_tower(model.encoder, str(recipe.encoder.name))
     lm = merged_language_model(model)

@@ -93,17 +93,20 @@ def _check_trainer_keys(cfg: DictConfig) -> None:
 
 def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = False, *,
           overrides: Sequence[str] = (), studies: Sequence[Study] | None = None,
-          stop_after_steps: int | None = None, validation_studies: Sequence[Study] | None = None) -> RunResult:
+          stop_after_steps: int | None = None, validation_studies: Sequence[Study] | None = None,
+          init: str | Path | None = None) -> RunResult:
     """Train the recipe's stages in order and save RUN_DIR (see the module doc).
 
     ``studies`` (and ``validation_studies``) replace the recipe's data reader (tests, notebooks);
     ``stop_after_steps`` ends the run
     after that many optimizer steps in all, checkpointed so that ``resume=True`` continues it.
+    ``init`` starts from another run's weights (continued fine-tuning; see radzoo.init_from_run).
     """
     import lightning as L
     from lightning.pytorch.utilities import rank_zero_only
 
     from radzoo.build import build_model
+    from radzoo.init_from_run import start_from_run, with_initial_weights
     from radzoo.recipe import recipe_hash, save_recipe
     from radzoo.stages import attach_encoder_head, check_stage, part_state_dict
 
@@ -133,6 +136,7 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
 
     L.seed_everything(int(cfg.trainer.seed), workers=True, verbose=False)
     model = build_model(cfg, source=None if isinstance(recipe, DictConfig) else recipe)
+    init_keys = start_from_run(model, cfg, run_dir, init, resume)
     for i, stage in enumerate(cfg.stages):
         check_stage(model, stage, i)
     if studies is None:
@@ -175,7 +179,7 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
                 result.stopped_early = True
                 break
     if is_zero and not result.stopped_early:
-        save_run(model, cfg, run_dir, state=part_state_dict(model, trained))
+        save_run(model, cfg, run_dir, state=with_initial_weights(model, part_state_dict(model, trained), init_keys))
     if is_zero:
         stages = summary_stages(run_dir / SUMMARY_FILE, [str(s.name) for s in cfg.stages],
                                 [asdict(s) for s in result.stages], state.losses, resumed=resume)

@@ -15,13 +15,15 @@ EXAMPLES = """examples:
   radzoo compare demo/llava-rad demo/cxr-llava demo/slava-cxr --out runs/compare
   radzoo compare llava-rad cxr-llava --out runs/mimic --data mimic-cxr:/data/mimic-cxr-jpg trainer.devices=4
   radzoo compare demo/llava-rad --out runs/quick --data synthetic stages.1.max_steps=20 --baselines none
+  radzoo compare llava-rad run:runs/llava-rad-published --out runs/vs-published --data mimic-cxr:/data/mimic-cxr-jpg
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog, parser.formatter_class = EXAMPLES, argparse.RawDescriptionHelpFormatter
-    parser.add_argument("items", nargs="+", metavar="RECIPE|KEY=VALUE",
-                        help="recipe paths or bundled names, then key=value overrides applied to every recipe")
+    parser.add_argument("items", nargs="+", metavar="RECIPE|run:DIR|KEY=VALUE",
+                        help="recipe paths or bundled names, run directories as run:DIR (scored, never trained), "
+                             "then key=value overrides applied to every recipe")
     parser.add_argument("--out", required=True, help="comparison folder (runs, leaderboard, plots); rerun to resume")
     parser.add_argument("--data", default=None, metavar="FORMAT[:PATH]",
                         help="data set for every recipe, e.g. synthetic, csv:reports.csv, mimic-cxr:/data/mimic")

@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"vLLM: cannot serve it: {'; '.join(result.vllm_problems)} "
                   "(transformers loads it; vLLM's Transformers backend is untested)")
         else:
-            print(f"vLLM: can serve it ({result.tower} tower, 2-layer projector, 3 channels): vllm serve {result.out}")
+            print(f"vLLM: can serve it ({result.tower} tower, 2-layer projector, 3 channels, as vLLM's LLaVA requires)"
+                  f": vllm serve {result.out}")
         return 0
     from radzoo.export import export_run
 

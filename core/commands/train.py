@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-after-steps", type=int, default=None, metavar="N",
                         help="stop (checkpointed, resumable) after N optimizer steps in all")
     add_threads_option(parser)
+    parser.add_argument("--init", default=None, metavar="RUN",
+                        help="start from this run's weights (continued fine-tuning); the recipe's components "
+                             "must be the run's")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     try:
         result = train(args.recipe, args.out, resume=args.resume, overrides=args.overrides,
-                       stop_after_steps=args.stop_after_steps)
+                       stop_after_steps=args.stop_after_steps, init=args.init)
     except TrainingInterrupted as stop:
         print(f"radzoo train: interrupted; checkpoint saved in {stop.run_dir}: rerun the same command with "
               "--resume to continue", file=sys.stderr)
