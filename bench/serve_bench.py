@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--clients", nargs="+", type=int, default=[1, 4, 16])
     parser.add_argument("--min-requests", type=int, default=48, help="requests per level (at least 2 per client)")
     parser.add_argument("--max-batch-size", type=int, default=16)
-    parser.add_argument("--max-wait-ms", type=float, default=10.0)
+    parser.add_argument("--max-wait-ms", type=float, default=50.0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads in the server (OMP_NUM_THREADS)")
     parser.add_argument("--out", type=Path, default=RESULTS / "serve_cpu.json")
     args = parser.parse_args()

@@ -23,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import openai
+import pydicom
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from test_data_images import write_dicom
 
 from radzoo.cli import main as radzoo_main
@@ -229,13 +228,12 @@ def test_concurrent_streams_equal_radzoo_generate(server, cases):
 
 
 def dicom_without_pixels() -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"  # Basic Text SR: a report, no image
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    """A DICOM object with no image in it (as a structured report is)."""
+    image = write_dicom(io.BytesIO(), np.zeros((8, 8)))
+    image.seek(0)
+    ds = pydicom.dcmread(image)
+    for key in ("PixelData", "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit"):
+        delattr(ds, key)
     ds.Modality = "SR"
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)

@@ -29,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="environment variable holding the API key every request must send as "
                              "'Authorization: Bearer KEY' (default: no key)")
     parser.add_argument("--max-batch-size", type=int, default=8, help="requests per model batch (default: 8)")
-    parser.add_argument("--max-wait-ms", type=float, default=10.0,
-                        help="how long a batch waits for more requests after its first (default: 10)")
+    parser.add_argument("--max-wait-ms", type=float, default=50.0,
+                        help="how long a batch waits for more requests after its first (default: 50)")
     parser.add_argument("--max-image-bytes", type=int, default=50 * 2**20,
                         help="largest image file accepted, in bytes (default: 50 MiB)")
     parser.add_argument("--max-image-pixels", type=int, default=50_000_000,

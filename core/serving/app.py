@@ -33,7 +33,7 @@ class ServeSettings:
     """How the server batches and what it accepts."""
 
     max_batch_size: int = 8
-    max_wait_ms: float = 10.0
+    max_wait_ms: float = 50.0
     limits: ImageLimits = ImageLimits()
     api_key: str | None = None
 
