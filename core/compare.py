@@ -66,7 +66,7 @@ def run_row_names(runs: Sequence[RunSource], taken: Sequence[str]) -> list[str]:
         if name in taken or name in names or name in BASELINES:
             name = f"{name}@{run.path.name}"
         if name in taken or name in names:
-            raise ValueError(f"{RUN_PREFIX}{run.path}: a second row named {name!r}; compare each run directory once")
+            raise InputError(f"{RUN_PREFIX}{run.path}: a second row named {name!r}; compare each run directory once")
         names.append(name)
     return names
 

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 from radzoo.atomic_files import write_json_atomic, write_text_atomic
 from radzoo.comparison_scoring import SystemOutput
 from radzoo.data.study import Study
-from radzoo.errors import InputError
+from radzoo.errors import InputError, MissingFileError
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,8 @@ def read_run_source(spec: str) -> RunSource:
     if not (path / RECIPE_FILE).is_file():
         hint = (" (a transformers LLaVA directory: `radzoo import llava-hf` it first)"
                 if (path / "config.json").is_file() else "")
-        raise FileNotFoundError(f"{spec}: {path} is not a radzoo run directory (no {RECIPE_FILE}){hint}; pass a "
-                                "directory written by radzoo train, import or export")
+        raise MissingFileError(f"{spec}: {path} is not a radzoo run directory (no {RECIPE_FILE}){hint}; pass a "
+                               "directory written by radzoo train, import or export")
     return RunSource(path, load_recipe(path / RECIPE_FILE), weights_origin(path))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from radzoo.errors import InputError
 from radzoo.lean_decode_step import lean_step
 from radzoo.token_choice import HF_DEFAULT_TOP_K, ChoiceRules, next_tokens
 
@@ -35,7 +36,7 @@ def pick_engine(gen_kwargs: dict[str, Any], device: torch.device) -> str:
     """``hf`` or ``radzoo`` for these kwargs; ``auto`` is radzoo where it is measured faster (CPU, no beams)."""
     engine = str(gen_kwargs.get("engine", "hf"))
     if engine not in ENGINES:
-        raise ValueError(f"generation engine {engine!r}: choose one of {', '.join(ENGINES)}")
+        raise InputError(f"generation engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if engine != "auto":
         return engine
     # no GPU figures yet (bench/README.md): on CUDA the measured transformers path stays the default
@@ -66,11 +67,11 @@ class DecodeSettings:
         """Settings from ``generate``-style kwargs (plus ``RADZOO_KEYS``); the tokenizer gives EOS and pad."""
         unknown = sorted(set(gen_kwargs) - _HF_KEYS - set(RADZOO_KEYS))
         if unknown:
-            raise ValueError(f"the radzoo engine does not support {', '.join(unknown)}; use generation.engine=hf")
+            raise InputError(f"the radzoo engine does not support {', '.join(unknown)}; use generation.engine=hf")
         problem = engine_problem("radzoo", int(gen_kwargs.get("num_beams", 1)),
                                  int(gen_kwargs.get("eos_check_every", 8)))
         if problem:
-            raise ValueError(problem)
+            raise InputError(problem)
         eos = gen_kwargs.get("eos_token_id", tokenizer.eos_token_id)
         sample = bool(gen_kwargs.get("do_sample", False))
         rules = ChoiceRules(

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from radzoo.errors import InputError, MissingFileError
+
 INIT_FILE = "init.json"
 COMPONENTS = ("encoder", "adapter", "llm")
 
@@ -31,12 +33,12 @@ def run_weights(cfg: Any, run_dir: Path) -> dict[str, torch.Tensor]:
     from radzoo.recipe import load_recipe
 
     if not (run_dir / RECIPE_FILE).is_file():
-        raise FileNotFoundError(f"--init {run_dir}: not a radzoo run directory (no {RECIPE_FILE}); pass a directory "
-                                "written by radzoo train, import or export")
+        raise MissingFileError(f"--init {run_dir}: not a radzoo run directory (no {RECIPE_FILE}); pass a directory "
+                               "written by radzoo train, import or export")
     theirs = load_recipe(run_dir / RECIPE_FILE)
     for part in COMPONENTS:
         if str(cfg[part].name) != str(theirs[part].name):
-            raise ValueError(f"--init {run_dir}: the recipe's {part} is {cfg[part].name!r} but the run's is "
+            raise InputError(f"--init {run_dir}: the recipe's {part} is {cfg[part].name!r} but the run's is "
                              f"{theirs[part].name!r}; continue training with a recipe built of the run's components")
     model, _ = load_model(run_dir)
     merged_language_model(model)
@@ -51,10 +53,10 @@ def _starting_state(model: Any, source: dict[str, torch.Tensor], run_dir: Path) 
             continue  # a fresh LoRA (and label head) starts from the run's merged weights
         theirs = source.get(_plain_name(key))
         if theirs is None:
-            raise ValueError(f"--init {run_dir}: the run has no weight {_plain_name(key)!r} that the recipe's model "
+            raise InputError(f"--init {run_dir}: the run has no weight {_plain_name(key)!r} that the recipe's model "
                              "has; its components differ")
         if tuple(theirs.shape) != tuple(own.shape):
-            raise ValueError(f"--init {run_dir}: weight {_plain_name(key)!r} is {list(theirs.shape)} in the run but "
+            raise InputError(f"--init {run_dir}: weight {_plain_name(key)!r} is {list(theirs.shape)} in the run but "
                              f"{list(own.shape)} in the recipe's model; set the recipe's component args as the run's")
         state[key] = theirs.to(own.dtype)
     return state
@@ -65,7 +67,7 @@ def start_from_run(model: Any, cfg: Any, out_dir: Path, init: str | Path | None,
     names of the weights taken, which the finished run must store. Nothing to do without ``init``."""
     recorded = json.loads((out_dir / INIT_FILE).read_text())["init"] if (out_dir / INIT_FILE).is_file() else None
     if resume and recorded is not None and init is not None and Path(init).resolve() != Path(recorded):
-        raise ValueError(f"{out_dir}: --resume with --init {init}, but the run started from {recorded}; resume "
+        raise InputError(f"{out_dir}: --resume with --init {init}, but the run started from {recorded}; resume "
                          "with the same --init (or none)")
     init = init if init is not None else (recorded if resume else None)
     if init is None:

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from radzoo.checkpoint import RECIPE_FILE
+from radzoo.errors import MissingFileError
 from radzoo.export import merged_language_model, publish, staging_dir
 from radzoo.llava_hf_processor import check_prompt_ids, llava_processor
 from radzoo.llava_hf_towers import ConvertedTower, ExportRefused, convert_tower
@@ -145,8 +146,8 @@ def export_llava_hf(run_dir: str | Path, out: str | Path, log: Any = print) -> L
 
     run_dir, final = Path(run_dir), Path(out)
     if not (run_dir / RECIPE_FILE).is_file():
-        raise FileNotFoundError(f"{run_dir}: not a radzoo run directory (no {RECIPE_FILE}); pass a directory "
-                                "written by radzoo train, import or export")
+        raise MissingFileError(f"{run_dir}: not a radzoo run directory (no {RECIPE_FILE}); pass a directory "
+                               "written by radzoo train, import or export")
     partial = staging_dir(final)
     model, recipe = load_model(run_dir)  # a run, an import or a radzoo-format export
     projector = projector_state(model.adapter, str(recipe.adapter.name))

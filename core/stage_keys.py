@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
+from radzoo.errors import InputError
+
 
 def resolve_stage_key(key: str, stage_names: Sequence[str]) -> str:
     """``key`` with its stage named by position (``stages.finetune.lr`` -> ``stages.1.lr``).
@@ -20,13 +22,13 @@ def resolve_stage_key(key: str, stage_names: Sequence[str]) -> str:
     if ref.lstrip("-").isdigit():
         index = int(ref)
         if not -count <= index < count:
-            raise ValueError(f"key '{key}': stage {index} does not exist, {listing}; address a stage by "
+            raise InputError(f"key '{key}': stage {index} does not exist, {listing}; address a stage by "
                              f"position 0..{count - 1} or by name")
         parts[1] = str(index % count)
         return ".".join(parts)
     if ref not in stage_names:
         close = difflib.get_close_matches(ref, list(stage_names), n=1, cutoff=0.5)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"key '{key}': no stage named {ref!r}, {listing}.{hint}")
+        raise InputError(f"key '{key}': no stage named {ref!r}, {listing}.{hint}")
     parts[1] = str(list(stage_names).index(ref))
     return ".".join(parts)

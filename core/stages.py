@@ -62,11 +62,11 @@ def make_adamw(groups: list[dict[str, Any]], lr: float, kind: str = "adamw") -> 
         try:
             import bitsandbytes
         except ImportError:
-            raise ValueError("trainer.optimizer=adamw-8bit needs the bitsandbytes package, which is not installed: "
+            raise InputError("trainer.optimizer=adamw-8bit needs the bitsandbytes package, which is not installed: "
                              "`pip install bitsandbytes`, or use trainer.optimizer=adamw") from None
         return bitsandbytes.optim.AdamW8bit(groups, lr=lr)
     if kind == "adamw-fused" and not torch.cuda.is_available():
-        raise ValueError("trainer.optimizer=adamw-fused runs on CUDA only; use trainer.optimizer=adamw on this "
+        raise InputError("trainer.optimizer=adamw-fused runs on CUDA only; use trainer.optimizer=adamw on this "
                          "machine")
     return torch.optim.AdamW(groups, lr=lr, fused=True if kind == "adamw-fused" else None)
 

@@ -146,7 +146,7 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
         if cfg.trainer.val_every_n_steps and validation_studies is None:
             validation_studies = read_studies(cfg.data, split="validate").studies
     if cfg.trainer.val_every_n_steps and not validation_studies:
-        raise ValueError("recipe key 'trainer.val_every_n_steps' is set but the data has no validate split "
+        raise InputError("recipe key 'trainer.val_every_n_steps' is set but the data has no validate split "
                          "studies; add some (split column 'validate') or set trainer.val_every_n_steps=null")
     from radzoo.data.labels import CHEXPERT_OBSERVATIONS
 

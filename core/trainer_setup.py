@@ -71,7 +71,7 @@ def _wandb_logger(cfg: DictConfig, run_dir: Path, log_version: str) -> Any:
     """Weights & Biases (the ``[wandb]`` extra): one wandb run per stage, grouped by the run directory's name;
     ``WANDB_MODE=offline`` keeps it on disk (``RUN_DIR/wandb``)."""
     if importlib.util.find_spec("wandb") is None:
-        raise ValueError("recipe key 'trainer.loggers' names wandb, which is not installed: "
+        raise InputError("recipe key 'trainer.loggers' names wandb, which is not installed: "
                          "`pip install 'radzoo[wandb]'`, or use csv / tensorboard")
     from lightning.pytorch.loggers import WandbLogger
 

@@ -49,7 +49,7 @@ def check_data_format(fmt: str, option: str) -> None:
     if fmt not in formats:
         close = difflib.get_close_matches(fmt, formats, n=1, cutoff=0.5) or [f for f in formats if f.startswith(fmt)]
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"command line {option} {fmt!r}: not a data format.{hint} Formats: {', '.join(formats)}")
+        raise InputError(f"command line {option} {fmt!r}: not a data format.{hint} Formats: {', '.join(formats)}")
 
 
 def data_overrides(spec: str | None) -> list[str]:

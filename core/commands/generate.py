@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from radzoo.commands.threads_option import add_threads_option, apply_threads
-from radzoo.errors import InputError
+from radzoo.errors import InputError, MissingFileError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,8 +72,8 @@ def _check_source(source: str, checkpoint: str | None) -> None:
         runs = [str(parent / d.name) if parent != Path(".") else d.name for d in parent.iterdir() if d.is_dir()]
         close = difflib.get_close_matches(source, runs + bundled_recipe_names(), n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise FileNotFoundError(f"{source}: no such run directory, recipe file or bundled recipe.{hint} "
-                                "Give a directory written by `radzoo train` (or `radzoo export`), or a recipe")
+        raise MissingFileError(f"{source}: no such run directory, recipe file or bundled recipe.{hint} "
+                               "Give a directory written by `radzoo train` (or `radzoo export`), or a recipe")
     if checkpoint is None:
         print(f"radzoo generate: warning: {source} is a recipe, not a trained run: its adapter (and LoRA) weights "
               "are random, so the reports are noise; pass a run directory from `radzoo train` (or --checkpoint)",
@@ -86,7 +86,7 @@ def _one_image_reports(args: argparse.Namespace) -> int:
     from radzoo.generate import ReportGenerator, generation_kwargs, load_model, prepare_model
 
     if args.data or args.out:
-        raise ValueError("--image prints reports for the given images; leave out --data and --out (or use them "
+        raise InputError("--image prints reports for the given images; leave out --data and --out (or use them "
                          "without --image for a data set)")
     model, recipe = load_model(args.source, args.checkpoint, args.overrides)
     model = prepare_model(model, args.device, args.dtype)
@@ -109,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
     if args.image:
         return _one_image_reports(args)
     if args.indication:
-        raise ValueError("--indication goes with --image; a data set's studies carry their own indications")
+        raise InputError("--indication goes with --image; a data set's studies carry their own indications")
     if not args.out:
-        raise ValueError("generate needs --out PREDS.jsonl for a data set (or --image IMAGE for one report)")
+        raise InputError("generate needs --out PREDS.jsonl for a data set (or --image IMAGE for one report)")
     if (args.rank is None) != (args.world_size is None):
         raise InputError("pass --rank and --world-size together (or neither: they come from torchrun)")
     result = generate(

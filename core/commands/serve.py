@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 
+from radzoo.errors import InputError
 from radzoo.generate import DTYPES
 
 EXTRA_HINT = 'serving needs FastAPI and uvicorn, which a plain install leaves out: pip install "radzoo[serve]"'
@@ -56,11 +57,11 @@ def run(args: argparse.Namespace) -> int:
     if args.api_key_env:
         api_key = os.environ.get(args.api_key_env, "").strip()
         if not api_key:
-            raise ValueError(f"--api-key-env {args.api_key_env}: that environment variable is unset or empty; "
+            raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is unset or empty; "
                              f"set it to the key clients will send (export {args.api_key_env}=...)")
     for flag, value in (("--max-image-bytes", args.max_image_bytes), ("--max-image-pixels", args.max_image_pixels)):
         if value < 1:
-            raise ValueError(f"{flag} must be a positive number, got {value}")
+            raise InputError(f"{flag} must be a positive number, got {value}")
     settings = ServeSettings(args.max_batch_size, args.max_wait_ms,
                              ImageLimits(args.max_image_bytes, args.max_image_pixels), api_key)
     served = load_served_model(args.source, args.overrides, args.device, args.dtype)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from radzoo.errors import InputError
+
 DEFAULT_THREADS = 1  # bench: tiny models on 2 shared cores ran a short training in 11.8 s on 1 thread, 65.6 s on all
 
 
@@ -17,7 +19,7 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
 def apply_threads(args: argparse.Namespace) -> None:
     """Set torch's intra-op threads from ``--threads`` (negative is refused)."""
     if args.threads < 0:
-        raise ValueError(f"--threads {args.threads}: give a number of threads, or 0 for torch's default")
+        raise InputError(f"--threads {args.threads}: give a number of threads, or 0 for torch's default")
     if args.threads:
         import torch
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from radzoo.errors import InputError
+
 # format -> module in radzoo.importers defining ``import_into(stage, src, base_llm, dtype) -> ImportInfo``
 FORMATS = {
     "llava-rad": "llava_rad",
@@ -36,7 +38,7 @@ def import_release(fmt: str, src: str | Path, out: str | Path, base_llm: str | P
     from radzoo.importers.run_writer import write_run
 
     if fmt not in FORMATS:
-        raise ValueError(f"unknown import format {fmt!r}; formats: {', '.join(FORMATS)}")
+        raise InputError(f"unknown import format {fmt!r}; formats: {', '.join(FORMATS)}")
     module = importlib.import_module(f"radzoo.importers.{FORMATS[fmt]}")
     return write_run(fmt, module.import_into, Path(src), Path(out),
                      Path(base_llm) if base_llm is not None else None, dtype)

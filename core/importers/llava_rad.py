@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from radzoo.errors import InputError, MissingFileError
 from radzoo.importers import run_writer
 from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
 from radzoo.importers.run_writer import ImportInfo, ReleaseError
@@ -111,10 +112,10 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     run_writer.require_files(src, RELEASE_FILES, HUB_ID, "LLaVA-Rad release")
     adapter_file = next((src / n for n in ADAPTER_FILES if (src / n).is_file()), None)
     if adapter_file is None:
-        raise FileNotFoundError(f"{src / ADAPTER_FILES[0]} not found: the LLaVA-Rad release needs it; get it with "
-                                f"`hf download {HUB_ID} --local-dir {src}`")
+        raise MissingFileError(f"{src / ADAPTER_FILES[0]} not found: the LLaVA-Rad release needs it; get it with "
+                               f"`hf download {HUB_ID} --local-dir {src}`")
     if base_llm is None:
-        raise ValueError(f"llava-rad ships no language model: pass --base-llm DIR holding Vicuna-7B v1.5 "
+        raise InputError(f"llava-rad ships no language model: pass --base-llm DIR holding Vicuna-7B v1.5 "
                          f"(`hf download {BASE_HUB_ID} --local-dir DIR`)")
     run_writer.require_files(base_llm, ["config.json"], BASE_HUB_ID, "base LLM (--base-llm)")
     config = run_writer.read_json(src / "config.json")

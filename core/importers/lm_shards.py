@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from radzoo.errors import MissingFileError
 from radzoo.importers.run_writer import ReleaseError, cast, read_json
 from radzoo.torch_files import load_weights_only
 
@@ -40,12 +41,12 @@ def weight_files(directory: Path) -> list[Path]:
             files = [directory / name for name in dict.fromkeys(weight_map.values())]
             for file in files:
                 if not file.is_file():
-                    raise FileNotFoundError(f"{file} not found: {index_name} lists it")
+                    raise MissingFileError(f"{file} not found: {index_name} lists it")
             return files
     for name in SINGLE_FILES:
         if (directory / name).is_file():
             return [directory / name]
-    raise FileNotFoundError(f"{directory}: no weights ({' / '.join(INDEX_FILES + SINGLE_FILES)})")
+    raise MissingFileError(f"{directory}: no weights ({' / '.join(INDEX_FILES + SINGLE_FILES)})")
 
 
 def iter_tensors(file: Path) -> Iterator[tuple[str, torch.Tensor]]:
@@ -180,7 +181,7 @@ def copy_tokenizer(src: Path, out_dir: Path, what: str) -> list[Path]:
             shutil.copyfile(src / name, out_dir / name)
             copied.append(src / name)
     if not any(p.name in ("tokenizer.model", "tokenizer.json", "vocab.json") for p in copied):
-        raise FileNotFoundError(f"{src}: no tokenizer (tokenizer.model, tokenizer.json or vocab.json) in the {what}")
+        raise MissingFileError(f"{src}: no tokenizer (tokenizer.model, tokenizer.json or vocab.json) in the {what}")
     try:
         AutoTokenizer.from_pretrained(out_dir)
     except (OSError, ValueError, ImportError) as exc:

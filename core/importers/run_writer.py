@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from radzoo.atomic_files import write_json_atomic
+from radzoo.errors import InputError, MissingFileError, OutputExistsError
 
 ENCODER_DIR = "encoder"
 LLM_DIR = "llm"
@@ -45,12 +46,12 @@ class ImportInfo:
 def require_files(directory: Path, names: Iterable[str], hub_id: str, what: str) -> None:
     """Each of ``names`` must exist in ``directory``; the first missing one is named with the download command."""
     if not directory.is_dir():
-        raise FileNotFoundError(f"{directory}: no such directory (the {what}); get it with "
-                                f"`hf download {hub_id} --local-dir {directory}`")
+        raise MissingFileError(f"{directory}: no such directory (the {what}); get it with "
+                               f"`hf download {hub_id} --local-dir {directory}`")
     for name in names:
         if not (directory / name).is_file():
-            raise FileNotFoundError(f"{directory / name} not found: the {what} needs it; get it with "
-                                    f"`hf download {hub_id} --local-dir {directory}`")
+            raise MissingFileError(f"{directory / name} not found: the {what} needs it; get it with "
+                                   f"`hf download {hub_id} --local-dir {directory}`")
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -77,7 +78,7 @@ def target_dtype(dtype: str | None) -> torch.dtype | None:
     if dtype is None:
         return None
     if dtype not in DTYPES:
-        raise ValueError(f"--dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+        raise InputError(f"--dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     return DTYPES[dtype]
 
 
@@ -124,9 +125,9 @@ def write_run(fmt: str, importer: Callable[..., ImportInfo], src: Path, out: Pat
     from radzoo.recipe import save_recipe
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"--out {out}: exists and is not an empty directory; choose a new directory")
+        raise OutputExistsError(f"--out {out}: exists and is not an empty directory; choose a new directory")
     if not src.is_dir():
-        raise FileNotFoundError(f"{src}: no such directory; pass the directory `hf download` wrote")
+        raise MissingFileError(f"{src}: no such directory; pass the directory `hf download` wrote")
     target_dtype(dtype)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.importing-"))

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
+from radzoo.errors import InputError
 from radzoo.serving.report_runner import ReportJob
 
 log = logging.getLogger(__name__)
@@ -23,9 +24,9 @@ class DynamicBatcher(Generic[R]):
     def __init__(self, run_batch: Callable[[Sequence[ReportJob]], list[R | None]], max_batch_size: int,
                  max_wait_ms: float) -> None:
         if max_batch_size < 1:
-            raise ValueError(f"--max-batch-size must be at least 1, got {max_batch_size}")
+            raise InputError(f"--max-batch-size must be at least 1, got {max_batch_size}")
         if max_wait_ms < 0:
-            raise ValueError(f"--max-wait-ms must be 0 or more, got {max_wait_ms}")
+            raise InputError(f"--max-wait-ms must be 0 or more, got {max_wait_ms}")
         self.run_batch = run_batch
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from radzoo.errors import InputError
 from radzoo.generate import EXPORT_MARKER, ReportGenerator, generation_kwargs, load_model, prepare_model
 from radzoo.serving.report_runner import ReportRunner
 
@@ -42,7 +43,7 @@ def weights_origin(source: str | Path) -> tuple[str, dict[str, Any] | None]:
         try:
             provenance = json.loads((path / PROVENANCE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{path / PROVENANCE} cannot be read ({exc}); re-run radzoo import") from None
+            raise InputError(f"{path / PROVENANCE} cannot be read ({exc}); re-run radzoo import") from None
         if not isinstance(provenance, dict):
             provenance = {"provenance": provenance}
         named = [provenance[k] for k in PROVENANCE_KEYS if isinstance(provenance.get(k), str) and provenance[k]]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from radzoo.data.study import Study
+from radzoo.errors import InputError, MissingFileError
 
 LEADERBOARD_FILE = "leaderboard.json"
 EVALUATION_FILE = "evaluation.json"
@@ -55,8 +56,8 @@ def test_studies(out_dir: Path) -> list[Study]:
 
     recipes = sorted((out_dir / "runs").glob("*/recipe.yaml"))
     if not recipes:
-        raise FileNotFoundError(f"{out_dir}: no runs/*/recipe.yaml to find the comparison's test studies; "
-                                "run `radzoo compare ... --out {out_dir}` first")
+        raise MissingFileError(f"{out_dir}: no runs/*/recipe.yaml to find the comparison's test studies; "
+                               "run `radzoo compare ... --out {out_dir}` first")
     data = yaml.safe_load(recipes[0].read_text(encoding="utf-8"))["data"]
     return read_studies(data, split="test").studies
 
@@ -66,20 +67,20 @@ def read_comparison(out_dir: str | Path, studies: list[Study] | None = None) -> 
     out_dir = Path(out_dir)
     board_path = out_dir / LEADERBOARD_FILE
     if not board_path.is_file():
-        raise FileNotFoundError(f"{out_dir}: no {LEADERBOARD_FILE}; is it a `radzoo compare --out` folder? "
-                                "Run the comparison (or `radzoo demo`) first, then `radzoo view` it")
+        raise MissingFileError(f"{out_dir}: no {LEADERBOARD_FILE}; is it a `radzoo compare --out` folder? "
+                               "Run the comparison (or `radzoo demo`) first, then `radzoo view` it")
     board = _read_json(board_path)
     studies = test_studies(out_dir) if studies is None else list(studies)
     predictions = {}
     for row in board["rows"]:
         path = _predictions_file(out_dir, row)
         if path is None:
-            raise FileNotFoundError(f"{out_dir}: no {PREDICTIONS_FILE} for leaderboard row {row['name']!r}; "
-                                    "rerun the comparison to finish it")
+            raise MissingFileError(f"{out_dir}: no {PREDICTIONS_FILE} for leaderboard row {row['name']!r}; "
+                                   "rerun the comparison to finish it")
         found = read_predictions(path)
         missing = [s.id for s in studies if str(s.id) not in found]
         if missing:
-            raise ValueError(f"{path}: no prediction for {len(missing)} of the {len(studies)} test studies "
+            raise InputError(f"{path}: no prediction for {len(missing)} of the {len(studies)} test studies "
                              f"(first: {missing[0]}); rerun the comparison to finish its generation")
         predictions[row["name"]] = found
     evaluation = _read_json(out_dir / EVALUATION_FILE) if (out_dir / EVALUATION_FILE).is_file() else {}
