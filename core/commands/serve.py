@@ -14,7 +14,6 @@ import os
 import sys
 
 from radzoo.errors import InputError
-from radzoo.generate import DTYPES
 
 EXTRA_HINT = 'serving needs FastAPI and uvicorn, which a plain install leaves out: pip install "radzoo[serve]"'
 log = logging.getLogger("radzoo.serve")
@@ -37,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-image-pixels", type=int, default=50_000_000,
                         help="largest image accepted, width x height (default: 50,000,000)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-    parser.add_argument("--dtype", default="fp32", choices=tuple(DTYPES), help="weights dtype (default: fp32)")
+    parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"),
+                        help="weights dtype (default: fp32)")
 
 
 def run(args: argparse.Namespace) -> int:
