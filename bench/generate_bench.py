@@ -35,7 +35,7 @@ from PIL import Image
 from shaped_models import shaped_model
 
 from radzoo.data.study import Study
-from radzoo.generate import ReportGenerator, generation_kwargs, load_model
+from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, load_model
 
 RESULTS = Path(__file__).parent / "results"
 DEMO_RECIPES = ("demo/llava-rad", "demo/slava-cxr", "demo/cxr-llava")

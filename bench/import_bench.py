@@ -5,7 +5,8 @@ small: a Vicuna-shaped base LLM (Llama, hidden 2048, 20 layers, 32000 tokens: 1.
 ``pytorch_model-0000N-of-0000M.bin`` shards of ~400 MB with an index, a PEFT LoRA (r 64, alpha 128, the 7 Llama
 linears), the projector, and LLaVA-Rad's real-size tower (timm ``vit_base_patch14_dinov2`` @518, random, as an
 open_clip training checkpoint). The import then runs in a fresh child process, whose resident set is sampled
-(``radzoo.peak_memory``) and read from ``ru_maxrss``. Goal: peak RSS <= 1.3x the bytes of the imported weights.
+(``radzoo.comparison.peak_memory``) and read from ``ru_maxrss``. Goal: peak RSS <= 1.3x the bytes of the
+imported weights.
 
     python bench/import_bench.py          # writes bench/results/import_bench.json (needs ~6 GB of free disk)
 """
@@ -144,8 +145,8 @@ def write_release(src: Path) -> int:
 
 def child(src: str, base: str, out: str) -> None:
     """Run the import alone in this process and print its memory figures as JSON."""
-    from radzoo.importers import import_release
-    from radzoo.peak_memory import PeakMemory, current_rss_bytes
+    from radzoo.comparison.peak_memory import PeakMemory, current_rss_bytes
+    from radzoo.runs.importers import import_release
 
     baseline = current_rss_bytes()
     start = time.perf_counter()

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from radzoo.evaluate import DEFAULT_METRICS, create_evaluator
+from radzoo.evaluation.pipeline import DEFAULT_METRICS, create_evaluator
+from radzoo.evaluation.statistics import bootstrap_ci
 from radzoo.plugins.evaluators.chexpert_labeler import label_reports
-from radzoo.statistics import bootstrap_ci
 
 SENTENCES = [
     "The heart is mildly enlarged.", "Moderate cardiomegaly.", "Small left pleural effusion.", "No pneumothorax.",

@@ -31,13 +31,13 @@ def shaped_model(shape: str, adapter: str, adapter_args: dict, device: str, dtyp
     ``lora_r`` wraps the LM with peft LoRA on all q/k/v/o/gate/up/down (alpha 2r) as LLaVA-Rad's stage 2 does."""
     import transformers
 
-    from radzoo.conversation import PromptBuilder
-    from radzoo.discovery import create_component
-    from radzoo.model import RadiologyVLM
+    from radzoo.components.discovery import create_component
+    from radzoo.model.chat_formats import get_format
+    from radzoo.model.prompting import PromptBuilder
+    from radzoo.model.vlm import RadiologyVLM
     from radzoo.plugins.encoders.timm_encoder import build_timm_encoder
     from radzoo.plugins.llms.causal_lm import CausalLM
     from radzoo.plugins.llms.tiny import build_tiny_tokenizer
-    from radzoo.prompts import get_format
 
     timm_name, size, config_name, lm_args, fmt, instruction = SHAPES[shape]
     enc_args = {"embed_dim": 64, "depth": 2, "num_heads": 2} if small else {}
@@ -56,7 +56,7 @@ def shaped_model(shape: str, adapter: str, adapter_args: dict, device: str, dtyp
     if lora_r:
         from omegaconf import OmegaConf
 
-        from radzoo.build import apply_lora
+        from radzoo.model.build import apply_lora
 
         apply_lora(llm, OmegaConf.create({"r": lora_r, "alpha": 2 * lora_r, "dropout": 0.05, "target_modules": [
             m for m in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "dense", "fc1",

@@ -1,8 +1,8 @@
-"""Build the tokenizer conformance corpus (tests/data/tokenizer_corpus.txt): one radiology sentence per line.
+"""Build the tokenizer conformance corpus (tests/plugins/data/tokenizer_corpus.txt): one radiology sentence per line.
 
 Three parts: radzoo's synthetic reports (whole reports and their indications), hand-written edge cases for
 every Penn Treebank rule a report can hit, and template combinations of those rules (seeded, so the file is
-reproducible). The test (tests/test_tokenizer_conformance.py) checks radzoo's ``simple`` tokenizer against
+reproducible). The test (tests/plugins/test_tokenizer_conformance.py) checks radzoo's ``simple`` tokenizer against
 pycocoevalcap's Stanford PTBTokenizer on every line; bench/tokenizer_conformance.py counts the differences.
 
 Run: python bench/tokenizer_corpus.py

@@ -36,8 +36,8 @@ def one_run(recipe: str, cache: bool, data: Path, steps: int, batch: int, out: P
     """Train ``recipe`` in this process and return per-stage samples/s and the process's peak memory."""
     import torch
 
-    from radzoo.recipe import load_recipe
-    from radzoo.train import train
+    from radzoo.recipe.load import load_recipe
+    from radzoo.training.pipeline import train
 
     torch.set_num_threads(1)
     stage_cfgs = load_recipe(recipe).stages
@@ -67,8 +67,8 @@ def shaped_training(device: str, small: bool, batch: int, steps: int, report_tok
     import torch
     from shaped_models import SHAPES, shaped_model
 
-    from radzoo.conversation import encode_example
-    from radzoo.trainer_setup import enable_gradient_checkpointing
+    from radzoo.model.prompting import encode_example
+    from radzoo.training.trainer import enable_gradient_checkpointing
 
     size = SHAPES["llava-rad-shaped"][1]
     model = shaped_model("llava-rad-shaped", "mlp2x_gelu", {}, device, torch.bfloat16, small, lora_r=8 if small else 64)

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from radzoo.viewer import build_viewer
+from radzoo.comparison.viewer import build_viewer
 
 LOADS = 5
 RESULTS = Path(__file__).parent / "results" / "viewer.json"

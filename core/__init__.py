@@ -14,17 +14,17 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it; resolved on first attribute access
 _LAZY = {
-    "load_recipe": "radzoo.recipe",
-    "RecipeError": "radzoo.recipe",
-    "build_model": "radzoo.build",
-    "RadiologyVLM": "radzoo.model",
-    "get_plugins": "radzoo.discovery",
-    "registries": "radzoo.discovery",
-    "Registry": "radzoo.registry",
-    "evaluate": "radzoo.evaluate",
-    "train": "radzoo.train",
-    "generate": "radzoo.generate",
-    "compare": "radzoo.compare",
+    "load_recipe": "radzoo.recipe.load",
+    "RecipeError": "radzoo.recipe.load",
+    "build_model": "radzoo.model.build",
+    "RadiologyVLM": "radzoo.model.vlm",
+    "get_plugins": "radzoo.components.discovery",
+    "registries": "radzoo.components.discovery",
+    "Registry": "radzoo.components.registry",
+    "evaluate": "radzoo.evaluation.pipeline",
+    "train": "radzoo.training.pipeline",
+    "generate": "radzoo.generation.pipeline",
+    "compare": "radzoo.comparison.pipeline",
 }
 
 __all__ = ["hookimpl", "hookspec", "__version__", *_LAZY]

@@ -14,8 +14,8 @@ import yaml
 from omegaconf import OmegaConf
 
 from radzoo.cli import main
-from radzoo.discovery import get_plugins
-from radzoo.recipe import bundled_recipe_names, load_recipe, recipe_hash
+from radzoo.components.discovery import get_plugins
+from radzoo.recipe.load import bundled_recipe_names, load_recipe, recipe_hash
 
 COLUMNS = ("kind", "name", "plugin", "version", "description", "license")
 TINY_LLAVA_RAD = ["llava-rad", "encoder.name=tiny-vit", "llm.name=tiny-llama"]

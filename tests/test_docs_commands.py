@@ -56,7 +56,7 @@ RECIPE_COMMANDS = {"train", "compare", "generate", "build"}  # commands that tak
 EXTERNAL_PREFIXES = ("/data/", "/weights/")
 # line -> the test that runs it (at a tiny size); checked to contain the given text
 COVERED_ELSEWHERE = {
-    "radzoo demo --out radzoo-demo": ("tests/test_demo.py", 'main(["demo", "--out"'),
+    "radzoo demo --out radzoo-demo": ("tests/comparison/test_demo.py", 'main(["demo", "--out"'),
 }
 NOT_RUN_COMMANDS = {"serve": "a server runs until stopped; its own tests start it and query it with a client"}
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 USER_BUILTINS = {"ValueError", "FileNotFoundError", "FileExistsError", "LookupError", "RuntimeError", "OSError",
                  "PermissionError", "ConnectionError"}
 # a caller's programming error (not reachable from a recipe or the CLI): the builtin is right there
-CALLER_ERRORS = {("core/model.py", "encode_images"), ("core/statistics.py", "paired_bootstrap_test")}
+CALLER_ERRORS = {("core/model/vlm.py", "encode_images"), ("core/evaluation/statistics.py", "paired_bootstrap_test")}
 
 
 def failing_command(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
@@ -53,8 +53,8 @@ def test_bugs_print_the_traceback_and_ask_for_a_report(monkeypatch, capsys, exc)
 def test_user_errors_still_are_the_builtins_callers_catch() -> None:
     assert issubclass(errors.RecipeError, ValueError) and issubclass(errors.MissingFileError, FileNotFoundError)
     assert issubclass(errors.UnknownNameError, LookupError) and issubclass(errors.ContractError, TypeError)
-    from radzoo.recipe import RecipeError
-    from radzoo.registry import RegistryError
+    from radzoo.components.registry import RegistryError
+    from radzoo.recipe.load import RecipeError
 
     assert RecipeError is errors.RecipeError and issubclass(RegistryError, errors.RadzooError)
 

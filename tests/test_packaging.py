@@ -120,8 +120,8 @@ def test_unpacked_wheel_imports_and_finds_plugins_and_recipes(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(unpacked)
     script = (
         "import json, radzoo, radzoo.plugins.encoders, radzoo.recipes\n"
-        "from radzoo.discovery import load_plugins\n"
-        "from radzoo.recipe import bundled_recipe_names, load_recipe\n"
+        "from radzoo.components.discovery import load_plugins\n"
+        "from radzoo.recipe.load import bundled_recipe_names, load_recipe\n"
         "plugins = load_plugins()\n"
         "print(json.dumps({'files': [radzoo.__file__, radzoo.plugins.encoders.__file__, radzoo.recipes.__file__],\n"
         "    'names': {k: r.names() for k, r in plugins.registries.items()},\n"
@@ -137,8 +137,8 @@ def test_unpacked_wheel_imports_and_finds_plugins_and_recipes(wheel, tmp_path):
         assert Path(file).resolve().is_relative_to(unpacked.resolve()), f"{file} is not from the unpacked wheel"
     assert report["failures"] == []
 
-    from radzoo.discovery import load_plugins
-    from radzoo.recipe import bundled_recipe_names
+    from radzoo.components.discovery import load_plugins
+    from radzoo.recipe.load import bundled_recipe_names
 
     assert report["names"] == {k: r.names() for k, r in load_plugins().registries.items()}
     assert report["recipes"] == bundled_recipe_names()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from radzoo.evaluate import DEFAULT_METRICS
+from radzoo.evaluation.pipeline import DEFAULT_METRICS
 
 EXTRAS = ("pycocoevalcap", "bert_score")
 # `python -c WITHOUT_EXTRAS ARGS...` runs `radzoo ARGS` with the extras hidden: importing them raises

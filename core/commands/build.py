@@ -15,9 +15,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from radzoo.build import build_model
-    from radzoo.recipe import load_recipe
-    from radzoo.smoke import smoke_step
+    from radzoo.model.build import build_model
+    from radzoo.model.smoke import smoke_step
+    from radzoo.recipe.load import load_recipe
 
     cfg = load_recipe(args.recipe, args.overrides)
     model = build_model(cfg, source=args.recipe)

@@ -43,7 +43,7 @@ def check_data_format(fmt: str, option: str) -> None:
     """A data format typo on the command line is blamed on the option, with the close match."""
     import difflib
 
-    from radzoo.recipe_schema import CHOICES
+    from radzoo.recipe.schema import CHOICES
 
     formats = CHOICES["data.format"]
     if fmt not in formats:
@@ -74,8 +74,8 @@ def split_items(items: list[str]) -> tuple[list[str], list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     from radzoo.commands.evaluate import parse_options
-    from radzoo.compare import compare
-    from radzoo.leaderboard_console import print_leaderboard
+    from radzoo.comparison.console import print_leaderboard
+    from radzoo.comparison.pipeline import compare
 
     apply_threads(args)
     recipes, overrides = split_items(args.items)

@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from radzoo.demo import DemoSize, run_demo, verdict
-    from radzoo.leaderboard_console import print_leaderboard
+    from radzoo.comparison.console import print_leaderboard
+    from radzoo.comparison.demo import DemoSize, run_demo, verdict
 
     size = DemoSize() if args.studies is None else DemoSize(studies=args.studies)
     result = run_demo(args.out, size=size, threads=args.threads or None)

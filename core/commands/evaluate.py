@@ -38,8 +38,8 @@ def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.atomic_files import write_json_atomic
-    from radzoo.evaluate import evaluate, read_predictions
+    from radzoo.evaluation.pipeline import evaluate, read_predictions
+    from radzoo.files.atomic import write_json_atomic
 
     rows = read_predictions(args.predictions)
     if not rows:

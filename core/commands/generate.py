@@ -62,7 +62,7 @@ def _check_source(source: str, checkpoint: str | None) -> None:
     import difflib
     from pathlib import Path
 
-    from radzoo.recipe import bundled_recipe_names
+    from radzoo.recipe.load import bundled_recipe_names
 
     path = Path(source)
     if path.is_dir():
@@ -83,7 +83,7 @@ def _check_source(source: str, checkpoint: str | None) -> None:
 def _one_image_reports(args: argparse.Namespace) -> int:
     """``--image``: print each image's report (no data set, no output file)."""
     from radzoo.data.study import Study
-    from radzoo.generate import ReportGenerator, generation_kwargs, load_model, prepare_model
+    from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, load_model, prepare_model
 
     if args.data or args.out:
         raise InputError("--image prints reports for the given images; leave out --data and --out (or use them "
@@ -102,7 +102,7 @@ def _one_image_reports(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.generate import generate
+    from radzoo.generation.pipeline import generate
 
     apply_threads(args)
     _check_source(args.source, args.checkpoint)

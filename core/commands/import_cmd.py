@@ -11,7 +11,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from radzoo.importers import FORMATS
+    from radzoo.runs.importers import FORMATS
 
     parser.add_argument("format", metavar="FORMAT", choices=list(FORMATS), help=f"one of {', '.join(FORMATS)}")
     parser.add_argument("src", metavar="SRC", help="the release's local directory (as `hf download` leaves it)")
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.importers import import_release
+    from radzoo.runs.importers import import_release
 
     out = import_release(args.format, args.src, args.out, base_llm=args.base_llm, dtype=args.dtype)
     print(f"imported {args.format} {args.src} -> {out} (provenance in {out / 'provenance.json'}; "

@@ -11,8 +11,8 @@ import csv
 import sys
 from pathlib import Path
 
-from radzoo.atomic_files import atomic_target
 from radzoo.errors import InputError, MissingFileError
+from radzoo.files.atomic import atomic_target
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

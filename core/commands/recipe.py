@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.recipe import bundled_recipe_names, load_recipe, recipe_hash, recipe_to_yaml
+    from radzoo.recipe.load import bundled_recipe_names, load_recipe, recipe_hash, recipe_to_yaml
 
     if args.action == "list":
         names = bundled_recipe_names()

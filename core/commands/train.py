@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lightning.pytorch.utilities import rank_zero_only
 
-    from radzoo.train import TrainingInterrupted, train
+    from radzoo.training.pipeline import TrainingInterrupted, train
 
     apply_threads(args)
     try:

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.viewer import build_viewer
+    from radzoo.comparison.viewer import build_viewer
 
     print(build_viewer(args.out))
     return 0

@@ -13,7 +13,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 from radzoo.data.study import Study
-from radzoo.generate import ReportGenerator
+from radzoo.generation.pipeline import ReportGenerator
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from radzoo.errors import InputError
-from radzoo.generate import EXPORT_MARKER, ReportGenerator, generation_kwargs, load_model, prepare_model
+from radzoo.generation.pipeline import EXPORT_MARKER, ReportGenerator, generation_kwargs, load_model, prepare_model
 from radzoo.serving.report_runner import ReportRunner
 
 PROVENANCE = "provenance.json"  # written by `radzoo import` next to an imported model's weights

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from radzoo import hookimpl
-from radzoo.registry import lazy
+from radzoo.components.registry import lazy
 
 _MODULES = "radzoo.plugins.adapters.modules"
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from radzoo.errors import InputError, MissingFileError
+from radzoo.files.weights import explain_missing_weights, is_local
 from radzoo.plugins.encoders.base import EncoderBase
 from radzoo.plugins.encoders.open_clip_tower import load_open_clip_encoder
 from radzoo.plugins.encoders.weight_files import require_path_if_path_like
-from radzoo.weights import explain_missing_weights, is_local
 
 BIOMEDCLIP_HUB = "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 LLAVA_RAD_HUB = "microsoft/llava-rad"

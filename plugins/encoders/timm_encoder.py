@@ -8,8 +8,8 @@ from typing import Any
 import torch
 
 from radzoo.errors import MissingFileError
+from radzoo.files.weights import explain_missing_weights, is_local
 from radzoo.plugins.encoders.base import IMAGENET_MEAN, IMAGENET_STD, EncoderBase, block_index
-from radzoo.weights import explain_missing_weights, is_local
 
 
 class TimmEncoder(EncoderBase):

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from radzoo.errors import InputError, MissingFileError
-from radzoo.torch_files import UnsafeTorchFile, load_weights_only
+from radzoo.files.torch_files import UnsafeTorchFile, load_weights_only
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 

@@ -20,10 +20,10 @@ import torch
 from torch import nn
 
 from radzoo.errors import InputError, MissingFileError
+from radzoo.files.torch_files import load_weights_only
 from radzoo.plugins.evaluators.chexpert_f1 import POLICIES, CheXpertF1Evaluator, binarize
 from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
-from radzoo.torch_files import load_weights_only
 
 # The order of CheXbert's heads (its src/constants.py CONDITIONS), which differs from OBSERVATIONS.
 CONDITIONS = ("Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",

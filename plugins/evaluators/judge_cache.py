@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from radzoo.atomic_files import write_text_atomic
+from radzoo.files.atomic import write_text_atomic
 
 DEFAULT_ENDPOINT = "api.openai.com"  # what the openai client calls when no base_url is given
 

@@ -7,7 +7,7 @@ surfaces only when that metric is used.
 from __future__ import annotations
 
 from radzoo import hookimpl
-from radzoo.registry import lazy
+from radzoo.components.registry import lazy
 
 _HERE = "radzoo.plugins.evaluators"
 

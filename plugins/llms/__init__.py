@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from radzoo import hookimpl
-from radzoo.registry import lazy
+from radzoo.components.registry import lazy
 
 _HERE = "radzoo.plugins.llms"
 

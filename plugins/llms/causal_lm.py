@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from radzoo.errors import InputError
-from radzoo.prompts import ChatFormat, get_format
-from radzoo.weights import check_local_weights, explain_missing_weights
+from radzoo.files.weights import check_local_weights, explain_missing_weights
+from radzoo.model.chat_formats import ChatFormat, get_format
 
 LLAMA_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PHI_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"]

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from radzoo.errors import InputError
+from radzoo.model.chat_formats import get_format
 from radzoo.plugins.llms.causal_lm import LLAMA_LORA_TARGETS, PHI_LORA_TARGETS, CausalLM, load_hf_causal_lm
-from radzoo.prompts import get_format
 
 # family -> (transformers config class, EOS token, LoRA targets, default prompt format)
 FAMILIES: dict[str, tuple[str, str, list[str], str]] = {

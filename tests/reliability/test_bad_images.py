@@ -19,7 +19,7 @@ from pydicom.uid import BasicTextSRStorage, ExplicitVRLittleEndian, generate_uid
 from test_data_images import ramp, write_dicom
 
 from radzoo.data.images import load_image
-from radzoo.jsonl_output import read_records
+from radzoo.files.jsonl import read_records
 
 REPORT = "The heart size is normal. The lungs are clear."
 

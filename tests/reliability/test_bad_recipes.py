@@ -87,8 +87,8 @@ def test_overrides_cannot_run_code(tmp_path: Path, capsys) -> None:
 def test_only_omegaconf_builtin_resolvers_exist_and_none_runs_code() -> None:
     from omegaconf.basecontainer import BaseContainer
 
-    import radzoo.build  # noqa: F401 - everything a recipe passes through is imported
-    import radzoo.train  # noqa: F401
+    import radzoo.model.build  # noqa: F401 - everything a recipe passes through is imported
+    import radzoo.training.pipeline  # noqa: F401
 
     # oc.env reads a variable, oc.decode parses a config literal (no eval), the rest select/copy config nodes
     assert set(BaseContainer._resolvers) <= {"oc.coerce", "oc.create", "oc.decode", "oc.deprecated",

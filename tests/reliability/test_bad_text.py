@@ -51,7 +51,7 @@ def test_csv_without_the_named_columns_names_them_and_the_options(tmp_path: Path
 
 
 def test_100k_character_report_is_cut_to_the_context_with_one_warning(tiny_llava_rad, tiny_set: Path) -> None:
-    from radzoo.batches import StageDataset
+    from radzoo.training.dataset import StageDataset
 
     image = str(sorted((tiny_set / "images").iterdir())[0])
     studies = [Study("long", image, LONG_REPORT), Study("short", image, "The lungs are clear.")]

@@ -1,7 +1,7 @@
 """`radzoo compare` as a real process, killed with -9 in training and again in generation, then rerun: nothing
 finished is redone and the leaderboard equals an uninterrupted comparison's.
 
-(tests/test_compare.py resumes after an in-process KeyboardInterrupt; this kills the whole process.)
+(tests/comparison/test_compare.py resumes after an in-process KeyboardInterrupt; this kills the whole process.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import radzoo_process, run_cli, stop, wait_for
 
-from radzoo.jsonl_output import read_records
+from radzoo.files.jsonl import read_records
 
 SETTINGS = ["trainer.progress_bar=false", "generation.max_new_tokens=6", "stages.0.max_steps=3",
             "stages.1.max_steps=3", "stages.0.batch_size=4", "stages.1.batch_size=4",
@@ -48,13 +48,13 @@ def test_kill_9_in_training_and_in_generation_then_rerun_equals_an_uninterrupted
         return any(len(p.read_bytes().splitlines()) >= 1 for p in runs.glob("*/predictions.jsonl"))
 
     log = tmp_path / "first.log"
-    child = radzoo_process([*command, "--out", out], log, slow=("radzoo.train:save_checkpoint", 0.4))
+    child = radzoo_process([*command, "--out", out], log, slow=("radzoo.training.pipeline:save_checkpoint", 0.4))
     wait_for(checkpointed, child, log)
     assert stop(child, signal.SIGKILL) == -signal.SIGKILL
     assert not list(runs.glob("*/model.safetensors"))  # killed while training
 
     log = tmp_path / "second.log"
-    child = radzoo_process([*command, "--out", out], log, slow=("radzoo.jsonl_output:JsonlWriter.write_batch", 0.5))
+    child = radzoo_process([*command, "--out", out], log, slow=("radzoo.files.jsonl:JsonlWriter.write_batch", 0.5))
     wait_for(some_predictions, child, log)
     assert stop(child, signal.SIGKILL) == -signal.SIGKILL
     assert "training (resuming)" in log.read_text()

@@ -1,7 +1,7 @@
 """`radzoo generate` and `radzoo evaluate` (with the LLM judge) as real processes, stopped by Ctrl-C and kill -9.
 
 Finished items survive and are not recomputed, outputs are whole files, and the final result equals an
-uninterrupted run. (tests/test_generate.py kills the generate library call with -9; here the command is stopped.)
+uninterrupted run. (tests/generation/test_generate.py kills the generate library call with -9; here the command is stopped.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import SHORT_GENERATION, radzoo_process, run_cli, stop, wait_for
 from test_chexprompt import ANSWERS, SECRET, JudgeServer, answer
 
-from radzoo.jsonl_output import read_records
+from radzoo.files.jsonl import read_records
 
 
 def lines_in(path: Path) -> int:
@@ -25,7 +25,7 @@ def test_ctrl_c_stops_generate_cleanly_and_the_rerun_finishes_it(tiny_set: Path,
     command = ["generate", "demo/llava-rad", *SHORT_GENERATION, "--data", tiny_set, "--split", "all",
                "--batch-size", "2"]
     child = radzoo_process([*command, "--out", out], tmp_path / "gen.log",
-                           slow=("radzoo.jsonl_output:JsonlWriter.write_batch", 0.5))
+                           slow=("radzoo.files.jsonl:JsonlWriter.write_batch", 0.5))
     wait_for(lambda: lines_in(out) >= 4, child, tmp_path / "gen.log")
     assert stop(child, signal.SIGINT) == 130
     log = (tmp_path / "gen.log").read_text()

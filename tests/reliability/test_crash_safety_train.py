@@ -12,13 +12,13 @@ import pytest
 import torch
 from conftest import QUIET_TRAIN, radzoo_process, run_cli, stop, wait_for
 
-from radzoo.checkpoint import load_weights
-from radzoo.resume import LAST, TrainState, load_checkpoint, save_checkpoint
+from radzoo.runs.store import load_weights
+from radzoo.training.checkpoints import LAST, TrainState, load_checkpoint, save_checkpoint
 
 # 3 + 5 optimizer steps, a checkpoint after every one; the save is slowed in the children so signals land mid-run
 STEPS = ["stages.0.max_steps=3", "stages.1.max_steps=5", "stages.0.batch_size=4", "stages.1.batch_size=4",
          "trainer.checkpoint_every_n_steps=1", "llm.lora.dropout=0.1"]
-SLOW_SAVE = ("radzoo.train:save_checkpoint", 0.4)
+SLOW_SAVE = ("radzoo.training.pipeline:save_checkpoint", 0.4)
 
 
 def checkpoint_step(run: Path) -> tuple[int, int] | None:
@@ -78,7 +78,7 @@ def test_a_kill_between_checkpoint_files_leaves_the_previous_checkpoint_whole(tm
     directory = tmp_path / "last"
     first = {"w": torch.zeros(3)}
     save_checkpoint(directory, first, TrainState(0, 1))
-    import radzoo.resume as resume
+    import radzoo.training.checkpoints as resume
 
     calls = []
 
@@ -101,7 +101,7 @@ def test_a_kill_between_checkpoint_files_leaves_the_previous_checkpoint_whole(tm
 
 
 def test_resume_before_the_first_checkpoint_starts_from_the_beginning(tmp_path: Path, caplog) -> None:
-    from radzoo.train import train
+    from radzoo.training.pipeline import train
 
     (tmp_path / "run").mkdir()
     with pytest.raises(FileNotFoundError):

@@ -10,9 +10,9 @@ import torch
 from conftest import QUIET_TRAIN, cli_error
 
 import radzoo
-from radzoo.checkpoint import save_run
-from radzoo.recipe import load_recipe, recipe_hash
-from radzoo.resume import LAST, TrainState, save_checkpoint
+from radzoo.recipe.load import load_recipe, recipe_hash
+from radzoo.runs.store import save_run
+from radzoo.training.checkpoints import LAST, TrainState, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 

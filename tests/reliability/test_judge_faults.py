@@ -1,6 +1,6 @@
 """Hostile or broken judge endpoints (a real HTTP server on 127.0.0.1): bounded, summarised, cached, key-safe.
 
-tests/test_chexprompt.py covers 5xx retries, 429 Retry-After, timeouts, bounded retries and total time, garbage
+tests/plugins/test_chexprompt.py covers 5xx retries, 429 Retry-After, timeouts, bounded retries and total time, garbage
 answers and the cache; this adds malformed bodies, empty answers, a hanging endpoint, partial failure, and the
 key staying out of logs and files when the whole ``radzoo evaluate`` command runs.
 """

@@ -1,6 +1,6 @@
 """A broken third-party plugin package (a real distribution on sys.path) is named; everything else still works.
 
-tests/test_plugins.py covers the loader with in-memory plugins and patched entry points; this installs a
+tests/components/test_plugins.py covers the loader with in-memory plugins and patched entry points; this installs a
 distribution whose entry points raise on import, register a built-in's name, and return protocol breakers, then
 drives the ``radzoo`` command.
 """
@@ -15,7 +15,7 @@ import pytest
 from conftest import cli_error, run_cli
 from test_plugins import EXPECTED_BUILTINS
 
-from radzoo import discovery
+from radzoo.components import discovery as discovery
 
 DIST = "radzoo_broken_plugins"
 MODULES = {

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from radzoo.atomic_files import process_umask
 from radzoo.data.synthetic.anatomy import Anatomy, render_normal, to_pixels
 from radzoo.data.synthetic.findings import draw_findings, sample_truth
 from radzoo.data.synthetic.reports import chexpert_labels, write_indication, write_report
 from radzoo.errors import InputError
+from radzoo.files.atomic import process_umask
 
 __all__ = ["GENERATOR_VERSION", "SyntheticStudy", "default_dir", "ensure_generated", "generate", "render_study",
            "render_truth"]

@@ -1,0 +1,1 @@
+"""Comparison: compare recipes and runs, baselines, leaderboard, plots, viewer, the demo."""

@@ -1,0 +1,1 @@
+"""Components: the plugin registries, entry-point discovery and the component protocols."""

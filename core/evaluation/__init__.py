@@ -1,0 +1,1 @@
+"""Evaluation: score predictions with registered evaluators; bootstrap CIs and paired tests."""

@@ -1,0 +1,1 @@
+"""Files: atomic writers, resumable JSONL, safe weights I/O."""

@@ -1,0 +1,1 @@
+"""Generation: batched KV-cache report generation, decode engines, sharding."""

@@ -1,0 +1,180 @@
+"""``radzoo export RUN --format llava-hf``: a transformers LlavaForConditionalGeneration directory.
+
+Layout of OUT (``save_pretrained`` of the model, its processor and generation config):
+    config.json, model.safetensors   vision_tower.*, multi_modal_projector.linear_{1,2}.*, language_model.*
+                                     (LoRA merged; transformers 5 writes this pre-4.52 layout for every version)
+    preprocessor_config.json, processor_config.json, tokenizer files, chat_template.jinja
+    generation_config.json           the recipe's decoding settings; the added <image> id is suppressed
+    radzoo_export.json               source run, the recipe's instruction(s), the vLLM verdict
+Before it is moved into place, the export is loaded back with transformers and checked against the run:
+the same image features and the same prompt ids, or no export is written.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from radzoo.runs.store import RECIPE_FILE
+from radzoo.errors import MissingFileError
+from radzoo.runs.export import merged_language_model, publish, staging_dir
+from radzoo.runs.llava_hf_processor import check_prompt_ids, llava_processor
+from radzoo.runs.llava_hf_towers import ConvertedTower, ExportRefused, convert_tower
+
+INFO_FILE = "radzoo_export.json"
+VLLM_TOWERS = ("clip_vision_model", "siglip_vision_model")  # vLLM's LLaVA: CLIP, SigLIP (and Pixtral)
+
+
+@dataclass
+class LlavaExport:
+    """Where the export went and why vLLM cannot serve it (empty when it can)."""
+
+    out: Path
+    tower: str
+    vllm_problems: list[str] = field(default_factory=list)
+
+
+def projector_state(adapter: Any, name: str) -> dict[str, torch.Tensor]:
+    """``mlp2x_gelu`` as LlavaMultiModalProjector's linear_1 / linear_2; every other adapter is refused."""
+    layers = getattr(adapter, "mlp", None)
+    if type(adapter).__name__ != "MLPAdapter" or layers is None or len(layers) != 3:
+        depth = (len(layers) + 1) // 2 if layers is not None else None
+        raise ExportRefused(f"adapter {name!r} ({type(adapter).__name__}" + (f", depth {depth}" if depth else "")
+                            + ") has no LlavaMultiModalProjector form; the LLaVA export needs mlp2x_gelu "
+                            "(Linear-GELU-Linear)")
+    return {f"model.multi_modal_projector.linear_{n}.{p}": getattr(layers[i], p).detach().clone()
+            for n, i in ((1, 0), (2, 2)) for p in ("weight", "bias")}
+
+
+def language_model_state(lm: Any, image_id: int) -> tuple[dict[str, torch.Tensor], int]:
+    """The merged LM's weights under LLaVA's prefixes, its vocabulary grown to hold ``image_id``."""
+    head = lm.get_output_embeddings()
+    if getattr(head, "bias", None) is not None:
+        raise ExportRefused(f"the LM ({lm.config.model_type}) has a biased output layer; LLaVA's lm_head has no "
+                            "bias")
+    prefix = lm.base_model_prefix + "."
+    state: dict[str, torch.Tensor] = {}
+    for key, value in lm.state_dict().items():
+        if key.startswith(prefix):
+            state["model.language_model." + key[len(prefix):]] = value
+        elif key.startswith("lm_head."):
+            state[key] = value
+        else:
+            raise ExportRefused(f"the LM has a weight {key!r} outside its base model and lm_head")
+    embed_key = "model.language_model." + next(k for k, m in lm.base_model.named_modules()
+                                               if m is lm.get_input_embeddings()) + ".weight"
+    embed, head_w = state[embed_key], state["lm_head.weight"]
+    vocab = max(int(embed.shape[0]), image_id + 1)
+    grow = vocab - int(embed.shape[0])
+    if grow:
+        # the <image> row is replaced by image features before the LM sees it; its output row is 0 and the
+        # generation config suppresses it
+        state[embed_key] = torch.cat([embed, embed.mean(0, keepdim=True).expand(grow, -1)])
+        state["lm_head.weight"] = torch.cat([head_w, head_w.new_zeros(grow, head_w.shape[1])])
+    return state, vocab
+
+
+def vllm_problems(config: Any) -> list[str]:
+    """Why vLLM's LLaVA cannot serve this config (tower type, projector depth, channels, image token)."""
+    problems = []
+    vision = config.vision_config
+    if vision.model_type not in VLLM_TOWERS:
+        problems.append(f"its {vision.model_type} tower: vLLM's LLaVA accepts CLIP, SigLIP or Pixtral towers")
+    if getattr(vision, "num_channels", 3) != 3:
+        problems.append(f"{vision.num_channels}-channel pixels: vLLM feeds 3-channel images")
+    if config.image_token_index >= config.text_config.vocab_size:
+        problems.append("the image token lies outside the vocabulary")
+    return problems
+
+
+def _llava_config(tower: ConvertedTower, lm: Any, vocab: int, image_id: int, tokens: int) -> Any:
+    from transformers import LlavaConfig
+
+    text = lm.config.__class__.from_dict(lm.config.to_dict())
+    text.vocab_size = vocab
+    config = LlavaConfig(vision_config=tower.config, text_config=text, image_token_index=image_id,
+                         image_seq_length=tokens, projector_hidden_act="gelu",
+                         vision_feature_select_strategy=tower.select_strategy,
+                         vision_feature_layer=tower.feature_layer, multimodal_projector_bias=True,
+                         tie_word_embeddings=False)
+    config.dtype = lm.dtype
+    return config
+
+
+def _generation_config(recipe: Any, tokenizer: Any, image_id: int) -> Any:
+    from transformers import GenerationConfig
+
+    from radzoo.generation.pipeline import generation_kwargs
+
+    kwargs = generation_kwargs(recipe.generation)
+    kwargs.pop("cache_implementation", None)
+    return GenerationConfig(**kwargs, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                            pad_token_id=tokenizer.pad_token_id, suppress_tokens=[image_id])
+
+
+def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
+    """Load the written directory with transformers; its image features and prompt ids must be radzoo's."""
+    from PIL import Image
+    from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+    processor = AutoProcessor.from_pretrained(out, backend="pil")
+    probe = Image.fromarray((torch.rand(41, 37, generator=torch.Generator().manual_seed(0)) * 255)
+                            .to(torch.uint8).numpy())
+    check_prompt_ids(model, processor, image_id, tokens, probe)
+    pixels = processor.image_processor(images=probe, return_tensors="pt").pixel_values
+    llava = LlavaForConditionalGeneration.from_pretrained(out).eval()
+    with torch.no_grad():
+        theirs = llava.model.get_image_features(pixel_values=pixels.to(llava.dtype)).pooler_output
+        theirs = torch.cat(list(theirs)) if isinstance(theirs, (list, tuple)) else theirs
+        ours = model.encode_images(pixels)
+    if theirs.reshape(ours.shape).float().sub(ours.float()).abs().max() > 1e-3 * max(1.0, ours.abs().max()):
+        raise ExportRefused("the exported model's image features differ from the run's (a tower this converter "
+                            "does not map exactly); nothing was written")
+    del llava
+
+
+def export_llava_hf(run_dir: str | Path, out: str | Path, log: Any = print) -> LlavaExport:
+    """Convert a run to a LlavaForConditionalGeneration directory at ``out`` (see the module doc)."""
+    from transformers import LlavaForConditionalGeneration
+
+    from radzoo.generation.pipeline import load_model
+
+    run_dir, final = Path(run_dir), Path(out)
+    if not (run_dir / RECIPE_FILE).is_file():
+        raise MissingFileError(f"{run_dir}: not a radzoo run directory (no {RECIPE_FILE}); pass a directory "
+                               "written by radzoo train, import or export")
+    partial = staging_dir(final)
+    model, recipe = load_model(run_dir)  # a run, an import or a radzoo-format export
+    projector = projector_state(model.adapter, str(recipe.adapter.name))
+    tower = convert_tower(model.encoder, str(recipe.encoder.name))
+    lm = merged_language_model(model)
+    processor, image_id = llava_processor(model, tower)
+    lm_state, vocab = language_model_state(lm, image_id)
+    tokens = model.image_tokens()
+    config = _llava_config(tower, lm, vocab, image_id, tokens)
+    with torch.device("meta"):
+        llava = LlavaForConditionalGeneration(config)
+    state = {**{f"model.vision_tower.{k}": v for k, v in tower.state.items()}, **projector, **lm_state}
+    llava.load_state_dict(state, strict=True, assign=True)
+    try:
+        llava.save_pretrained(partial)
+        processor.save_pretrained(partial)
+        _generation_config(recipe, processor.tokenizer, image_id).save_pretrained(partial)
+        problems = vllm_problems(config)
+        info = {"format": "llava-hf", "source_run": str(run_dir.resolve()), "source_llm": str(recipe.llm.name),
+                "lora_merged": recipe.llm.lora is not None, "tower": tower.kind,
+                "instruction": model.prompt.instruction,
+                "instruction_with_indication": model.prompt.instruction_with_indication,
+                "load_processor_with": 'AutoProcessor.from_pretrained(DIR, backend="pil")',
+                "vllm_servable": not problems, "vllm_problems": problems}
+        (partial / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        _verify(partial, model, image_id, tokens)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return LlavaExport(publish(partial, final), tower.kind, problems)

@@ -1,0 +1,108 @@
+"""The processor of a LLaVA export: radzoo's image transform, its tokenizer with ``<image>``, its chat format.
+
+The chat template renders the recipe's prompt format with the recipe's system prompt as the default, so
+``apply_chat_template`` followed by the processor gives the token ids radzoo's prompt builder gives
+(``check_prompt_ids`` proves it at export time). BOS is left to the tokenizer, as radzoo leaves it: the
+processor adds it to the rendered text as radzoo's first prompt chunk gets it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+from radzoo.model.prompting import IMAGE_TOKEN_INDEX, encode_example
+from radzoo.runs.llava_hf_towers import ConvertedTower, ExportRefused
+from radzoo.model.chat_formats import IMAGE_PLACEHOLDER, ChatFormat
+
+
+def image_processor(encoder: Any) -> Any:
+    """A CLIP image processor doing radzoo's transform: bicubic short-side resize, centre crop, mean/std.
+
+    Its PIL backend resizes as radzoo does (torchvision on PIL images); load it with ``backend="pil"``.
+    """
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    size = int(encoder.image_size)
+    return CLIPImageProcessorPil(
+        do_resize=True, size={"shortest_edge": size}, resample=3, do_center_crop=True,
+        crop_size={"height": size, "width": size}, do_rescale=True, rescale_factor=1 / 255, do_normalize=True,
+        image_mean=list(encoder.mean), image_std=list(encoder.std), do_convert_rgb=encoder.in_chans == 3)
+
+
+def with_image_token(tokenizer: Any) -> tuple[Any, int]:
+    """A copy of the tokenizer that knows ``<image>`` as one special token, and that token's id."""
+    from tokenizers import AddedToken
+
+    tok = copy.deepcopy(tokenizer)
+    if IMAGE_PLACEHOLDER not in tok.get_vocab():
+        tok.add_tokens([AddedToken(IMAGE_PLACEHOLDER, special=True, normalized=False)], special_tokens=True)
+    return tok, int(tok.convert_tokens_to_ids(IMAGE_PLACEHOLDER))
+
+
+def _literal(text: str) -> str:
+    return "{{ " + json.dumps(text) + " }}" if text else ""
+
+
+def chat_template(fmt: ChatFormat, system: str | None) -> str:
+    """A Jinja chat template that renders ``fmt`` as radzoo does: one system text (default: the recipe's),
+    one user turn (text, or content parts where an image part stands for ``<image>``), then the answer."""
+    default_system = fmt.default_system if system is None else system
+    sys_before, sys_after = fmt.system_block.split("{system}")
+    body = []
+    for piece in re.split(r"(\{system\}|\{user\})", fmt.template):
+        if piece == "{system}":
+            body.append("{% if ns.system %}" + _literal(sys_before) + "{{ ns.system }}" + _literal(sys_after)
+                        + "{% endif %}")
+        elif piece == "{user}":
+            body.append("{{ ns.user }}")
+        else:
+            body.append(_literal(piece))
+    text_of = ("{% macro text_of(m) %}{% if m.content is string %}{{ m.content }}{% else %}"
+               "{% for part in m.content %}{% if part.type == 'image' %}" + IMAGE_PLACEHOLDER
+               + "{% elif part.type == 'text' %}{{ part.text }}{% endif %}{% endfor %}{% endif %}{% endmacro %}")
+    return (
+        text_of + "{% set ns = namespace(system=" + json.dumps(default_system) + ", user=none, answer=none) %}"
+        "{% for m in messages %}"
+        "{% if m.role == 'system' %}{% set ns.system = text_of(m) %}"
+        "{% elif m.role == 'user' and ns.user is none %}{% set ns.user = text_of(m) %}"
+        "{% elif m.role == 'assistant' and ns.answer is none %}{% set ns.answer = text_of(m) %}"
+        "{% else %}{{ raise_exception('this model was trained on one system text, one user turn and one answer') }}"
+        "{% endif %}{% endfor %}"
+        + "".join(body)
+        + "{% if ns.answer is not none %}" + _literal(fmt.answer_prefix) + "{{ ns.answer }}{{ eos_token }}{% endif %}"
+    )
+
+
+def llava_processor(model: Any, tower: ConvertedTower) -> tuple[Any, int]:
+    """(LlavaProcessor, image token id) for the run's model and its converted tower."""
+    from transformers import LlavaProcessor
+
+    tokenizer, image_id = with_image_token(model.tokenizer)
+    template = chat_template(model.prompt.format, model.prompt.system)
+    processor = LlavaProcessor(
+        image_processor=image_processor(model.encoder), tokenizer=tokenizer,
+        patch_size=int(tower.config.patch_size), vision_feature_select_strategy=tower.select_strategy,
+        chat_template=template, image_token=IMAGE_PLACEHOLDER,
+        num_additional_image_tokens=tower.additional_tokens)
+    return processor, image_id
+
+
+def check_prompt_ids(model: Any, processor: Any, image_id: int, image_tokens: int, probe: Any) -> None:
+    """The processor's ids for the recipe's prompts equal radzoo's (with the image tokens expanded)."""
+    builder = model.prompt
+    cases = [None] + (["cough"] if builder.instruction_with_indication else [])
+    for indication in cases:
+        ours = encode_example(model.tokenizer, builder, None, indication=indication)["input_ids"]
+        expanded = [t for i in ours for t in ([image_id] * image_tokens if i == IMAGE_TOKEN_INDEX else [i])]
+        messages = [{"role": "user", "content": builder.user_text(indication)}]
+        text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        theirs = processor(text=text, images=probe, return_tensors="pt").input_ids[0].tolist()
+        if theirs != expanded:
+            at = next((i for i, (a, b) in enumerate(zip(theirs, expanded, strict=False)) if a != b),
+                      min(len(theirs), len(expanded)))
+            raise ExportRefused(f"the exported tokenizer and chat template give other ids than radzoo for the "
+                                f"prompt {text!r} (first difference at token {at}); this tokenizer splits text "
+                                "around <image> differently, so the export would not reproduce radzoo's reports")

@@ -1,0 +1,1 @@
+"""Training: the Lightning stages, trainer set-up, data, checkpoints, feature cache, interrupts."""

@@ -1,0 +1,164 @@
+"""Training examples from studies: prompt + answer token ids with the image (pixels or cached features).
+
+Tasks: ``report`` (the findings report, with the indication when the study has one), ``instruction``
+(RADEX-like question/answer pairs built from the study's labels) and ``labels`` (CheXpert targets for
+encoder pre-training). Images go through the encoder's own transform, never a global one.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from radzoo.data.study import Study
+from radzoo.errors import InputError
+from radzoo.model.prompting import encode_example
+from radzoo.model.smoke import collate_examples
+from radzoo.model.vlm import RadiologyVLM
+from radzoo.training.feature_cache import FeatureCache
+
+
+def label_targets(study: Study, names: Sequence[str], uncertain: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(target, mask) over ``names``: positive is 1; uncertain (-1) is 1 under "positive", masked under "mask"."""
+    target, mask = torch.zeros(len(names)), torch.zeros(len(names))
+    for i, name in enumerate(names):
+        value = study.labels.get(name)
+        if value is None or (value == -1 and uncertain == "mask"):
+            continue
+        target[i] = 1.0 if value == 1 or value == -1 else 0.0
+        mask[i] = 1.0
+    return target, mask
+
+
+class StageDataset(Dataset):
+    """One item per training example of ``task`` (an instruction study yields one item per question)."""
+
+    def __init__(self, studies: Sequence[Study], model: RadiologyVLM, task: str, *,
+                 features: FeatureCache | None = None, seed: int = 0, uncertain: str = "mask",
+                 max_answer_tokens: int | None = None) -> None:
+        self.model, self.task, self.features = model, task, features
+        self.uncertain, self.max_answer_tokens = uncertain, max_answer_tokens
+        self.transform = model.encoder.image_transform(True)
+        self.items: list[tuple[Study, str | None, str | None]] = []
+        if task == "instruction":
+            from radzoo.data.instructions import build_instructions
+
+            rng = random.Random(seed)
+            for study in studies:
+                self.items += [(study, q, a) for q, a in build_instructions(study, rng)]
+        else:
+            for study in studies:
+                if task == "report" and not (study.report or "").strip():
+                    raise InputError(f"study {study.id} ({study.image}): no report text to train on; "
+                                     "fix the data or let the reader skip studies without reports")
+                self.items.append((study, None, study.report))
+        if not self.items:
+            raise InputError(f"no training examples for task {task!r}: the data has no usable studies")
+        if task == "labels":
+            from radzoo.data.labels import CHEXPERT_OBSERVATIONS
+
+            self.label_names = list(CHEXPERT_OBSERVATIONS)
+        self.max_tokens = None if task == "labels" else sequence_limit(model)
+        if self.max_tokens is not None:
+            warn_long_answers(self.items, model.tokenizer, self.max_tokens)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def pixels(self, image: str) -> torch.Tensor:
+        from radzoo.data.images import load_image
+
+        return self.transform(load_image(image))
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        study, question, answer = self.items[index]
+        item: dict[str, Any] = {}
+        if self.features is not None:
+            item["image_features"] = self.features.load(study.image)
+        else:
+            item["pixel_values"] = self.pixels(study.image)
+        if self.task == "labels":
+            item["label_targets"], item["label_mask"] = label_targets(study, self.label_names, self.uncertain)
+            return item
+        item.update(encode_example(self.model.tokenizer, self.model.prompt, answer,
+                                   indication=study.indication if question is None else None,
+                                   question=question, max_answer_tokens=self.max_answer_tokens))
+        if self.max_tokens is not None and len(item["input_ids"]) > self.max_tokens:
+            # an over-long answer is cut to the LLM's context (one ~100k-character report must not exhaust memory)
+            item["input_ids"], item["labels"] = item["input_ids"][:self.max_tokens], item["labels"][:self.max_tokens]
+        return item
+
+
+def sequence_limit(model: RadiologyVLM) -> int | None:
+    """Prompt + answer tokens that fit the LLM's context next to the image tokens (None: no known limit)."""
+    context = getattr(getattr(model.language_model, "config", None), "max_position_embeddings", None)
+    if not isinstance(context, int) or context <= 0:
+        return None
+    return max(1, context - (model.image_tokens() - 1))  # the one placeholder id becomes the image tokens
+
+
+def warn_long_answers(items: Sequence[tuple[Study, str | None, str | None]], tokenizer: Any, limit: int) -> None:
+    """One warning naming the answers that do not fit the context and will be cut."""
+    # a token spans at least one character: only answers longer than ``limit`` characters need tokenizing
+    long = [(study, answer) for study, _, answer in items if answer and len(answer) > limit]
+    over = [(study, answer) for study, answer in long
+            if len(tokenizer(answer, add_special_tokens=False).input_ids) > limit]
+    if over:
+        study, answer = max(over, key=lambda pair: len(pair[1]))
+        warnings.warn(f"{len(over)} training answer(s) do not fit the {limit} tokens the LLM's context leaves "
+                      f"for text and are cut to fit (longest: study {study.id}, {len(answer):,} characters); "
+                      "check the data for reports joined together", stacklevel=2)
+
+
+def collate(items: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Stack images/targets and right-pad token ids into one batch."""
+    batch: dict[str, torch.Tensor] = {}
+    if "input_ids" in items[0]:
+        batch.update(collate_examples([{"input_ids": i["input_ids"], "labels": i["labels"]} for i in items], pad_id))
+    for key in ("pixel_values", "image_features", "label_targets", "label_mask"):
+        if key in items[0]:
+            batch[key] = torch.stack([i[key] for i in items])
+    return batch
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """The stage's micro-batches in a fixed order set by the seed, from micro-batch ``start`` on.
+
+    Every epoch is a seeded permutation; each global batch (``batch_size x world_size`` items, the
+    last one wrapped around when several ranks share it) is split across ranks. The order depends on
+    the seed only, so a resumed run sees exactly the batches an uninterrupted one would.
+    """
+
+    def __init__(self, num_items: int, batch_size: int, total: int, *, seed: int, start: int = 0,
+                 rank: int = 0, world_size: int = 1) -> None:
+        self.n, self.batch_size, self.total, self.seed = num_items, batch_size, total, seed
+        self.start, self.rank, self.world = start, rank, world_size
+        self.per_epoch = batches_per_epoch(num_items, batch_size, world_size)
+
+    def __len__(self) -> int:
+        return max(0, self.total - self.start)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order: list[int] = []
+        epoch = -1
+        glob = self.batch_size * self.world
+        for micro in range(self.start, self.total):
+            if micro // self.per_epoch != epoch:
+                epoch = micro // self.per_epoch
+                gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+                order = torch.randperm(self.n, generator=gen).tolist()
+            pos = (micro % self.per_epoch) * glob
+            chunk = order[pos:pos + glob]
+            if self.world > 1 and len(chunk) < glob:  # every rank needs a full share
+                chunk = (chunk + order * math.ceil(glob / self.n))[:glob]
+            yield chunk[self.rank * self.batch_size:(self.rank + 1) * self.batch_size]
+
+
+def batches_per_epoch(num_items: int, batch_size: int, world_size: int = 1) -> int:
+    return math.ceil(num_items / (batch_size * world_size))

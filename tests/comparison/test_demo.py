@@ -1,0 +1,55 @@
+"""radzoo demo, shrunk: one shared encoder pre-training feeds every demo recipe; reruns reuse it."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+from radzoo.cli import main
+from radzoo.comparison.demo import DEMO_RECIPES, DemoSize, run_demo, verdict
+from radzoo.comparison.leaderboard import LeaderboardRow, MetricCell
+
+TINY = ["trainer.progress_bar=false", "generation.max_new_tokens=8", "stages.0.max_steps=2", "stages.1.max_steps=2"]
+
+
+def test_tiny_demo_shares_one_encoder_pre_training(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("RADZOO_CACHE", str(tmp_path / "cache"))  # the synthetic set is generated here
+    size = DemoSize(studies=60, pretrain_epochs=1)
+    result = run_demo(tmp_path / "demo", size=size, overrides=TINY, threads=None, bootstrap=20)
+    assert {r.name for r in result.rows if r.kind == "baseline"} == {"constant", "nearest-neighbour"}
+    assert len([r for r in result.rows if r.kind == "learned"]) == len(DEMO_RECIPES)
+    (encoder,) = (tmp_path / "demo" / "encoder-pretraining").glob("*/encoder.safetensors")
+    recipes = [(d / "recipe.yaml").read_text() for d in (tmp_path / "demo" / "runs").iterdir()]
+    assert len(recipes) == 3 and all(f"path: {encoder.resolve()}" in r for r in recipes)
+    notes = {r.name: r.encoder_trained_on for r in result.rows}
+    assert notes["demo-llava-rad"].startswith("synthetic CXR labels (")
+    assert notes["demo-cxr-llava"].endswith("+ its own label stage")
+    assert (tmp_path / "cache").is_dir() and json.loads((tmp_path / "demo" / "leaderboard.json").read_text())["rows"]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a rerun trained again instead of reusing the encoder and the runs")
+
+    def tiny_demo(out, size, threads):  # `radzoo demo` at the tiny size of the run above
+        return run_demo(out, size=DemoSize(studies=60, pretrain_epochs=1), overrides=TINY, threads=threads,
+                        bootstrap=20)
+
+    monkeypatch.setattr(importlib.import_module("radzoo.training.pipeline"), "train", no_training)
+    monkeypatch.setattr(importlib.import_module("radzoo.comparison.demo"), "run_demo", tiny_demo)
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--threads", "0"]) == 0
+    text = capsys.readouterr().out
+    for row in result.rows:
+        assert row.name in text
+    assert "leaderboard.md" in text and text.count("vs constant") == len(DEMO_RECIPES)
+
+
+def test_verdict_needs_non_overlapping_intervals() -> None:
+    def row(name: str, kind: str, value: float, low: float, high: float) -> LeaderboardRow:
+        return LeaderboardRow(name, kind, metrics={"f1": MetricCell(value, low, high)})
+
+    rows = [row("clear", "learned", 0.5, 0.45, 0.55), row("close", "learned", 0.3, 0.25, 0.35),
+            row("constant", "baseline", 0.25, 0.2, 0.3)]
+    lines = verdict(rows, "f1")
+    assert lines[0].startswith("clear:") and "beats it" in lines[0]
+    assert lines[1].startswith("close:") and "NOT" in lines[1]
+    assert verdict(rows[:2], "f1") == []  # no constant row: nothing to say
