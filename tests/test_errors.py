@@ -80,3 +80,19 @@ def test_radzoo_raises_its_own_user_error_types() -> None:
                   if (where, name) not in CALLER_ERRORS]
     hint = "use radzoo.errors (InputError, MissingFileError, ...) for errors a user can fix:\n"
     assert not found, hint + "\n".join(found)
+
+
+def test_a_plugin_factorys_own_bug_reaches_the_user_with_its_traceback(monkeypatch, capsys) -> None:
+    """The factory takes the recipe's args (no recipe error) and then fails in its own code: that is a bug."""
+    from test_plugins import adds, plugin_module, use_plugins
+
+    def buggy_encoder(image_size: int = 64):
+        return len(image_size)  # the plugin's own TypeError
+
+    use_plugins(monkeypatch, plugin_module("buggy_plugin", radzoo_register_encoders=adds("buggy-encoder",
+                                                                                        factory=buggy_encoder)))
+    code = main(["build", "demo/llava-rad", "encoder.name=buggy-encoder", "encoder.args={image_size: 32}",
+                 "--no-smoke"])
+    err = capsys.readouterr().err
+    assert code == 70 and "in buggy_encoder" in err and "TypeError: object of type 'int' has no len()" in err
+    assert "radzoo build: internal error (TypeError): this is a bug" in err and "radzoo build: error:" not in err
