@@ -18,8 +18,8 @@ from torch import nn
 
 from radzoo.components.discovery import create_component, get_plugins
 from radzoo.components.protocols import PROTOCOLS
-from radzoo.errors import RadzooError
 from radzoo.components.registry import resolve_factory
+from radzoo.errors import RadzooError
 
 IN_DIM, OUT_DIM, N_IN = 32, 48, 16  # adapter test size: 16 tokens make a square 4x4 patch grid
 PREDICTIONS = ["Small left pleural effusion.", "No acute cardiopulmonary process."]

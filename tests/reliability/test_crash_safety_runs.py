@@ -1,7 +1,8 @@
 """`radzoo generate` and `radzoo evaluate` (with the LLM judge) as real processes, stopped by Ctrl-C and kill -9.
 
 Finished items survive and are not recomputed, outputs are whole files, and the final result equals an
-uninterrupted run. (tests/generation/test_generate.py kills the generate library call with -9; here the command is stopped.)
+uninterrupted run. (tests/generation/test_generate.py kills the generate library call with -9; here the command
+is stopped.)
 """
 
 from __future__ import annotations
