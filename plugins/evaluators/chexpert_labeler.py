@@ -141,8 +141,9 @@ def _historical(sentence: str, start: int, masked: str) -> bool:
         best = match
     if best is None:
         return False
-    between = masked[best.end():start]
-    return not _CLAUSE_BREAK.search(between) and not _PRE_STOP.search(between) and _gap_words(between) <= HISTORICAL_GAP
+    between = masked[best.end():start]  # "compared to prior, pneumonia ...": the comma ends what "prior" qualifies
+    return ("," not in between and ":" not in between and not _CLAUSE_BREAK.search(between)
+            and not _PRE_STOP.search(between) and _gap_words(between) <= HISTORICAL_GAP)
 
 
 def _alternatives(sentence: str, mentions: list[re.Match[str]]) -> set[int]:
