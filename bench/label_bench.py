@@ -1,6 +1,6 @@
 """Speed of the offline evaluation path: labeler reports/s and 500-resample bootstrap time per metric.
 
-The labeler figure is the best of 3 runs, as wall-clock reports/s and as reports per CPU-second of this one
+The labeler figure is the best of 5 runs, as wall-clock reports/s and as reports per CPU-second of this one
 process (the one-core figure that holds on a machine busy with other jobs; the load average is recorded).
 
 Run: python bench/label_bench.py  (writes bench/results/label_bench.json)
@@ -42,7 +42,7 @@ def main() -> dict:
     reports = synthetic_reports(0, 5000)
     label_reports(reports[:200])  # compile and warm the caches outside the timing
     wall, cpu = [], []
-    for _ in range(3):
+    for _ in range(5):
         start, start_cpu = time.perf_counter(), time.process_time()
         label_reports(reports)
         wall.append(time.perf_counter() - start)

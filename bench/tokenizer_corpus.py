@@ -1,8 +1,9 @@
 """Build the tokenizer conformance corpus (tests/plugins/data/tokenizer_corpus.txt): one radiology sentence per line.
 
-Three parts: radzoo's synthetic reports (whole reports and their indications), hand-written edge cases for
-every Penn Treebank rule a report can hit, and template combinations of those rules (seeded, so the file is
-reproducible). The test (tests/plugins/test_tokenizer_conformance.py) checks radzoo's ``simple`` tokenizer against
+Four parts: radzoo's synthetic reports (whole reports and their indications), hand-written edge cases for
+every Penn Treebank rule a report can hit, template combinations of those rules, and punctuation-dense
+jumbles of report words and numbers (all seeded, so the file is reproducible). The test
+(tests/plugins/test_tokenizer_conformance.py) checks radzoo's ``simple`` tokenizer against
 pycocoevalcap's Stanford PTBTokenizer on every line; bench/tokenizer_conformance.py counts the differences.
 
 Run: python bench/tokenizer_corpus.py
@@ -163,9 +164,31 @@ def template_sentences(n: int, seed: int = 0) -> list[str]:
     return [rng.choice(templates)() for _ in range(n)]
 
 
+DENSE_WORDS = ("the", "heart", "is", "normal", "size", "lungs", "clear", "no", "pneumothorax", "effusion", "nodule",
+               "RUL", "LLL", "XXXX", "x-ray", "s/p", "w/o", "CT", "PA", "AP", "mm", "cm", "T12", "L1-L2", "8th", "2nd",
+               "4xxxx", "Dr", "vs", "e.g", "i.e", "etc", "approx", "No", "ca", "a.m.", "patient's", "isn't", "can't",
+               "cannot", "won't", "it's", "Mass", "Ct", "Pa", "Sept", "lt")
+DENSE_NUMBERS = ("3", "3.5", "0.8", "10", "1,000", "2019", "01/02/2019", "12:30", "1/2", "3 x 2", "5-6", "+2", "-1",
+                 ".5", "2.0", "100%")
+DENSE_MARKS = (". ", ", ", "; ", ": ", ".", ",", ":", "-", " - ", " -- ", "/", " (", ") ", "(", ")", "[", "]",
+               '"', "'", "...", "!", "?", "%", "+", "#", "&", "*", ">", "<", "=", "_")
+
+
+def dense_sentences(n: int, seed: int = 1) -> list[str]:
+    """Report words, numbers and punctuation thrown together, often without spaces: where tokenizers differ."""
+    rng = random.Random(seed)
+
+    def piece() -> str:
+        r = rng.random()
+        return rng.choice(DENSE_WORDS if r < 0.55 else DENSE_NUMBERS if r < 0.7 else DENSE_MARKS)
+
+    return ["".join(piece() + (" " if rng.random() < 0.6 else "") for _ in range(rng.randint(2, 14))).strip()
+            for _ in range(n)]
+
+
 def build() -> list[str]:
     """The whole corpus, deduplicated, in a fixed order."""
-    lines = synthetic_sentences(700) + EDGE_CASES.splitlines() + template_sentences(1400)
+    lines = synthetic_sentences(700) + EDGE_CASES.splitlines() + template_sentences(1400) + dense_sentences(400)
     seen: set[str] = set()
     return [s for s in (line.strip() for line in lines) if s and not (s in seen or seen.add(s))]
 

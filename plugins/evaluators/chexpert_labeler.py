@@ -8,8 +8,11 @@ Per sentence, mentions are found with one leftmost-longest regex over the phrase
   "no edema or pneumonia" negates both); ``normal``/``clear`` only 0-2 words before ("normal heart size");
 - after it: up to the next ``,``/``and``/``with``/``but`` ("heart size is normal", "pneumonia cannot be
   excluded", "atelectasis versus pneumonia").
-An uncertain trigger gives -1, a negation 0, none 1. Anatomical mentions ("heart size", "cardiac
-silhouette", "mediastinum") count only when called normal (0) or enlarged/widened (1).
+An uncertain trigger gives -1, a negation 0, none 1. As CheXpert's own rules: a mention joined to another by
+"or" ("atelectasis or pneumonia") and a hedged mention ("vascular congestion") give -1 unless negated, and
+an infection called old/healed/prior ("sequela of prior infection") is not a pneumonia (0). A mention may
+name two observations ("hydropneumothorax"). Anatomical mentions ("heart size", "cardiac silhouette",
+"mediastinum") count only when called normal (0) or enlarged/widened (1).
 Aggregation per report as the original labeler: any 1 -> 1, else any -1 -> -1, else 0; "heart failure"/
 "chf" positive or uncertain adds an uncertain Cardiomegaly; "No Finding" is 1 when no observation other
 than Support Devices (nor another abnormality such as emphysema) is positive or uncertain, else blank.
@@ -141,8 +144,9 @@ def _historical(sentence: str, start: int, masked: str) -> bool:
         best = match
     if best is None:
         return False
-    between = masked[best.end():start]
-    return not _CLAUSE_BREAK.search(between) and not _PRE_STOP.search(between) and _gap_words(between) <= HISTORICAL_GAP
+    between = masked[best.end():start]  # "compared to prior, pneumonia ...": the comma ends what "prior" qualifies
+    return ("," not in between and ":" not in between and not _CLAUSE_BREAK.search(between)
+            and not _PRE_STOP.search(between) and _gap_words(between) <= HISTORICAL_GAP)
 
 
 def _alternatives(sentence: str, mentions: list[re.Match[str]]) -> set[int]:

@@ -33,8 +33,8 @@ SREDAUX = rf"n{APOSETC}t"
 ACRO = r"(?-i:[A-Za-z])(?:\.(?-i:[A-Za-z]))*"
 ACRO2 = r"(?-i:[A-Za-z])(?:\.(?-i:[A-Za-z]))+"
 THING_PART = rf"(?:[dol]{APOSETC}{ALNUM})?"
-# THING: (a number with a decimal point or comma, no sign | [alnum]+) (HYPHEN [alnum]+)*, longer branch first
-THING = rf"(?:\d+(?:[.,\u00AD]\d+)+(?!{ALNUM})|{THING_PART}{ALNUM}+)(?:{HYPHEN}{THING_PART}{ALNUM}+)*"
+# THING: [alnum]+ joined by hyphens or underscores (a number with a decimal point is HTHING's, hyphen only)
+THING = rf"{THING_PART}{ALNUM}+(?:{HYPHEN}{THING_PART}{ALNUM}+)*"
 HTHING = rf"{ALNUM}(?:{ALNUM}|[.,\u00AD])*?(?:-(?:{ACRO2}\.|{ALNUM}+))+"
 # HTHING can match only where its run of letters, digits, "." and "," ends at a hyphen; ptb_tokens marks those
 # positions once, so "a,a,a,..." is not rescanned to its end at every token (quadratic on hostile input)
@@ -117,19 +117,19 @@ def keep_and_rescan_period(text: str) -> tuple[str | None, int]:
     return text, len(text) - 1
 
 
-def fraction(text: str) -> tuple[str | None, int]:
-    """A fraction or phone number is one token: its spaces become non-breaking (PTB's normalizeSpace)."""
+def spaces_nonbreaking(text: str) -> tuple[str | None, int]:
+    """A fraction, phone number or SGML tag is one token: its spaces become non-breaking (normalizeSpace)."""
     return text.replace(" ", "\u00A0"), len(text)
 
 
 def phone(text: str) -> tuple[str | None, int]:
-    return fraction(text.replace("(", "-LRB-").replace(")", "-RRB-"))[0], len(text)
+    return spaces_nonbreaking(text.replace("(", "-LRB-").replace(")", "-RRB-"))[0], len(text)
 
 
 RULES: list[tuple[str, str | None, Action]] = [
     (r"cannot", None, push_back(3)),
     (r"'tis|gonna|gotta|lemme|gimme|wanna|nno", None, push_back(2)),
-    (SGML, None, keep),
+    (SGML, None, spaces_nonbreaking),
     (r"&(?:md|mdash|ndash);|[\u0096\u0097\u2013\u2014\u2015]", None, replace_with("--")),
     (r"&amp;", None, replace_with("&")),
     (WORD, REDAUX, keep),
@@ -144,7 +144,7 @@ RULES: list[tuple[str, str | None, Action]] = [
     (SREDAUX, r"[^\w]|$|_|\d", keep),
     (DATE, None, keep),
     (NUMBER, None, keep),
-    (FRAC, None, fraction),
+    (FRAC, None, spaces_nonbreaking),
     (r"-(?:rrb|lrb|rcb|lcb|rsb|lsb)-|c\.d\.s|pro-|anti-|s(?:&|&amp;)p-500|s(?:&|&amp;)ls", None, keep),
     (THING3, None, keep),
     (r"(?-i:[A-Z])*\$|#", None, keep),
@@ -166,6 +166,7 @@ RULES: list[tuple[str, str | None, Action]] = [
     (r">|&gt;", None, replace_with(">")),
     (r"[<>]?[:;=][\-o*']?(?-i:[()DPdpO\\{@|\[\]])", r"[^\w]|_|$", smiley),
     (r"(?-i:\([\-^x=~<>'][_.]?[\-^x=~<>']\)|\([\^x=~<>']-[\^x=~<>'`]\))", None, smiley),
+    (r"(?-i:[\-^x=~<>']_[\-^x=~<>'])", None, keep),
     (r"\{", None, replace_with("-LCB-")),
     (r"\}", None, replace_with("-RCB-")),
     (r"\[", None, replace_with("-LSB-")),
@@ -180,7 +181,7 @@ RULES: list[tuple[str, str | None, Action]] = [
     (INSENTP, None, keep),
     (r"[?!]+", None, keep),
     (r"[.\u00A1\u00BF]", None, keep),
-    (r"=+", None, keep),
+    (r"=", None, keep),  # one token per "=" in 3.4.1 (later versions join "==")
     (r"/", None, keep),
     (HTHING, None, keep),
     (rf"{HTHING}\.", INSENTP, keep),

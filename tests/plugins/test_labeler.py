@@ -130,6 +130,7 @@ def test_label_cli_headerless_and_bad_header(tmp_path, capsys):
     ("Residua of previous pneumonia at the left base.", {"Pneumonia": 0.0, "No Finding": 1.0}),
     ("Compared to the prior study there is a new right lower lobe pneumonia.", {"Pneumonia": 1.0}),
     ("Left lower lobe infection, worse than on the previous radiograph.", {"Pneumonia": 1.0}),
+    ("Compared to prior, the right basilar pneumonia has progressed.", {"Pneumonia": 1.0}),
     # pneumonitis is lung inflammation: a pneumonia mention; airspace disease stays Lung Opacity as in CheXpert
     ("Bilateral infiltrates compatible with aspiration pneumonitis.", {"Lung Opacity": 1.0, "Pneumonia": 1.0}),
     ("Patchy airspace disease in the lingula concerning for pneumonia.", {"Lung Opacity": 1.0, "Pneumonia": -1.0}),
