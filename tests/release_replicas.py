@@ -123,6 +123,14 @@ def random_state(parts: list[tuple[str, torch.nn.Module]], seed: int) -> dict[st
     return state
 
 
+def released_tensors(module: torch.nn.Module, scratch: Path) -> dict[str, torch.Tensor]:
+    """``module`` randomized, under the names transformers writes to disk (5.x renames some in memory: Dinov2)."""
+    from safetensors.torch import load_file
+
+    randomize(module).save_pretrained(scratch)
+    return load_file(scratch / "model.safetensors")
+
+
 def write_safetensors_shards(directory: Path, state: dict[str, torch.Tensor], shards: int) -> None:
     """``model-0000i-of-0000n.safetensors`` files plus ``model.safetensors.index.json``, names spread over shards."""
     from safetensors.torch import save_file

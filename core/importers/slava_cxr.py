@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 from radzoo.importers import run_writer
-from radzoo.importers.llava_hf import write_clip_tower
 from radzoo.importers.llava_rad import projector_state
 from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
 from radzoo.importers.run_writer import ImportInfo, ReleaseError
+from radzoo.importers.towers import write_clip_tower
 
 HUB_ID = "bluesky333/SLaVA-CXR"
 NOT_LLM = ("model.vision_tower.", "model.mm_projector.")
