@@ -196,6 +196,12 @@ def test_llava_rad_run_records_provenance_and_keeps_the_released_dtype(replica, 
     assert any("alpha/r = 2" in c for c in provenance["conversions"]) and "MSRLA" in provenance["license"]
     assert (recipe.encoder.name, recipe.encoder.args.select_layer, recipe.adapter.name) == \
         ("biomedclip-cxr-518", -2, "mlp2x_gelu")
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(run.stat().st_mode) == 0o777 & ~umask  # not mkdtemp's private 0700
     saved = yaml.safe_load((run / "recipe.yaml").read_text())
     assert saved["encoder"]["args"]["path"] == "encoder" and saved["llm"]["args"]["path"] == "llm"  # relocatable
     with safe_open(str(run / "llm" / "model.safetensors"), framework="pt") as f:
