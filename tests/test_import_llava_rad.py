@@ -122,16 +122,26 @@ def replica(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def imported(replica):
-    """The replica imported, then moved: the run must not depend on where it was written."""
+    """The replica imported, then moved: the run must not depend on where it was written.
+
+    open_clip's text-tower builder raises meanwhile: BiomedBERT (a hub download) is never built.
+    """
+    import open_clip.model
+
     from radzoo.generate import load_model
     from radzoo.importers import import_release
 
-    written = import_release("llava-rad", replica / "llava-rad", replica / "written",
-                             base_llm=replica / "vicuna-7b-v1.5")
-    moved = replica / "moved" / "llava-rad-published"
-    moved.parent.mkdir()
-    shutil.move(written, moved)
-    model, recipe = load_model(moved)  # a run is loaded from where it is now, wherever it was written
+    def no_text_tower(*args, **kwargs):
+        raise AssertionError("the BiomedBERT text tower was built")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(open_clip.model, "_build_text_tower", no_text_tower)
+        written = import_release("llava-rad", replica / "llava-rad", replica / "written",
+                                 base_llm=replica / "vicuna-7b-v1.5")
+        moved = replica / "moved" / "llava-rad-published"
+        moved.parent.mkdir()
+        shutil.move(written, moved)
+        model, recipe = load_model(moved)  # a run is loaded from where it is now, wherever it was written
     return moved, model, recipe
 
 
