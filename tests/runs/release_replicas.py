@@ -72,6 +72,28 @@ def write_llama_tokenizer(directory: Path) -> None:
         {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}))
 
 
+def write_base_llm(base: Path) -> None:
+    """Vicuna-7B v1.5's layout: pickled pytorch_model-0000x-of-00002.bin shards with rotary inv_freq buffers."""
+    config = tiny_llama_config()
+    config.architectures = ["LlamaForCausalLM"]
+    state = random_model(config, seed=1).state_dict()
+    for i in range(config.num_hidden_layers):
+        state[f"model.layers.{i}.self_attn.rotary_emb.inv_freq"] = torch.rand(4)
+    names = list(state)
+    shards = {"pytorch_model-00001-of-00002.bin": names[: len(names) // 2],
+              "pytorch_model-00002-of-00002.bin": names[len(names) // 2:]}
+    base.mkdir(parents=True)
+    for shard, keys in shards.items():
+        torch.save({k: state[k] for k in keys}, base / shard)
+    index = {"metadata": {"total_size": 1}, "weight_map": {k: s for s, keys in shards.items() for k in keys}}
+    (base / "pytorch_model.bin.index.json").write_text(json.dumps(index))
+    config.save_pretrained(base)
+    (base / "generation_config.json").write_text(json.dumps(
+        {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0, "do_sample": True, "temperature": 0.9,
+         "top_p": 0.6, "max_length": 4096}))
+    write_llama_tokenizer(base)
+
+
 def sentencepiece() -> object:
     import sentencepiece as spm
 
@@ -121,6 +143,14 @@ def random_state(parts: list[tuple[str, torch.nn.Module]], seed: int) -> dict[st
         state.update({prefix + k: v.detach() for k, v in module.state_dict().items()
                       if not k.endswith("position_ids")})
     return state
+
+
+def released_tensors(module: torch.nn.Module, scratch: Path) -> dict[str, torch.Tensor]:
+    """``module`` randomized, under the names transformers writes to disk (5.x renames some in memory: Dinov2)."""
+    from safetensors.torch import load_file
+
+    randomize(module).save_pretrained(scratch)
+    return load_file(scratch / "model.safetensors")
 
 
 def write_safetensors_shards(directory: Path, state: dict[str, torch.Tensor], shards: int) -> None:

@@ -19,12 +19,22 @@ from release_replicas import (
 IMAGE_TOKEN = "<image>"
 
 
-def write_llava_hf(directory, old_layout: bool = False):
-    """``save_pretrained`` of a tiny random Llava with a CLIP tower, its tokenizer (+ <image>) and image processor."""
+# transformers 5's save_pretrained writes the <= 4.51 prefixes with a bare tower; uploads made with 4.52-4.57 use
+# model.* prefixes, older ones vision_tower.vision_model.*
+LAYOUTS = {"v5-save": (), "4.52": (("language_model.model.", "model.language_model."),
+                                   ("language_model.lm_head.", "lm_head."),
+                                   ("vision_tower.", "model.vision_tower.vision_model."),
+                                   ("multi_modal_projector.", "model.multi_modal_projector.")),
+           "4.51": (("vision_tower.", "vision_tower.vision_model."),)}
+
+
+def write_llava_hf(directory, layout: str = "v5-save", tower: str = "clip"):
+    """``save_pretrained`` of a tiny random Llava (CLIP or DINOv2 tower), its tokenizer (+ <image>), its processor."""
     from transformers import (
         AutoTokenizer,
         CLIPImageProcessor,
         CLIPVisionConfig,
+        Dinov2Config,
         LlavaConfig,
         LlavaForConditionalGeneration,
     )
@@ -32,21 +42,21 @@ def write_llava_hf(directory, old_layout: bool = False):
     write_llama_tokenizer(directory / "tok")
     tokenizer = AutoTokenizer.from_pretrained(directory / "tok")
     tokenizer.add_tokens([IMAGE_TOKEN], special_tokens=True)
-    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
-                              image_size=30, patch_size=6, projection_dim=16)
+    vision = (CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+                               image_size=30, patch_size=6, projection_dim=16) if tower == "clip" else
+              Dinov2Config(hidden_size=32, mlp_ratio=2, num_hidden_layers=3, num_attention_heads=4, image_size=30,
+                           patch_size=6))
     config = LlavaConfig(vision_config=vision, text_config=tiny_llama_config(vocab_size=len(tokenizer)),
                          image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN), vision_feature_layer=-2,
                          vision_feature_select_strategy="default", image_seq_length=25)
     torch.manual_seed(0)
     model = randomize(LlavaForConditionalGeneration(config))
     model.save_pretrained(directory)
-    if old_layout:  # the <= 4.51 key names, as older llava-hf uploads have them
+    if LAYOUTS[layout]:
         from safetensors.torch import load_file, save_file
 
-        renames = (("model.language_model.", "language_model.model."), ("lm_head.", "language_model.lm_head."),
-                   ("model.vision_tower.", "vision_tower."), ("model.multi_modal_projector.", "multi_modal_projector."))
         state = load_file(directory / "model.safetensors")
-        state = {next((new + k[len(old):] for old, new in renames if k.startswith(old)), k): v
+        state = {next((new + k[len(old):] for old, new in LAYOUTS[layout] if k.startswith(old)), k): v
                  for k, v in state.items()}
         save_file(state, directory / "model.safetensors", metadata={"format": "pt"})
     tokenizer.save_pretrained(directory)
@@ -54,11 +64,14 @@ def write_llava_hf(directory, old_layout: bool = False):
     return model
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["new-layout", "old-layout"])
+@pytest.fixture(scope="module", params=[("clip", "v5-save"), ("clip", "4.52"), ("clip", "4.51"), ("dinov2", "v5-save")],
+                ids=["clip-v5-save", "clip-4.52-layout", "clip-4.51-layout", "dinov2"])
 def imported(request, tmp_path_factory):
+    tower, layout = request.param
     root = tmp_path_factory.mktemp("llava_hf")
-    write_llava_hf(root / "llava", old_layout=request.param)
-    _, model, _ = import_and_load("llava-hf", root / "llava", root / "run")
+    write_llava_hf(root / "llava", layout=layout, tower=tower)
+    _, model, recipe = import_and_load("llava-hf", root / "llava", root / "run")
+    assert recipe.encoder.name == {"clip": "clip", "dinov2": "rad-dino"}[tower]
     return root, model
 
 
@@ -94,7 +107,7 @@ def test_llava_hf_import_refuses_a_shape_mismatch_without_a_partial_run(tmp_path
 
     write_llava_hf(tmp_path / "llava")
     state = load_file(tmp_path / "llava" / "model.safetensors")
-    state["model.language_model.layers.0.mlp.up_proj.weight"] = torch.zeros(3, 3)
+    state["language_model.model.layers.0.mlp.up_proj.weight"] = torch.zeros(3, 3)
     save_file(state, tmp_path / "llava" / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(ReleaseError, match="up_proj.weight' has shape \\(3, 3\\), the LLM config implies"):
         import_release("llava-hf", tmp_path / "llava", tmp_path / "runs" / "run")
@@ -102,5 +115,21 @@ def test_llava_hf_import_refuses_a_shape_mismatch_without_a_partial_run(tmp_path
     config = json.loads((tmp_path / "llava" / "config.json").read_text())
     config["vision_config"]["model_type"] = "siglip_vision_model"
     (tmp_path / "llava" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ReleaseError, match="reads CLIP towers"):
+    with pytest.raises(ReleaseError, match="reads CLIP \\(clip_vision_model\\) and DINOv2 towers"):
+        import_release("llava-hf", tmp_path / "llava", tmp_path / "runs" / "run")
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_llava_hf_import_refuses_a_tower_tensor_of_the_wrong_shape(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from radzoo.importers import import_release
+    from radzoo.importers.run_writer import ReleaseError
+
+    write_llava_hf(tmp_path / "llava")
+    state = load_file(tmp_path / "llava" / "model.safetensors")
+    name = next(k for k in state if k.startswith("vision_tower.") and k.endswith("fc1.weight"))
+    state[name] = torch.zeros(5, 5)
+    save_file(state, tmp_path / "llava" / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ReleaseError, match="the vision tower does not fit its vision_config"):
         import_release("llava-hf", tmp_path / "llava", tmp_path / "runs" / "run")

@@ -20,13 +20,12 @@ from release_replicas import (
     hub_calls_fail,  # noqa: F401 (autouse: hub downloads raise)
     llava_prompt_ids,
     radzoo_logits_and_greedy,
-    random_model,
     randomize,
     reference_logits_and_greedy,
     sample_image,
     sentencepiece,
     tiny_llama_config,
-    write_llama_tokenizer,
+    write_base_llm,
 )
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -49,28 +48,6 @@ def _trunk(seed: int) -> torch.nn.Module:
     trunk = timm.create_model("test_vit", pretrained=False)
     trunk.reset_classifier(0)
     return randomize(trunk)  # random norms too, so applying the final norm would show
-
-
-def write_base_llm(base: Path) -> None:
-    """Vicuna-7B v1.5's layout: pickled pytorch_model-0000x-of-00002.bin shards with rotary inv_freq buffers."""
-    config = tiny_llama_config()
-    config.architectures = ["LlamaForCausalLM"]
-    state = random_model(config, seed=1).state_dict()
-    for i in range(config.num_hidden_layers):
-        state[f"model.layers.{i}.self_attn.rotary_emb.inv_freq"] = torch.rand(4)
-    names = list(state)
-    shards = {"pytorch_model-00001-of-00002.bin": names[: len(names) // 2],
-              "pytorch_model-00002-of-00002.bin": names[len(names) // 2:]}
-    base.mkdir(parents=True)
-    for shard, keys in shards.items():
-        torch.save({k: state[k] for k in keys}, base / shard)
-    index = {"metadata": {"total_size": 1}, "weight_map": {k: s for s, keys in shards.items() for k in keys}}
-    (base / "pytorch_model.bin.index.json").write_text(json.dumps(index))
-    config.save_pretrained(base)
-    (base / "generation_config.json").write_text(json.dumps(
-        {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0, "do_sample": True, "temperature": 0.9,
-         "top_p": 0.6, "max_length": 4096}))
-    write_llama_tokenizer(base)
 
 
 def write_release(src: Path, r: int = 4, alpha: int = 8) -> None:
@@ -122,16 +99,26 @@ def replica(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def imported(replica):
-    """The replica imported, then moved: the run must not depend on where it was written."""
-    from radzoo.generation.pipeline import load_model
-    from radzoo.runs.importers import import_release
+    """The replica imported, then moved: the run must not depend on where it was written.
 
-    written = import_release("llava-rad", replica / "llava-rad", replica / "written",
-                             base_llm=replica / "vicuna-7b-v1.5")
-    moved = replica / "moved" / "llava-rad-published"
-    moved.parent.mkdir()
-    shutil.move(written, moved)
-    model, recipe = load_model(moved)  # a run is loaded from where it is now, wherever it was written
+    open_clip's text-tower builder raises meanwhile: BiomedBERT (a hub download) is never built.
+    """
+    import open_clip.model
+
+    from radzoo.generate import load_model
+    from radzoo.importers import import_release
+
+    def no_text_tower(*args, **kwargs):
+        raise AssertionError("the BiomedBERT text tower was built")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(open_clip.model, "_build_text_tower", no_text_tower)
+        written = import_release("llava-rad", replica / "llava-rad", replica / "written",
+                                 base_llm=replica / "vicuna-7b-v1.5")
+        moved = replica / "moved" / "llava-rad-published"
+        moved.parent.mkdir()
+        shutil.move(written, moved)
+        model, recipe = load_model(moved)  # a run is loaded from where it is now, wherever it was written
     return moved, model, recipe
 
 
@@ -196,6 +183,12 @@ def test_llava_rad_run_records_provenance_and_keeps_the_released_dtype(replica, 
     assert any("alpha/r = 2" in c for c in provenance["conversions"]) and "MSRLA" in provenance["license"]
     assert (recipe.encoder.name, recipe.encoder.args.select_layer, recipe.adapter.name) == \
         ("biomedclip-cxr-518", -2, "mlp2x_gelu")
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(run.stat().st_mode) == 0o777 & ~umask  # not mkdtemp's private 0700
     saved = yaml.safe_load((run / "recipe.yaml").read_text())
     assert saved["encoder"]["args"]["path"] == "encoder" and saved["llm"]["args"]["path"] == "llm"  # relocatable
     with safe_open(str(run / "llm" / "model.safetensors"), framework="pt") as f:

@@ -18,6 +18,7 @@ from release_replicas import (
     import_and_load,
     radzoo_logits_and_greedy,
     random_state,
+    released_tensors,
     sample_image,
     write_llama_tokenizer,
     write_safetensors_shards,
@@ -54,7 +55,8 @@ def write_release(src):
     text = LlamaConfig(**text_fields)
     vision = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, mlp_ratio=2, image_size=28,
                           patch_size=7, out_features=["stage2"], apply_layernorm=True, reshape_hidden_states=False)
-    state = random_state([("language_model.", LlamaForCausalLM(text)), ("vision_tower.", Dinov2Model(vision))], 21)
+    state = random_state([("language_model.", LlamaForCausalLM(text))], 21)
+    state.update({f"vision_tower.{k}": v for k, v in released_tensors(Dinov2Model(vision), src / "tower").items()})
     dims = [(32, 32), (32, 32), (32, 32), (32, 32)]
     for i, (out_f, in_f) in enumerate(dims):
         state[f"multi_modal_projector.layers.{2 * i}.weight"] = torch.randn(out_f, in_f) * 0.3
@@ -115,9 +117,16 @@ def test_imported_maira2_matches_the_official_forward(imported):
     expanded = PROMPT.replace("<image>", "<image>" * 16)
     ref_ids = tokenizer(expanded).input_ids
     assert [i for i in ref_ids if i != image_token] == [i for i in ids if i != -200]
-    backbone = Dinov2Backbone(vision).eval()
-    backbone.load_state_dict({k[len("vision_tower."):]: v for k, v in state.items() if k.startswith("vision_tower.")},
-                             strict=False)
+    from safetensors.torch import save_file
+
+    tower_dir = root / "reference-backbone"
+    tower_dir.mkdir(exist_ok=True)
+    vision.save_pretrained(tower_dir)
+    save_file({k[len("vision_tower."):]: v for k, v in state.items() if k.startswith("vision_tower.")},
+              tower_dir / "model.safetensors", metadata={"format": "pt"})
+    backbone, info = Dinov2Backbone.from_pretrained(tower_dir, output_loading_info=True)
+    assert not any(info.values())  # every released tensor in place, none left out
+    backbone.eval()
     lm = LlamaForCausalLM(text).eval()
     lm.load_state_dict({k[len("language_model."):]: v for k, v in state.items() if k.startswith("language_model.")})
     with torch.no_grad():

@@ -2,9 +2,10 @@
 
 Both key layouts load: transformers >= 4.52 (``model.vision_tower.*``, ``model.multi_modal_projector.*``,
 ``model.language_model.*``, ``lm_head.*``) and the older one (``vision_tower.*``, ``multi_modal_projector.*``,
-``language_model.model.*``, ``language_model.lm_head.*``). The CLIP tower becomes a ``CLIPVisionModel``
+``language_model.model.*``, ``language_model.lm_head.*``). A CLIP tower becomes a ``CLIPVisionModel``
 directory (with the release's ``preprocessor_config.json``) read by the ``clip`` encoder at
-``vision_feature_layer`` ("default" strategy: CLS dropped); ``linear_1``/GELU/``linear_2`` becomes
+``vision_feature_layer`` ("default" strategy: CLS dropped), a DINOv2 tower (what radzoo exports
+BiomedCLIP-CXR and RAD-DINO to) a ``Dinov2Model`` directory read by ``rad-dino``; ``linear_1``/GELU/``linear_2`` becomes
 ``mlp2x_gelu``. Llava expands ``<image>`` to ``image_seq_length`` real tokens where radzoo splices the image
 embeddings at LLaVA's sentinel; the LLM sees the same sequence. The prompt is LLaVA-1.5's Vicuna v1
 conversation (with its system text) for Llama text models.
@@ -13,14 +14,14 @@ conversation (with its system text) for Llama text models.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import torch
 
-from radzoo.runs.importers import run_writer
-from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
+from radzoo.importers import run_writer
+from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
+from radzoo.importers.run_writer import ImportInfo, ReleaseError
+from radzoo.importers.towers import write_clip_tower, write_dinov2_tower
 
 HUB_ID = "llava-hf/llava-1.5-7b-hf"
 # text model_type -> the radzoo prompt format its LLaVA releases were trained with
@@ -41,32 +42,6 @@ def llm_name(name: str) -> str | None:
 
 def strip_prefix(state: dict[str, torch.Tensor], prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
     return {k[len(p):]: v for k, v in state.items() for p in prefixes if k.startswith(p)}
-
-
-def write_clip_tower(vision_config: dict, tower: dict[str, torch.Tensor], src: Path, out_dir: Path,
-                     dtype: torch.dtype | None) -> None:
-    """A ``CLIPVisionModel`` directory (weights loaded strictly, saved in the released or requested dtype)."""
-    from transformers import CLIPVisionConfig, CLIPVisionModel
-
-    config = CLIPVisionConfig(**{k: v for k, v in vision_config.items() if k != "model_type"})
-    model = CLIPVisionModel(config)
-    # transformers < 5 named the tensors vision_model.*; 5 drops that level
-    own = set(model.state_dict())
-    state = {k if k in own else k.removeprefix("vision_model."): v for k, v in tower.items()}
-    state = {k: v for k, v in state.items() if not k.endswith("position_ids")}
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as exc:
-        raise ReleaseError(f"the vision tower does not fit its vision_config: {' '.join(str(exc).split())[:300]}") \
-            from None
-    missing = [k for k in missing if not k.endswith("position_ids")]
-    if missing or unexpected:
-        raise ReleaseError(f"the vision tower does not fit its vision_config: missing {missing[:3]}, "
-                           f"unexpected {unexpected[:3]}")
-    released = next(iter(tower.values())).dtype
-    model.to(dtype or released).save_pretrained(out_dir)
-    if (src / "preprocessor_config.json").is_file():
-        shutil.copyfile(src / "preprocessor_config.json", out_dir / "preprocessor_config.json")
 
 
 def projector(keep: dict[str, torch.Tensor], config: dict, dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
@@ -94,12 +69,17 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
         raise ReleaseError(f"{src / 'config.json'} is not a LlavaForConditionalGeneration config "
                            "(no vision_config/text_config)")
     vision = config["vision_config"]
-    if vision.get("model_type") != "clip_vision_model":
-        raise ReleaseError(f"vision tower {vision.get('model_type')!r}: the llava-hf import reads CLIP towers "
-                           "(clip_vision_model) only")
+    tower_type = vision.get("model_type")
+    if tower_type not in ("clip_vision_model", "dinov2"):
+        raise ReleaseError(f"vision tower {tower_type!r}: the llava-hf import reads CLIP (clip_vision_model) and "
+                           "DINOv2 towers")
     layer = config.get("vision_feature_layer", -2)
     if not isinstance(layer, int):
         raise ReleaseError(f"vision_feature_layer {layer!r}: a list of layers is not supported")
+    if tower_type == "dinov2" and layer in (-1, vision.get("num_hidden_layers", 12) - 1):
+        # Llava reads hidden_states[-1] before Dinov2's final layernorm; rad-dino's last layer is after it
+        raise ReleaseError("vision_feature_layer -1 of a DINOv2 tower (before its final layernorm) has no radzoo "
+                           "encoder; earlier layers import")
     text = dict(config["text_config"])
     text_type = text.pop("model_type", "llama")
     if text_type not in PROMPT_FORMATS:
@@ -113,11 +93,14 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     tower = strip_prefix(keep, TOWER_PREFIXES)
     if not tower:
         raise ReleaseError(f"{src}: no vision_tower.* tensors")
-    write_clip_tower(vision, tower, src, stage / run_writer.ENCODER_DIR, out_dtype)
+    write_tower = write_clip_tower if tower_type == "clip_vision_model" else write_dinov2_tower
+    write_tower(vision, tower, src, stage / run_writer.ENCODER_DIR, out_dtype)
     save_weights(projector(keep, config, out_dtype), stage / WEIGHTS_FILE)
     fmt = PROMPT_FORMATS[text_type]
     drop_cls = config.get("vision_feature_select_strategy", "default") == "default"
-    encoder = {"name": "clip", "args": {"hf_path": run_writer.ENCODER_DIR, "select_layer": layer, "drop_cls": drop_cls}}
+    # the clip encoder takes a transformers directory as hf_path, rad-dino (any Dinov2Model) as path
+    path_key, name = ("hf_path", "clip") if tower_type == "clip_vision_model" else ("path", "rad-dino")
+    encoder = {"name": name, "args": {path_key: run_writer.ENCODER_DIR, "select_layer": layer, "drop_cls": drop_cls}}
     recipe = run_writer.base_recipe(
         f"{src.resolve().name}-imported", f"transformers LLaVA directory {src.resolve().name}, imported", "",
         encoder, {"name": "mlp2x_gelu", "args": {}}, fmt,

@@ -17,47 +17,24 @@ known; the template's exact spacing follows published_checkpoints.md §4.3 (doub
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import torch
 
-from radzoo.runs.importers import run_writer
-from radzoo.runs.importers.llava_hf import llm_name, strip_prefix
-from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
+from radzoo.importers import run_writer
+from radzoo.importers.llava_hf import llm_name, strip_prefix
+from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
+from radzoo.importers.run_writer import ImportInfo, ReleaseError
+from radzoo.importers.towers import write_dinov2_tower
 
 HUB_ID = "microsoft/maira-2"
 SYSTEM = "You are an expert radiology assistant tasked with interpreting a chest X-ray study."
 TASK = ("Provide a structured description of the findings in the radiology study in comparison to the prior "
         "frontal image. INDICATION: {indication} TECHNIQUE: N/A COMPARISON: N/A")
-# backbone-only fields of the Dinov2 vision_config; the rest is a Dinov2Model config
-BACKBONE_FIELDS = ("out_features", "out_indices", "stage_names", "apply_layernorm", "reshape_hidden_states",
-                   "model_type", "architectures", "_name_or_path", "transformers_version")
-
-
 def maira_prompt(indication: str) -> str:
     """The frontal-only reporting prompt, as the chat template renders it (MAIRA's image slot is ``<image>``)."""
     task = TASK.format(indication=indication)
     return f"{SYSTEM}  USER:  Given the current frontal image only<image> {task} ASSISTANT:"
-
-
-def write_dinov2_tower(vision: dict, tower: dict[str, torch.Tensor], src: Path, out_dir: Path,
-                       dtype: torch.dtype | None) -> None:
-    """A ``Dinov2Model`` directory with the backbone's weights (loaded strictly) and the release's processor."""
-    from transformers import Dinov2Config, Dinov2Model
-
-    model = Dinov2Model(Dinov2Config(**{k: v for k, v in vision.items() if k not in BACKBONE_FIELDS}))
-    try:
-        missing, unexpected = model.load_state_dict(tower, strict=False)
-    except RuntimeError as exc:
-        raise ReleaseError(f"the vision tower does not fit its vision_config: {' '.join(str(exc).split())[:300]}") \
-            from None
-    if missing or unexpected:
-        raise ReleaseError(f"the vision tower does not fit its vision_config: missing {missing[:3]}, "
-                           f"unexpected {unexpected[:3]}")
-    model.to(dtype or next(iter(tower.values())).dtype).save_pretrained(out_dir)
-    shutil.copyfile(src / "preprocessor_config.json", out_dir / "preprocessor_config.json")
 
 
 def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None) -> ImportInfo:

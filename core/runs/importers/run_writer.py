@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -136,6 +137,9 @@ def write_run(fmt: str, importer: Callable[..., ImportInfo], src: Path, out: Pat
         save_recipe(OmegaConf.create(info.recipe), stage / "recipe.yaml")
         _check_parts(stage)
         write_json_atomic(stage / PROVENANCE_FILE, _provenance(fmt, info, src, base_llm, dtype))
+        umask = os.umask(0)
+        os.umask(umask)
+        stage.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory gets the usual permissions
         if out.exists():
             out.rmdir()  # empty, checked above
         stage.rename(out)
