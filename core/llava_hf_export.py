@@ -117,12 +117,14 @@ def _generation_config(recipe: Any, tokenizer: Any, image_id: int) -> Any:
 
 
 def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
-    """Load the written directory with transformers; its image features and prompt ids must be radzoo's."""
+    """Load the written directory with transformers; its pixels, image features and prompt ids must be radzoo's."""
     from PIL import Image
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
     processor = AutoProcessor.from_pretrained(out, backend="pil")
-    probe = Image.fromarray((torch.rand(41, 37, generator=torch.Generator().manual_seed(0)) * 255)
+    # square: transformers' centre crop floors the offset where torchvision rounds it (one pixel apart when
+    # the resized long side exceeds the crop by 3 mod 4 pixels), so only the resize and normalisation are probed
+    probe = Image.fromarray((torch.rand(45, 45, generator=torch.Generator().manual_seed(0)) * 255)
                             .to(torch.uint8).numpy())
     check_prompt_ids(model, processor, image_id, tokens, probe)
     pixels = processor.image_processor(images=probe, return_tensors="pt").pixel_values
@@ -130,10 +132,11 @@ def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
     with torch.no_grad():
         theirs = llava.model.get_image_features(pixel_values=pixels.to(llava.dtype)).pooler_output
         theirs = torch.cat(list(theirs)) if isinstance(theirs, (list, tuple)) else theirs
-        ours = model.encode_images(pixels)
-    if theirs.reshape(ours.shape).float().sub(ours.float()).abs().max() > 1e-3 * max(1.0, ours.abs().max()):
-        raise ExportRefused("the exported model's image features differ from the run's (a tower this converter "
-                            "does not map exactly); nothing was written")
+        ours = model.encode_images(model.encoder.image_transform(False)(probe)[None])  # radzoo's own pixels
+    if theirs.numel() != ours.numel() or (theirs.reshape(ours.shape).float() - ours.float()).abs().max() > 1e-3 * max(
+            1.0, float(ours.abs().max())):
+        raise ExportRefused("the exported processor and tower give other image features than the run (a tower "
+                            "or transform this converter does not map exactly); nothing was written")
     del llava
 
 
@@ -170,6 +173,9 @@ def export_llava_hf(run_dir: str | Path, out: str | Path, log: Any = print) -> L
                 "instruction": model.prompt.instruction,
                 "instruction_with_indication": model.prompt.instruction_with_indication,
                 "load_processor_with": 'AutoProcessor.from_pretrained(DIR, backend="pil")',
+                "crop_note": "transformers centre-crops at floor((long - crop) / 2), radzoo (torchvision) at "
+                             "round-half-even: where the resized long side exceeds the crop by 3 mod 4 pixels the "
+                             "crop is one pixel apart",
                 "vllm_servable": not problems, "vllm_problems": problems}
         (partial / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         _verify(partial, model, image_id, tokens)
