@@ -140,7 +140,7 @@ def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
     del llava
 
 
-def export_llava_hf(run_dir: str | Path, out: str | Path, log: Any = print) -> LlavaExport:
+def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
     """Convert a run to a LlavaForConditionalGeneration directory at ``out`` (see the module doc)."""
     from transformers import LlavaForConditionalGeneration
 
