@@ -2,7 +2,8 @@
 
 Layout of OUT (``save_pretrained`` of the model, its processor and generation config):
     config.json, model.safetensors   vision_tower.*, multi_modal_projector.linear_{1,2}.*, language_model.*
-                                     (LoRA merged; transformers 5 writes this pre-4.52 layout for every version)
+                                     (LoRA merged; the pre-4.52 layout every transformers version and vLLM read;
+                                     a CLIP/SigLIP tower under vision_tower.vision_model.* as LLaVA-1.5's)
     preprocessor_config.json, processor_config.json, tokenizer files, chat_template.jinja
     generation_config.json           the recipe's decoding settings; the added <image> id is suppressed
     radzoo_export.json               source run, the recipe's instruction(s), the vLLM verdict
@@ -105,6 +106,28 @@ def _llava_config(tower: ConvertedTower, lm: Any, vocab: int, image_id: int, tok
     return config
 
 
+def classic_tower_keys(out: Path, model_type: str) -> None:
+    """Put back the ``vision_model.`` level that transformers 5 leaves out of a saved CLIP/SigLIP tower:
+    transformers 4 and vLLM need it, transformers 5 reads both."""
+    from safetensors.torch import load_file, save_file
+
+    if model_type not in VLLM_TOWERS:
+        return
+
+    def classic(key: str) -> str:
+        flat = key.startswith("vision_tower.") and not key.startswith("vision_tower.vision_model.")
+        return key.replace("vision_tower.", "vision_tower.vision_model.", 1) if flat else key
+
+    for file in sorted(out.glob("*.safetensors")):
+        tensors = load_file(str(file))
+        save_file({classic(k): v for k, v in tensors.items()}, str(file), metadata={"format": "pt"})
+    index = out / "model.safetensors.index.json"
+    if index.is_file():  # a sharded save
+        data = json.loads(index.read_text())
+        data["weight_map"] = {classic(k): v for k, v in data["weight_map"].items()}
+        index.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
 def _generation_config(recipe: Any, tokenizer: Any, image_id: int) -> Any:
     from transformers import GenerationConfig
 
@@ -165,6 +188,7 @@ def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
     llava.load_state_dict(state, strict=True, assign=True)
     try:
         llava.save_pretrained(partial)
+        classic_tower_keys(partial, config.vision_config.model_type)
         processor.save_pretrained(partial)
         _generation_config(recipe, processor.tokenizer, image_id).save_pretrained(partial)
         problems = vllm_problems(config)

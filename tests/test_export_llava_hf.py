@@ -131,6 +131,7 @@ def test_export_is_the_llava_layout_with_lora_merged(exported):
     # transformers 5 saves LLaVA in the pre-4.52 key layout, which every version and vLLM's mapper load
     assert {".".join(k.split(".")[:2]) if k.startswith("language_model.") else k.split(".")[0] for k in weights} == {
         "vision_tower", "multi_modal_projector", "language_model.model", "language_model.lm_head"}
+    assert all(k.startswith("vision_tower.vision_model.") for k in weights if k.startswith("vision_tower."))
     assert {k for k in weights if "multi_modal_projector" in k} == {
         f"multi_modal_projector.linear_{i}.{p}" for i in (1, 2) for p in ("weight", "bias")}
     assert not any("lora_" in k for k in weights)
