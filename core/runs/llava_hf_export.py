@@ -2,7 +2,8 @@
 
 Layout of OUT (``save_pretrained`` of the model, its processor and generation config):
     config.json, model.safetensors   vision_tower.*, multi_modal_projector.linear_{1,2}.*, language_model.*
-                                     (LoRA merged; transformers 5 writes this pre-4.52 layout for every version)
+                                     (LoRA merged; the pre-4.52 layout every transformers version and vLLM read;
+                                     a CLIP/SigLIP tower under vision_tower.vision_model.* as LLaVA-1.5's)
     preprocessor_config.json, processor_config.json, tokenizer files, chat_template.jinja
     generation_config.json           the recipe's decoding settings; the added <image> id is suppressed
     radzoo_export.json               source run, the recipe's instruction(s), the vLLM verdict
@@ -106,6 +107,28 @@ def _llava_config(tower: ConvertedTower, lm: Any, vocab: int, image_id: int, tok
     return config
 
 
+def classic_tower_keys(out: Path, model_type: str) -> None:
+    """Put back the ``vision_model.`` level that transformers 5 leaves out of a saved CLIP/SigLIP tower:
+    transformers 4 and vLLM need it, transformers 5 reads both."""
+    from safetensors.torch import load_file, save_file
+
+    if model_type not in VLLM_TOWERS:
+        return
+
+    def classic(key: str) -> str:
+        flat = key.startswith("vision_tower.") and not key.startswith("vision_tower.vision_model.")
+        return key.replace("vision_tower.", "vision_tower.vision_model.", 1) if flat else key
+
+    for file in sorted(out.glob("*.safetensors")):
+        tensors = load_file(str(file))
+        save_file({classic(k): v for k, v in tensors.items()}, str(file), metadata={"format": "pt"})
+    index = out / "model.safetensors.index.json"
+    if index.is_file():  # a sharded save
+        data = json.loads(index.read_text())
+        data["weight_map"] = {classic(k): v for k, v in data["weight_map"].items()}
+        index.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
 def _generation_config(recipe: Any, tokenizer: Any, image_id: int) -> Any:
     from transformers import GenerationConfig
 
@@ -118,12 +141,14 @@ def _generation_config(recipe: Any, tokenizer: Any, image_id: int) -> Any:
 
 
 def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
-    """Load the written directory with transformers; its image features and prompt ids must be radzoo's."""
+    """Load the written directory with transformers; its pixels, image features and prompt ids must be radzoo's."""
     from PIL import Image
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
     processor = AutoProcessor.from_pretrained(out, backend="pil")
-    probe = Image.fromarray((torch.rand(41, 37, generator=torch.Generator().manual_seed(0)) * 255)
+    # square: transformers' centre crop floors the offset where torchvision rounds it (one pixel apart when
+    # the resized long side exceeds the crop by 3 mod 4 pixels), so only the resize and normalisation are probed
+    probe = Image.fromarray((torch.rand(45, 45, generator=torch.Generator().manual_seed(0)) * 255)
                             .to(torch.uint8).numpy())
     check_prompt_ids(model, processor, image_id, tokens, probe)
     pixels = processor.image_processor(images=probe, return_tensors="pt").pixel_values
@@ -131,14 +156,15 @@ def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
     with torch.no_grad():
         theirs = llava.model.get_image_features(pixel_values=pixels.to(llava.dtype)).pooler_output
         theirs = torch.cat(list(theirs)) if isinstance(theirs, (list, tuple)) else theirs
-        ours = model.encode_images(pixels)
-    if theirs.reshape(ours.shape).float().sub(ours.float()).abs().max() > 1e-3 * max(1.0, ours.abs().max()):
-        raise ExportRefused("the exported model's image features differ from the run's (a tower this converter "
-                            "does not map exactly); nothing was written")
+        ours = model.encode_images(model.encoder.image_transform(False)(probe)[None])  # radzoo's own pixels
+    if theirs.numel() != ours.numel() or (theirs.reshape(ours.shape).float() - ours.float()).abs().max() > 1e-3 * max(
+            1.0, float(ours.abs().max())):
+        raise ExportRefused("the exported processor and tower give other image features than the run (a tower "
+                            "or transform this converter does not map exactly); nothing was written")
     del llava
 
 
-def export_llava_hf(run_dir: str | Path, out: str | Path, log: Any = print) -> LlavaExport:
+def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
     """Convert a run to a LlavaForConditionalGeneration directory at ``out`` (see the module doc)."""
     from transformers import LlavaForConditionalGeneration
 
@@ -163,6 +189,7 @@ def export_llava_hf(run_dir: str | Path, out: str | Path, log: Any = print) -> L
     llava.load_state_dict(state, strict=True, assign=True)
     try:
         llava.save_pretrained(partial)
+        classic_tower_keys(partial, config.vision_config.model_type)
         processor.save_pretrained(partial)
         _generation_config(recipe, processor.tokenizer, image_id).save_pretrained(partial)
         problems = vllm_problems(config)
@@ -171,6 +198,9 @@ def export_llava_hf(run_dir: str | Path, out: str | Path, log: Any = print) -> L
                 "instruction": model.prompt.instruction,
                 "instruction_with_indication": model.prompt.instruction_with_indication,
                 "load_processor_with": 'AutoProcessor.from_pretrained(DIR, backend="pil")',
+                "crop_note": "transformers centre-crops at floor((long - crop) / 2), radzoo (torchvision) at "
+                             "round-half-even: where the resized long side exceeds the crop by 3 mod 4 pixels the "
+                             "crop is one pixel apart",
                 "vllm_servable": not problems, "vllm_problems": problems}
         (partial / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         _verify(partial, model, image_id, tokens)

@@ -22,14 +22,18 @@ def image_processor(encoder: Any) -> Any:
     """A CLIP image processor doing radzoo's transform: bicubic short-side resize, centre crop, mean/std.
 
     Its PIL backend resizes as radzoo does (torchvision on PIL images); load it with ``backend="pil"``.
+    A grayscale encoder's mean/std go on all three channels (the tower reads RGB, see ``as_rgb``).
     """
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
     size = int(encoder.image_size)
+    mean, std = list(encoder.mean), list(encoder.std)
+    if len(mean) == 1:
+        mean, std = mean * 3, std * 3
     return CLIPImageProcessorPil(
         do_resize=True, size={"shortest_edge": size}, resample=3, do_center_crop=True,
         crop_size={"height": size, "width": size}, do_rescale=True, rescale_factor=1 / 255, do_normalize=True,
-        image_mean=list(encoder.mean), image_std=list(encoder.std), do_convert_rgb=encoder.in_chans == 3)
+        image_mean=mean, image_std=std, do_convert_rgb=True)
 
 
 def with_image_token(tokenizer: Any) -> tuple[Any, int]:

@@ -15,6 +15,10 @@ import torch
 
 # transformers vision config model_type -> the name LLaVA users know it by
 TOWER_KINDS = {"clip_vision_model": "CLIP", "siglip_vision_model": "SigLIP", "dinov2": "DINOv2"}
+# PIL's RGB -> L weights: spread over three channels, a 1-channel patch embedding gives on the RGB copy of a
+# grey image (three equal channels) exactly what it gave on the grey image
+LUMA = (0.299, 0.587, 0.114)
+PATCH_WEIGHTS = ("embeddings.patch_embedding.weight", "embeddings.patch_embeddings.projection.weight")
 
 
 class ExportRefused(ValueError):
@@ -177,14 +181,23 @@ def from_timm_dinov2(encoder: Any, name: str) -> ConvertedTower:
     return ConvertedTower(config, state, encoder.layer_index - depth, _strategy(encoder.drop_cls, prefix, what), 1)
 
 
+def as_rgb(tower: ConvertedTower) -> ConvertedTower:
+    """A 1-channel (grayscale) tower as a 3-channel one that reads the RGB copy of a grey image (LUMA)."""
+    if int(tower.config.num_channels) == 3:
+        return tower
+    key = next(k for k in PATCH_WEIGHTS if k in tower.state)
+    weight = tower.state[key]
+    tower.state[key] = torch.cat([weight * c for c in LUMA], dim=1)
+    tower.config.num_channels = 3
+    return tower
+
+
 def convert_tower(encoder: Any, name: str) -> ConvertedTower:
-    """The transformers form of a radzoo encoder, or ExportRefused saying why there is none."""
+    """The transformers form of a radzoo encoder (3-channel), or ExportRefused saying why there is none."""
     kind = type(encoder).__name__
-    if kind == "HFVisionEncoder":
-        return from_transformers(encoder, name)
-    if kind == "OpenClipViTEncoder":
-        return from_open_clip(encoder, name)
-    if kind == "TimmEncoder":
-        return from_timm_dinov2(encoder, name)
+    converters = {"HFVisionEncoder": from_transformers, "OpenClipViTEncoder": from_open_clip,
+                  "TimmEncoder": from_timm_dinov2}
+    if kind in converters:
+        return as_rgb(converters[kind](encoder, name))
     raise ExportRefused(f"encoder {name!r} ({kind}) has no transformers equivalent; the LLaVA export converts "
                         "CLIP, SigLIP and DINOv2 towers")

@@ -53,7 +53,7 @@ def _tiny_towers(root: Path) -> dict[str, str]:
     return {
         "hf-clip": f"{{name: clip, args: {{hf_path: {root / 'clip'}, select_layer: -2}}}}",
         "timm-dinov2": "{name: timm, args: {model_name: vit_small_patch14_dinov2, image_size: 28, embed_dim: 32, "
-                       "depth: 3, num_heads: 2, select_layer: -2, seed: 1}}",
+                       "depth: 3, num_heads: 2, select_layer: -2, seed: 1, in_chans: 1}}",  # grayscale
         "open-clip": f"{{name: clip, args: {{path: {root / 'open_clip'}, select_layer: -1, drop_cls: false}}}}",
         "rad-dino": f"{{name: rad-dino, args: {{path: {root / 'rad-dino'}, select_layer: -2}}}}",
     }
@@ -131,6 +131,7 @@ def test_export_is_the_llava_layout_with_lora_merged(exported):
     # transformers 5 saves LLaVA in the pre-4.52 key layout, which every version and vLLM's mapper load
     assert {".".join(k.split(".")[:2]) if k.startswith("language_model.") else k.split(".")[0] for k in weights} == {
         "vision_tower", "multi_modal_projector", "language_model.model", "language_model.lm_head"}
+    assert all(k.startswith("vision_tower.vision_model.") for k in weights if k.startswith("vision_tower."))
     assert {k for k in weights if "multi_modal_projector" in k} == {
         f"multi_modal_projector.linear_{i}.{p}" for i in (1, 2) for p in ("weight", "bias")}
     assert not any("lora_" in k for k in weights)
@@ -148,7 +149,7 @@ def test_export_is_the_llava_layout_with_lora_merged(exported):
 
 
 def test_export_prints_whether_vllm_can_serve_it(exported):
-    assert "vLLM: can serve it (CLIP tower, 2-layer projector, 3 channels)" in exported["hf-clip"]["stdout"]
+    assert "vLLM: can serve it (CLIP tower, 2-layer projector, 3 channels" in exported["hf-clip"]["stdout"]
     dino = exported["timm-dinov2"]["stdout"]
     assert "vLLM: cannot serve it" in dino and "dinov2 tower" in dino
     info = json.loads((exported["rad-dino"]["out"] / "radzoo_export.json").read_text())
@@ -173,3 +174,41 @@ def test_unconvertible_parts_are_refused_in_one_line(towers, tmp_path, capsys, e
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("radzoo export: error:")]
     assert len(errors) == 1 and expected in errors[0]
     assert not out.exists() and not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("drop_cls", [False, True])
+def test_a_siglip_tower_gives_llava_the_encoders_features(drop_cls):
+    """SigLIP (no CLS token): no plugin builds one yet, so the converter is checked on an encoder directly."""
+    from transformers import (
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        SiglipVisionConfig,
+        SiglipVisionModel,
+    )
+
+    from radzoo.runs.llava_hf_export import projector_state
+    from radzoo.runs.llava_hf_towers import convert_tower
+    from radzoo.plugins.adapters.modules import MLPAdapter
+    from radzoo.plugins.encoders.hf_encoders import HFVisionEncoder
+
+    torch.manual_seed(0)
+    siglip = SiglipVisionModel(SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                                                  num_attention_heads=2, image_size=28, patch_size=7)).eval()
+    encoder = HFVisionEncoder(siglip, 28, (0.5,) * 3, (0.5,) * 3, select_layer=-2, drop_cls=drop_cls)
+    adapter = MLPAdapter(32, 16)
+    tower = convert_tower(encoder, "siglip")
+    assert (tower.kind, tower.additional_tokens) == ("SigLIP", 0)
+    config = LlavaConfig(vision_config=tower.config, text_config=LlamaConfig(
+        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2),
+        image_token_index=63, vision_feature_layer=tower.feature_layer,
+        vision_feature_select_strategy=tower.select_strategy)
+    llava = LlavaForConditionalGeneration(config).eval()
+    llava.model.vision_tower.load_state_dict(tower.state)
+    assert not llava.load_state_dict(projector_state(adapter, "mlp2x_gelu"), strict=False).unexpected_keys
+    pixels = torch.randn(2, 3, 28, 28)
+    with torch.no_grad():
+        theirs = llava.model.get_image_features(pixel_values=pixels).pooler_output
+        ours = adapter(encoder(pixels))
+    assert torch.allclose(torch.stack(list(theirs)) if isinstance(theirs, (list, tuple)) else theirs, ours,
+                          atol=1e-5)

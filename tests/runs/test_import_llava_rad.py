@@ -105,8 +105,8 @@ def imported(replica):
     """
     import open_clip.model
 
-    from radzoo.generate import load_model
-    from radzoo.importers import import_release
+    from radzoo.generation.pipeline import load_model
+    from radzoo.runs.importers import import_release
 
     def no_text_tower(*args, **kwargs):
         raise AssertionError("the BiomedBERT text tower was built")

@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 
 import pytest
 import torch
-
-# `radzoo import` is built on the i14-import branch; this guard goes once both branches are merged
-if importlib.util.find_spec("radzoo.runs.importers") is None:
-    pytest.skip("radzoo.importers (radzoo import llava-hf) is not in this tree yet", allow_module_level=True)
 
 VICUNA_TEMPLATE = ("{% for m in messages %}{% if m.role == 'system' %}{{ m.content }} {% elif m.role == 'user' %}"
                    "USER: {% if m.content is string %}{{ m.content }}{% else %}{% for p in m.content %}"

@@ -61,9 +61,11 @@ def test_training_starts_from_the_runs_weights(data, earlier_run, studies, tmp_p
 
     out = tmp_path / "continued"
     # a zero learning rate: the continued run must be exactly the earlier one (its LoRA merged, a fresh LoRA at 0)
-    assert main(["train", "demo/llava-rad", *QUICK, f"data.path={data}", "stages.0.lr=0.0", "stages.1.lr=0.0",
-                 "--init", str(earlier_run), "--out", str(out)]) == 0
+    command = ["train", "demo/llava-rad", *QUICK, f"data.path={data}", "stages.0.lr=0.0", "stages.1.lr=0.0",
+               "--out", str(out)]
+    assert main([*command, "--init", str(earlier_run), "--stop-after-steps", "1"]) == 0
     assert json.loads((out / "init.json").read_text())["init"] == str(earlier_run.resolve())
+    assert main([*command, "--resume"]) == 0  # the resumed run starts from the recorded --init run again
     stored = load_file(str(out / "model.safetensors"))
     assert any(k.endswith("q_proj.base_layer.weight") for k in stored), "the merged LM weights must be stored"
     earlier = _reports(earlier_run, studies, tmp_path / "earlier.jsonl")

@@ -39,6 +39,6 @@ def import_release(fmt: str, src: str | Path, out: str | Path, base_llm: str | P
 
     if fmt not in FORMATS:
         raise InputError(f"unknown import format {fmt!r}; formats: {', '.join(FORMATS)}")
-    module = importlib.import_module(f"radzoo.importers.{FORMATS[fmt]}")
+    module = importlib.import_module(f"radzoo.runs.importers.{FORMATS[fmt]}")
     return write_run(fmt, module.import_into, Path(src).expanduser(), Path(out).expanduser(),
                      Path(base_llm).expanduser() if base_llm is not None else None, dtype)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from radzoo.importers import run_writer
-from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.importers.run_writer import ImportInfo, ReleaseError
-from radzoo.importers.towers import write_clip_tower, write_dinov2_tower
+from radzoo.runs.importers import run_writer
+from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
+from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
+from radzoo.runs.importers.towers import write_clip_tower, write_dinov2_tower
 
 HUB_ID = "llava-hf/llava-1.5-7b-hf"
 # text model_type -> the radzoo prompt format its LLaVA releases were trained with

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import torch
 
-from radzoo.importers import run_writer
-from radzoo.importers.llava_hf import llm_name, strip_prefix
-from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.importers.run_writer import ImportInfo, ReleaseError
-from radzoo.importers.towers import write_dinov2_tower
+from radzoo.runs.importers import run_writer
+from radzoo.runs.importers.llava_hf import llm_name, strip_prefix
+from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
+from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
+from radzoo.runs.importers.towers import write_dinov2_tower
 
 HUB_ID = "microsoft/maira-2"
 SYSTEM = "You are an expert radiology assistant tasked with interpreting a chest X-ray study."

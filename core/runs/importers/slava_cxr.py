@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from radzoo.importers import run_writer
-from radzoo.importers.llava_rad import projector_state
-from radzoo.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.importers.run_writer import ImportInfo, ReleaseError
-from radzoo.importers.towers import write_clip_tower
+from radzoo.runs.importers import run_writer
+from radzoo.runs.importers.llava_rad import projector_state
+from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
+from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
+from radzoo.runs.importers.towers import write_clip_tower
 
 HUB_ID = "bluesky333/SLaVA-CXR"
 NOT_LLM = ("model.vision_tower.", "model.mm_projector.")
