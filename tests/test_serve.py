@@ -80,6 +80,23 @@ def test_concurrent_requests_are_batched_and_equal_radzoo_generate(server, cases
     assert max(int(size) for size in after) <= 4  # --max-batch-size
 
 
+def test_smaller_max_tokens_in_one_batch_give_prefixes_of_the_report(server, cases):
+    client = server.client()
+    case = cases[5]
+    budgets = [3, 7, 11, None]
+    with ThreadPoolExecutor(max_workers=len(budgets)) as pool:
+        answers = list(pool.map(lambda n: ask(client, case, **({"max_tokens": n} if n else {})), budgets))
+    assert answers[-1].choices[0].message.content == case.expected
+    for budget, answer in zip(budgets[:-1], answers[:-1], strict=True):
+        text = answer.choices[0].message.content
+        assert answer.usage.completion_tokens <= budget
+        assert answer.choices[0].finish_reason == "length" or text == case.expected
+        # a cut can end inside a multi-byte character, which decodes as U+FFFD
+        assert case.expected.startswith(text.rstrip("\ufffd").rstrip()), (budget, text)
+    lengths = [len(a.choices[0].message.content) for a in answers]
+    assert lengths == sorted(lengths) and lengths[0] < lengths[-1]
+
+
 def test_streamed_tokens_join_to_the_report(server, cases):
     client = server.client()
     for case in cases[:2]:
