@@ -3,159 +3,38 @@
 
 from __future__ import annotations
 
-import base64
-import csv
 import http.client
 import io
 import json
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import openai
 import pydicom
 import pytest
-from PIL import Image
+from serve_process import (
+    KEY,
+    MAX_BYTES,
+    MAX_PIXELS,
+    MODEL,
+    TOKENS,
+    Case,
+    ServerProcess,
+    ask,
+    data_url,
+    png_bytes,
+    raw_request,
+    user_message,
+    write_cases,
+)
 from test_data_images import write_dicom
-
-from radzoo.cli import main as radzoo_main
-
-RECIPE = "demo/llava-rad"
-MODEL = "demo-llava-rad"
-TOKENS = 16
-KEY_ENV = "RADZOO_SERVE_TEST_KEY"
-KEY = "sk-test-" + secrets.token_hex(16)
-MAX_BYTES = 200_000
-MAX_PIXELS = 1_000_000
-INDICATIONS = [None, "cough", "fever and shortness of breath for three days", None, "chest pain", "fall"]
-
-
-@dataclass
-class Case:
-    """An image as a data: URL, its indication and the report `radzoo generate` wrote for it."""
-
-    study_id: str
-    url: str
-    indication: str | None
-    expected: str
-
-
-def data_url(data: bytes, media: str = "image/png") -> str:
-    return f"data:{media};base64,{base64.b64encode(data).decode()}"
-
-
-def png_bytes(pixels: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def raw_request(base: str, method: str, path: str, body: bytes | None = None,
-                key: str | None = KEY) -> tuple[int, dict]:
-    """(status, JSON body) of a plain HTTP request: for what the openai client cannot send."""
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {})
-    request = urllib.request.Request(base + path, data=body, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def user_message(url: str | None, indication: str | None = None, extra: list | None = None) -> list[dict]:
-    parts: list[dict] = [] if url is None else [{"type": "image_url", "image_url": {"url": url}}]
-    if indication:
-        parts.append({"type": "text", "text": indication})
-    return [{"role": "user", "content": parts + (extra or [])}]
-
-
-class ServerProcess:
-    """``radzoo serve`` in a subprocess on a free 127.0.0.1 port, its stdout and stderr in one log file."""
-
-    def __init__(self, log_path: Path, *args: str, tokens: int = TOKENS) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        env = {**os.environ, KEY_ENV: KEY, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-        with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "radzoo.cli", "serve", RECIPE, f"generation.max_new_tokens={tokens}",
-                 "--port", str(self.port), "--api-key-env", KEY_ENV, *args],
-                stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"server exited early:\n{self.log()}"
-            try:
-                if raw_request(self.base, "GET", "/health")[0] == 200:
-                    return
-            except OSError:  # not listening yet
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise AssertionError(f"server did not come up in 180 s:\n{self.log()}")
-
-    def client(self, key: str = KEY) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.base}/v1", api_key=key, max_retries=0, timeout=120)
-
-    def health(self) -> dict:
-        return raw_request(self.base, "GET", "/health")[1]
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory) -> list[Case]:
-    """Six images (PNG, JPEG, DICOM; varied indications) and `radzoo generate`'s JSONL reports for them."""
-    folder = tmp_path_factory.mktemp("serve_images")
-    rng = np.random.default_rng(0)
-    rows, urls = [], {}
-    for i, indication in enumerate(INDICATIONS):
-        pixels = (rng.random((72 + 4 * i, 64)) * 255).astype("uint8")
-        if i == 2:
-            path = folder / f"img{i}.jpg"
-            Image.fromarray(pixels).save(path, format="JPEG", quality=90)
-            urls[f"s{i}"] = data_url(path.read_bytes(), "image/jpeg")
-        elif i == 4:
-            path = write_dicom(folder / f"img{i}.dcm", pixels.astype(np.uint16) * 16, bits_stored=12)
-            urls[f"s{i}"] = data_url(path.read_bytes(), "application/dicom")
-        else:
-            path = folder / f"img{i}.png"
-            path.write_bytes(png_bytes(pixels))
-            urls[f"s{i}"] = data_url(path.read_bytes())
-        rows.append({"id": f"s{i}", "image": str(path), "report": "x", "indication": indication or ""})
-    table = folder / "studies.csv"
-    with open(table, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    out = folder / "preds.jsonl"
-    assert radzoo_main(["generate", RECIPE, f"generation.max_new_tokens={TOKENS}", "--data", str(table),
-                        "--format", "csv", "--split", "all", "--out", str(out)]) == 0
-    records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(records) == len(INDICATIONS)
-    return [Case(r["id"], urls[r["id"]], INDICATIONS[int(r["id"][1:])], r["prediction"]) for r in records]
+    return write_cases(tmp_path_factory.mktemp("serve_images"))
 
 
 @pytest.fixture(scope="module")
@@ -165,10 +44,6 @@ def server(tmp_path_factory):
                            "--max-image-pixels", str(MAX_PIXELS))
     yield served
     served.stop()
-
-
-def ask(client: openai.OpenAI, case: Case, **kwargs) -> openai.types.chat.ChatCompletion:
-    return client.chat.completions.create(model=MODEL, messages=user_message(case.url, case.indication), **kwargs)
 
 
 def test_models_lists_the_served_model_and_its_weights(server):
@@ -203,6 +78,23 @@ def test_concurrent_requests_are_batched_and_equal_radzoo_generate(server, cases
     batched = {int(size): n - before.get(size, 0) for size, n in after.items() if int(size) > 1}
     assert any(n > 0 for n in batched.values()), f"no batch of more than one request: {after}"
     assert max(int(size) for size in after) <= 4  # --max-batch-size
+
+
+def test_smaller_max_tokens_in_one_batch_give_prefixes_of_the_report(server, cases):
+    client = server.client()
+    case = cases[5]
+    budgets = [3, 7, 11, None]
+    with ThreadPoolExecutor(max_workers=len(budgets)) as pool:
+        answers = list(pool.map(lambda n: ask(client, case, **({"max_tokens": n} if n else {})), budgets))
+    assert answers[-1].choices[0].message.content == case.expected
+    for budget, answer in zip(budgets[:-1], answers[:-1], strict=True):
+        text = answer.choices[0].message.content
+        assert answer.usage.completion_tokens <= budget
+        assert answer.choices[0].finish_reason == "length" or text == case.expected
+        # a cut can end inside a multi-byte character, which decodes as U+FFFD
+        assert case.expected.startswith(text.rstrip("\ufffd").rstrip()), (budget, text)
+    lengths = [len(a.choices[0].message.content) for a in answers]
+    assert lengths == sorted(lengths) and lengths[0] < lengths[-1]
 
 
 def test_streamed_tokens_join_to_the_report(server, cases):
@@ -313,59 +205,3 @@ def test_client_leaving_mid_stream_cancels_its_job(server, cases):
         time.sleep(0.1)
     assert server.health()["cancelled"] == cancelled + 1
     assert ask(server.client(), cases[3]).choices[0].message.content == cases[3].expected
-
-
-def test_sigterm_finishes_streams_in_flight_and_the_key_is_never_logged(tmp_path, cases):
-    server = ServerProcess(tmp_path / "server.log", "--max-batch-size", "4", tokens=96)
-    try:
-        client = server.client()
-        with pytest.raises(openai.AuthenticationError):
-            ask(server.client(key="sk-wrong-" + secrets.token_hex(8)), cases[0])
-        assert ask(client, cases[0]).choices[0].message.content  # a complete request before the signal
-        streams = [ask(client, case, stream=True, stream_options={"include_usage": True}) for case in cases[:3]]
-        firsts = [next(s) for s in streams]  # all three are in flight: their responses have started
-        assert all(f.choices[0].delta.role == "assistant" for f in firsts)
-        server.proc.send_signal(signal.SIGTERM)
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            rests = list(pool.map(list, streams))
-        for rest in rests:
-            finish = [c.choices[0].finish_reason for c in rest if c.choices and c.choices[0].finish_reason]
-            assert finish in (["stop"], ["length"]), "a stream in flight was cut off by SIGTERM"
-            assert rest[-1].usage.completion_tokens > 0
-        # uvicorn re-raises the signal once its shutdown is done, so the exit is by SIGTERM (or 0 on older ones)
-        assert server.proc.wait(timeout=60) in (0, -signal.SIGTERM)
-        with pytest.raises(OSError):  # no longer listening
-            raw_request(server.base, "GET", "/health")
-    finally:
-        server.stop()
-    log = server.log()
-    assert "Application shutdown complete" in log  # the batcher drained, then the process left
-    assert "POST /v1/chat/completions" in log and "401" in log  # the log did record the requests
-    assert KEY not in log and KEY[8:] not in log
-
-
-def test_serve_without_the_extra_names_it_in_one_line(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "fastapi", None)  # what a plain install without radzoo[serve] has
-    monkeypatch.delitem(sys.modules, "radzoo.serving.app", raising=False)
-    assert radzoo_main(["serve", RECIPE]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and 'pip install "radzoo[serve]"' in lines[0]
-
-
-def test_weights_origin_names_imported_exported_trained_and_untrained(tmp_path):
-    from radzoo.serving.served_model import weights_origin
-
-    imported, exported, trained = (tmp_path / name for name in ("imported", "exported", "trained"))
-    for folder in (imported, exported, trained):
-        folder.mkdir()
-        (folder / "recipe.yaml").write_text("name: x\n")
-    provenance = {"format": "llava-rad", "licence": "MSRLA", "files": [{"name": "adapter.bin", "sha256": "ab"}]}
-    (imported / "provenance.json").write_text(json.dumps(provenance))
-    (exported / "export.json").write_text("{}")
-    assert weights_origin(imported) == ("imported (llava-rad)", provenance)
-    assert weights_origin(exported) == ("export", None)
-    assert weights_origin(trained) == ("trained run", None)
-    assert weights_origin("demo/llava-rad") == ("recipe (untrained)", None)
-    (imported / "provenance.json").write_text("{torn")
-    with pytest.raises(ValueError, match="provenance.json cannot be read"):
-        weights_origin(imported)
