@@ -1,6 +1,6 @@
 """The model: build_model assembles encoder -> adapter -> LLM (RadiologyVLM); chat formats and prompting.
 
-``from radzoo.model.vlm import RadiologyVLM, build_model`` works; torch loads only when one of them is asked for.
+``from radzoo.model import RadiologyVLM, build_model`` works; torch loads only when one of them is asked for.
 """
 
 import importlib
