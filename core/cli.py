@@ -16,23 +16,10 @@ from typing import TextIO
 
 from radzoo.errors import is_user_error
 
-# subcommand -> module in radzoo.commands defining add_arguments(parser) and run(args) -> int
-COMMANDS = {
-    "plugins": "plugins",
-    "recipe": "recipe",
-    "build": "build",
-    "data": "data",
-    "train": "train",
-    "generate": "generate",
-    "export": "export",
-    "evaluate": "evaluate",
-    "label": "label",
-    "compare": "compare",
-    "demo": "demo",
-    "view": "view",
-    "import": "import_cmd",
-    "serve": "serve",
-}
+# the subcommands in --help order; each is a module in radzoo.commands with add_arguments(parser) and run(args)
+COMMAND_NAMES = ("plugins", "recipe", "build", "data", "train", "generate", "export", "evaluate", "label", "compare",
+                 "demo", "view", "import", "serve")
+COMMANDS = {name: "import_cmd" if name == "import" else name for name in COMMAND_NAMES}  # `import` is a keyword
 
 # errors a user can fix (radzoo.errors.RadzooError, a full disk, a missing permission) print as one line, the
 # traceback only with --debug; anything else is a bug in radzoo or a plugin: traceback and a request to report it
@@ -72,12 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"radzoo.commands.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"radzoo.commands.{module_name}":
-                continue  # a command not built yet
-            raise
+        module = importlib.import_module(f"radzoo.commands.{module_name}")
         doc = (module.__doc__ or "").strip()
         cmd = sub.add_parser(name, help=_first_sentence(doc), description=" ".join(doc.splitlines()) or None)
         module.add_arguments(cmd)
