@@ -21,6 +21,7 @@ _LAZY = {
     "get_plugins": "radzoo.components.discovery",
     "registries": "radzoo.components.discovery",
     "Registry": "radzoo.components.registry",
+    "lazy": "radzoo.components.registry",
     "evaluate": "radzoo.evaluation.pipeline",
     "train": "radzoo.training.pipeline",
     "generate": "radzoo.generation.pipeline",
