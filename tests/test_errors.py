@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 USER_BUILTINS = {"ValueError", "FileNotFoundError", "FileExistsError", "LookupError", "RuntimeError", "OSError",
                  "PermissionError", "ConnectionError"}
 # a caller's programming error (not reachable from a recipe or the CLI): the builtin is right there
-CALLER_ERRORS = {("core/model/vlm.py", "encode_images"), ("core/evaluation/statistics.py", "paired_bootstrap_test")}
+CALLER_ERRORS = {("core/model/vlm.py", "encode_images"), ("core/evaluation/statistics.py", "paired_bootstrap_test"),
+                 ("plugins/evaluators/cider_d.py", "cider_d_scores")}
 
 
 def failing_command(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-from radzoo.errors import InputError
+from radzoo.errors import InputError, RunFailedError
 from radzoo.serving.report_runner import ReportJob
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class DynamicBatcher(Generic[R]):
     async def submit(self, job: ReportJob) -> R | None:
         """Queue ``job`` and wait for its result; a cancelled wait (client gone) frees the job's batch slot."""
         if self._closing:
-            raise RuntimeError("the server is shutting down")
+            raise RunFailedError("the server is shutting down")
         future: asyncio.Future[R | None] = asyncio.get_running_loop().create_future()
         self._pending.append((job, future))
         self._arrived.set()
