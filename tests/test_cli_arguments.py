@@ -91,3 +91,29 @@ def test_an_evaluator_option_typo_gets_did_you_mean(tmp_path, capsys):
     assert code == 2
     assert "evaluator 'chexpert': no option 'uncertian'. Did you mean 'uncertain'?" in err
     assert "__init__" not in err
+
+
+def test_the_command_list_shows_whole_first_sentences(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listing = " ".join(capsys.readouterr().out.split())
+    assert ("demo The offline demo: synthetic CXRs, a shared encoder pre-training, the three demo recipes compared "
+            "with two reference rows (about 6 minutes on two CPU cores, no downloads).") in listing
+
+
+@pytest.mark.parametrize("command", [["train", "r", "--out", "o"], ["generate", "r", "--out", "o"],
+                                     ["compare", "r", "--out", "o"]])
+def test_threads_default_to_one_and_set_torch(command):
+    import torch
+
+    from radzoo.commands.threads_option import apply_threads
+
+    assert _parser().parse_args(command).threads == 1
+    before = torch.get_num_threads()
+    try:
+        apply_threads(_parser().parse_args([*command, "--threads", "2"]))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="--threads -1"):
+        apply_threads(_parser().parse_args([*command, "--threads", "-1"]))

@@ -237,8 +237,8 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     if studies is None:
         read = read_data(data if data is not None else recipe.data, split)
         studies = list(read.studies)
-        unread = [(where, f"{reason}: {detail}") for reason, items in sorted(read.skipped.items())
-                  for where, detail in items]
+        unread = [(where.removeprefix("study "), f"{reason}: {detail}")
+                  for reason, items in sorted(read.skipped.items()) for where, detail in items]
     ids = [str(s.id) for s in studies]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
@@ -292,5 +292,5 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     if own_group:
         torch.distributed.destroy_process_group()
     return GenerateResult(out=out, generated=len(todo) - len(failed), skipped=skipped, total=len(mine),
-                          repaired_bytes=repaired, failed=unread + failed)
+                          repaired_bytes=repaired, failed=failed + unread)
 

@@ -44,7 +44,12 @@ def require_strategy_package(strategy: str) -> None:
 
 def enable_gradient_checkpointing(model: RadiologyVLM) -> None:
     """Recompute activations in the backward pass (LLM and, when it trains, a timm encoder)."""
-    model.language_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    lm = model.language_model
+    # transformers 5 renamed it (the old name warns, and goes in v6); older releases only have the old one
+    if hasattr(lm, "activation_checkpointing_enable"):
+        lm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     inner = getattr(model.encoder, "model", None)
     if hasattr(inner, "set_grad_checkpointing"):
         inner.set_grad_checkpointing(True)

@@ -163,7 +163,8 @@ def test_generate_leaves_out_bad_images_counts_them_and_finishes_the_rest(mixed_
     argv = ["generate", "demo/llava-rad", *SHORT_GENERATION, "--data", mixed_csv, "--format", "csv",
             "--out", out, "--batch-size", "4"]
     message = cli_error(capsys, *argv, code=1)
-    assert message.startswith("radzoo generate: error: 8 studies left out (not written), e.g. study corrupt.png: "
+    # 8 images that fail to load, and the zero-byte file the reader already skipped
+    assert message.startswith("radzoo generate: error: 9 studies left out (not written), e.g. study corrupt.png: "
                               "data.csv line 5: image ")
     assert message.endswith("then rerun the same command to generate just those")
     assert [r["id"] for r in read_records(out)] == ["good.png", "rgba.png", "mono1.dcm"]
@@ -176,7 +177,7 @@ def test_generate_leaves_out_bad_images_counts_them_and_finishes_the_rest(mixed_
     finally:
         BAD["corrupt.png"][0](broken.parent)  # the module's other tests expect it broken
     assert code == 1 and "1 report generated, 3 already present" in stdout, err
-    assert "7 studies left out" in err
+    assert "8 studies left out" in err
     assert read_records(out)[:3] == done and read_records(out)[3]["id"] == "corrupt.png"
 
 
