@@ -26,6 +26,9 @@ def test_tiny_demo_shares_one_encoder_pre_training(tmp_path: Path, monkeypatch, 
     assert notes["demo-llava-rad"].startswith("synthetic CXR labels (")
     assert notes["demo-cxr-llava"].endswith("+ its own label stage")
     assert (tmp_path / "cache").is_dir() and json.loads((tmp_path / "demo" / "leaderboard.json").read_text())["rows"]
+    page = (tmp_path / "demo" / "viewer" / "index.html").read_text(encoding="utf-8")  # the demo writes the viewer
+    assert result.files["viewer"] == tmp_path / "demo" / "viewer" / "index.html" and all(r.name in page
+                                                                                        for r in result.rows)
 
     def no_training(*args, **kwargs):
         raise AssertionError("a rerun trained again instead of reusing the encoder and the runs")

@@ -42,7 +42,8 @@ def _cell(value: float, low: float, high: float) -> list[float | None]:
 def finding_tables(predictions: Mapping[str, Sequence[str]], references: Sequence[str], *, uncertain: str,
                    zero_division: float, resamples: int, seed: int) -> dict[str, Any]:
     """For the 14 and the 5 observations: rows (observations, then micro and macro averages) x systems x
-    measures, each [value, ci_low, ci_high]; uncertain labels count as ``uncertain`` says (as the leaderboard)."""
+    measures, each [value, ci_low, ci_high], and how many studies' references are positive for each
+    observation; uncertain labels count as ``uncertain`` says (as on the leaderboard)."""
     evaluator = CheXpertF1Evaluator(uncertain=uncertain, zero_division=zero_division)
     policy = POLICIES.index(uncertain)
     n = len(references)
@@ -55,6 +56,8 @@ def finding_tables(predictions: Mapping[str, Sequence[str]], references: Sequenc
     for name, reports in predictions.items():
         stats = evaluator.sample_stats(list(reports), list(references))[:, policy]  # [n, 14, 3]
         total = stats.sum(axis=0)
+        for key, rows in subsets.items():  # tp + fn: the reference's positives, the same for every system
+            tables[key]["reference_positives"] = [int(total[i, 0] + total[i, 2]) for i in rows]
         boot = (weights @ stats.reshape(n, -1)).reshape(resamples, len(OBSERVATIONS), 3)
         for key, rows in subsets.items():
             value, spread = _with_averages(total, rows, zero_division), _with_averages(boot, rows, zero_division)

@@ -10,12 +10,14 @@ function renderFindings() {
   out.replaceChildren(el("caption", {className: "visually-hidden",
     text: `${measure} per observation (rows) and system (columns), with 95% bootstrap CIs`}));
   out.append(el("thead", {}, el("tr", {}, el("th", {scope: "col", className: "name", text: "observation"}),
-    ...names.map(n => el("th", {scope: "col", text: n})))));
+    el("th", {scope: "col", text: "in references"}), ...names.map(n => el("th", {scope: "col", text: n})))));
   const body = el("tbody");
   table.rows.forEach((rowName, r) => {
     const cells = names.map(n => table.systems[n][measure][r]);
     const best = Math.max(...cells.map(c => (c[0] === null ? -1 : c[0])));
+    const positives = table.reference_positives[r];
     body.append(el("tr", {}, el("th", {scope: "row", className: "name", text: rowName}),
+      el("td", {text: positives === undefined ? "" : String(positives)}),
       ...cells.map(c => el("td", {className: c[0] !== null && c[0] === best ? "best" : null},
         withCi(c[0], c[1], c[2])))));
   });
@@ -28,7 +30,8 @@ function setUpFindings() {
   document.getElementById("findings-note").textContent = "Computed from the CheXpert labels of each report " +
     `against the reference's; uncertain labels count as ${DATA.findings.uncertain} (as on the leaderboard). ` +
     `[low, high]: 95% bootstrap CI over studies (${DATA.findings.resamples} resamples). ` +
-    "– : nothing to count (no positive label in the reports or the reference). Bold: best in the row.";
+    "– : nothing to count (no positive label in the reports or the reference). Bold: best in the row. " +
+    "in references: how many test studies' reference reports have the finding.";
   for (const id of ["finding-subset", "finding-measure"]) {
     document.getElementById(id).addEventListener("change", renderFindings);
   }
