@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from radzoo.checkpoint import WEIGHTS_FILE, load_trained_model, load_weights
+from radzoo.comparison.viewer.comparison_files import test_studies
 from radzoo.data.images import load_image
 from radzoo.data.labels import CHEXPERT_OBSERVATIONS
 from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports
-from radzoo.viewer.comparison_files import test_studies
+from radzoo.runs.store import WEIGHTS_FILE, load_trained_model, load_weights
 
 RESULTS = Path(__file__).parent / "results" / "encoder_probe.json"
 

@@ -213,8 +213,8 @@ def test_finding_tables_average_to_the_leaderboard_values(out) -> None:
             assert micro[0] == pytest.approx(row["metrics"][f"chexpert_micro_f1_{subset}"]["value"], abs=5e-4)
             assert macro[0] == pytest.approx(row["metrics"][f"chexpert_macro_f1_{subset}"]["value"], abs=5e-4)
             assert micro[1] <= micro[0] <= micro[2]
+    from radzoo.comparison.viewer.comparison_files import test_studies
     from radzoo.plugins.evaluators.chexpert_labeler import label_reports
-    from radzoo.viewer.comparison_files import test_studies
 
     labels = label_reports([s.report or "" for s in test_studies(out)])
     table = data["findings"]["tables"]["14"]
