@@ -47,5 +47,5 @@ def small_comparison(root: Path) -> Path:
             for name in SHIFTS]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(importlib.import_module("radzoo.comparison.pipeline"), "run_recipe", _fake_run_recipe)
-        compare(cfgs, root / "out", bootstrap=50, log=lambda _m: None)
+        compare(cfgs, root / "out", bootstrap=50)
     return root / "out"
