@@ -17,6 +17,9 @@ What is not run, each by an explicit rule (every such line is listed in the test
   that an offline checkout does not have. It is parsed by the real parser (so an option typo still
   fails), not run. **To mark a new line as needing external files, write its paths under one of these
   prefixes** (``/data/...`` for data sets, ``/weights/...`` for weights), or add a prefix here with why.
+  DOWNLOADED: a folder an ``hf download ... --local-dir DIR`` line of the README writes (a published release
+  the hub would give) is external too, and so is the ``--out`` of a line that reads one (an imported run),
+  in document order.
 - COVERED_ELSEWHERE: a line another test runs at a tiny size (the test checks that it does).
 - NOT_RUN_COMMANDS: commands that do not end by themselves (a server); parsed, not run.
 
@@ -134,8 +137,26 @@ def is_reference(line: DocLine) -> bool:
     return 1 <= len(argv) <= 2 and not any(word.startswith("-") or "=" in word or "/" in word for word in argv)
 
 
+def _path_words(text: str) -> list[str]:
+    return [word.removeprefix("./").rstrip("/") for word in re.split(r"[\s=:]", text) if word]
+
+
+def downloaded_paths(text: str) -> set[str]:
+    """DOWNLOADED (see the module doc): ``hf download`` folders, then the ``--out`` of lines reading them."""
+    found = {m.group(1).removeprefix("./").rstrip("/") for m in re.finditer(r"hf download \S+ --local-dir (\S+)", text)}
+    for line in readme_lines(text):
+        argv = line.argv
+        if "--out" in argv[:-1] and found & set(_path_words(line.text)):
+            found.add(argv[argv.index("--out") + 1].removeprefix("./").rstrip("/"))
+    return found
+
+
 def external_paths(line: DocLine) -> list[str]:
-    return [word for word in re.split(r"[\s=:]", line.text) if word.startswith(EXTERNAL_PREFIXES)]
+    downloaded = DOWNLOADED if line.where.startswith("README") else set()
+    return [word for word in _path_words(line.text) if word.startswith(EXTERNAL_PREFIXES) or word in downloaded]
+
+
+DOWNLOADED = downloaded_paths(README.read_text(encoding="utf-8"))
 
 
 def kind_of(line: DocLine) -> str:
@@ -183,7 +204,8 @@ def test_the_docs_have_command_lines_and_each_falls_under_one_rule():
     assert sum(kind == "run" for kind in kinds.values()) >= 10, kinds
     for line in lines:
         if kinds[line.text] == "external":
-            assert all(path.startswith(EXTERNAL_PREFIXES) for path in external_paths(line))
+            assert all(path.startswith(EXTERNAL_PREFIXES) or path in DOWNLOADED for path in external_paths(line))
+    assert {"llava-rad", "vicuna-7b-v1.5", "runs/llava-rad-published"} <= DOWNLOADED
     for text, (test_file, needle) in COVERED_ELSEWHERE.items():
         assert text in kinds, f"{text!r} is no longer in the docs: drop it from COVERED_ELSEWHERE"
         assert needle in (README.parent / test_file).read_text(encoding="utf-8"), f"{test_file} no longer runs {text}"

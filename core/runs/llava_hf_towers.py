@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from radzoo.errors import InputError
+
 # transformers vision config model_type -> the name LLaVA users know it by
 TOWER_KINDS = {"clip_vision_model": "CLIP", "siglip_vision_model": "SigLIP", "dinov2": "DINOv2"}
 # PIL's RGB -> L weights: spread over three channels, a 1-channel patch embedding gives on the RGB copy of a
@@ -21,7 +23,7 @@ LUMA = (0.299, 0.587, 0.114)
 PATCH_WEIGHTS = ("embeddings.patch_embedding.weight", "embeddings.patch_embeddings.projection.weight")
 
 
-class ExportRefused(ValueError):
+class ExportRefused(InputError):
     """The run has a part that a transformers LlavaForConditionalGeneration cannot express."""
 
 

@@ -31,13 +31,14 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _predictions_file(out_dir: Path, row: dict[str, Any]) -> Path | None:
-    """The row's predictions: baselines/<name>/, else the runs/<name>-<hash>/ scored last (a changed recipe
-    leaves its older run folder behind; the leaderboard was scored on the latest)."""
+    """The row's predictions: baselines/<name>/, else the runs/<name>-<hash>/ (or, for a ``run:DIR`` row,
+    runs/<name>-run-<hash>/) scored last (a changed recipe leaves its older run folder behind; the leaderboard
+    was scored on the latest)."""
     if row.get("kind") != "learned":
         path = out_dir / "baselines" / row["name"] / PREDICTIONS_FILE
         return path if path.is_file() else None
     runs = [p for p in (out_dir / "runs").glob(f"{row['name']}-*/{PREDICTIONS_FILE}")
-            if p.parent.name[len(row["name"]) + 1:].isalnum()]
+            if p.parent.name[len(row["name"]) + 1:].removeprefix("run-").isalnum()]
 
     def scored_at(path: Path) -> float:  # compare writes metrics.json into each run it scores
         metrics = path.parent / "metrics.json"

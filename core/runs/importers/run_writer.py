@@ -29,7 +29,7 @@ PROVENANCE_FILE = "provenance.json"
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-class ReleaseError(ValueError):
+class ReleaseError(InputError):
     """A source directory that is not the release its format names (wrong files, keys or shapes)."""
 
 
@@ -106,10 +106,10 @@ def _check_parts(stage: Path) -> None:
     from radzoo.recipe.load import load_recipe
 
     recipe = resolve_run_paths(load_recipe(stage / "recipe.yaml"), stage)
-    encoder = create_component("encoder", recipe.encoder.name, **dict(recipe.encoder.args))
+    encoder = create_component("encoder", recipe.encoder.name, dict(recipe.encoder.args), recipe_key="encoder")
     text = read_json(stage / LLM_DIR / "config.json")
-    adapter = create_component("adapter", recipe.adapter.name, in_dim=int(encoder.embed_dim),
-                               out_dim=int(text["hidden_size"]), **dict(recipe.adapter.args))
+    adapter = create_component("adapter", recipe.adapter.name, {"in_dim": int(encoder.embed_dim),
+                               "out_dim": int(text["hidden_size"]), **dict(recipe.adapter.args)}, recipe_key="adapter")
     state = {k.removeprefix("adapter."): v for k, v in load_weights(stage / WEIGHTS_FILE).items()}
     try:
         adapter.load_state_dict(state, strict=True)
