@@ -161,7 +161,7 @@ class DecodeEngine:
             chosen = next_tokens(logits, tokens, step, settings.rules, eos, self.generator)
             chosen = chosen.masked_fill(ended, settings.pad_token_id)  # rows that ended get pad, as generate
             tokens[:, step] = chosen
-            now_ended = torch.isin(chosen, eos) & ~ended
+            now_ended = (chosen == eos if eos.numel() == 1 else torch.isin(chosen, eos)) & ~ended
             last = torch.where(now_ended, step, last)
             ended |= now_ended
             step += 1
