@@ -52,6 +52,19 @@ def engine_problem(engine: str, num_beams: int, eos_check_every: int) -> str | N
     return None
 
 
+def engine_kwargs(gen_cfg: Any) -> dict[str, Any]:
+    """The ``RADZOO_KEYS`` of a recipe's ``generation`` section (the hf engine drops them); RecipeError for
+    settings the engine cannot run."""
+    engine = {"engine": str(gen_cfg.get("engine", "auto")), "seed": int(gen_cfg.get("seed", 0)),
+              "eos_check_every": int(gen_cfg.get("eos_check_every", 8))}
+    problem = engine_problem(engine["engine"], int(gen_cfg.num_beams), engine["eos_check_every"])
+    if problem:
+        from radzoo.recipe import RecipeError
+
+        raise RecipeError(problem)
+    return engine
+
+
 @dataclass(frozen=True)
 class DecodeSettings:
     """One decode: how many tokens, which ids end and pad a row, how tokens are chosen, how often to check EOS."""

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from radzoo.conversation import encode_example
 from radzoo.data.study import Study
-from radzoo.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_problem, pick_engine
+from radzoo.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_kwargs, pick_engine
 from radzoo.jsonl_output import JsonlWriter
 from radzoo.progress import Progress
 from radzoo.sharding import (
@@ -72,15 +72,7 @@ def generation_kwargs(gen_cfg: Any) -> dict[str, Any]:
         kwargs["repetition_penalty"] = float(gen_cfg.repetition_penalty)
     if gen_cfg.get("cache", "dynamic") == "static":  # validated against recipe_schema.CHOICES at load
         kwargs["cache_implementation"] = "static"
-    # which decoder runs them (ReportGenerator.generate_ids); the hf engine drops these keys
-    engine = {"engine": str(gen_cfg.get("engine", "auto")), "seed": int(gen_cfg.get("seed", 0)),
-              "eos_check_every": int(gen_cfg.get("eos_check_every", 8))}
-    problem = engine_problem(engine["engine"], kwargs["num_beams"], engine["eos_check_every"])
-    if problem:
-        from radzoo.recipe import RecipeError
-
-        raise RecipeError(problem)
-    return {**kwargs, **engine}
+    return {**kwargs, **engine_kwargs(gen_cfg)}  # which decoder runs them (ReportGenerator.generate_ids)
 
 
 def _is_saved_dir(path: str | Path) -> bool:
