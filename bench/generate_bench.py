@@ -103,23 +103,26 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def timed_engine(run: ReportGenerator, prepared: list, device: str = "cpu") -> tuple[list[list[int]], float, int]:
-    """(token ids, seconds, generated tokens) of ``generate_ids`` alone over inputs prepared beforehand: image
-    reading and text decoding are the same for both engines and stay out of the time."""
-    pad = run.model.tokenizer.pad_token_id
-    out, tokens = [], 0
-    sync(device)
-    start = time.perf_counter()
-    for inputs in prepared:
-        ids = run.generate_ids(inputs)
-        tokens += int((ids != pad).sum())
-        out += ids.tolist()
-    sync(device)
-    return out, time.perf_counter() - start, tokens
+def paired_engine_times(runs: dict[str, ReportGenerator], prepared: list, first: int = 0
+                        ) -> tuple[dict, dict, dict]:
+    """(token ids, seconds, generated tokens) per engine of ``generate_ids`` alone over inputs prepared beforehand.
+
+    The engines take turns batch by batch, in ABBA order (``first``: which one starts), so a change of machine
+    load falls on both alike; image reading and text decoding are the same for both and stay out of the time."""
+    pad = next(iter(runs.values())).model.tokenizer.pad_token_id
+    out, seconds, tokens = ({e: [] for e in runs}, dict.fromkeys(runs, 0.0), dict.fromkeys(runs, 0))
+    for i, inputs in enumerate(prepared):
+        for engine in (list(runs) if (i + first) % 2 == 0 else list(runs)[::-1]):
+            start = time.perf_counter()
+            ids = runs[engine].generate_ids(inputs)
+            seconds[engine] += time.perf_counter() - start
+            tokens[engine] += int((ids != pad).sum())
+            out[engine] += ids.tolist()
+    return out, seconds, tokens
 
 
 def engine_part(n_studies: int, max_new_tokens: int, rounds: int, batches: tuple[int, ...] = (1, 32)) -> dict:
-    """hf vs radzoo tokens/s per demo recipe and batch, alternating engines round by round (medians)."""
+    """hf vs radzoo tokens/s per demo recipe and batch (medians over rounds), outputs asserted equal."""
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         studies = synthetic_studies(Path(tmp), n_studies)
@@ -132,18 +135,18 @@ def engine_part(n_studies: int, max_new_tokens: int, rounds: int, batches: tuple
             rows = {}
             for batch in batches:
                 prepared = [runs["hf"].inputs(studies[i:i + batch]) for i in range(0, len(studies), batch)]
-                seconds, preds, tokens, loads = {e: [] for e in runs}, {}, {}, [load_average()]
-                for _ in range(rounds):
-                    for engine, run in runs.items():
-                        preds[engine], took, tokens[engine] = timed_engine(run, prepared)
-                        seconds[engine].append(took)
+                seconds, loads = {e: [] for e in runs}, [load_average()]
+                for round_ in range(rounds):  # even rounds start with hf, odd ones with radzoo
+                    out, took, tokens = paired_engine_times(runs, prepared, first=round_)
+                    assert out["radzoo"] == out["hf"], f"{recipe} batch {batch}: the engines' tokens differ"
+                    for engine in runs:
+                        seconds[engine].append(took[engine])
                     loads.append(load_average())
-                assert preds["radzoo"] == preds["hf"], f"{recipe} batch {batch}: the engines' tokens differ"
                 row = {e: {"tokens_per_s": round(tokens[e] / statistics.median(seconds[e]), 1),
                            "reports_per_s": round(len(studies) / statistics.median(seconds[e]), 3),
                            "seconds_per_round": [round(x, 2) for x in seconds[e]]} for e in runs}
                 row["radzoo_speedup"] = round(statistics.median(h / r for h, r in zip(
-                    seconds["hf"], seconds["radzoo"], strict=True)), 2)  # per round: both saw the same load
+                    seconds["hf"], seconds["radzoo"], strict=True)), 2)
                 row.update(identical=True, load_average_1min=loads)
                 rows[f"batch_{batch}"] = row
                 print(f"  {recipe:18s} batch {batch:2d}: hf {row['hf']['tokens_per_s']:8.1f} tokens/s  radzoo "
@@ -198,8 +201,6 @@ def gpu_measures(run: ReportGenerator, studies: list[Study], device: str, new_to
                     "static_cache_fraction_of_roofline": round(static_tps / roofline_tps, 3),
                     "static_cache_loop_reports_per_s": round(static_rate, 3),
                     "static_cache_compile_and_run_s": round(time.perf_counter() - began, 1)})
-    if radzoo:  # the radzoo engine: one prefill, static cache, CUDA-graph decode step, EOS every 8 tokens
-        row.update(radzoo_gpu_measures(run, studies, device, new_tokens, loop_n, roofline_tps))
     run.gen_kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -217,8 +218,12 @@ def gpu_measures(run: ReportGenerator, studies: list[Study], device: str, new_to
         row.update({"static_cache_batch32_reports_per_s": round(32 / static_s, 3),
                     "static_cache_batch32_speedup_vs_static_loop": round(
                         (32 / static_s) / row["static_cache_loop_reports_per_s"], 2)})
-        row["radzoo_batch32_vs_static_cache"] = round(
-            row["radzoo_batch32_reports_per_s"] / row["static_cache_batch32_reports_per_s"], 2)
+    # last, so that its KV cache and CUDA graphs do not count in the hf rows' peak memory
+    if radzoo:  # the radzoo engine: one prefill, static cache, CUDA-graph decode step, EOS every 8 tokens
+        row.update(radzoo_gpu_measures(run, studies, device, new_tokens, loop_n, roofline_tps))
+        if static_cache:
+            row["radzoo_batch32_vs_static_cache"] = round(
+                row["radzoo_batch32_reports_per_s"] / row["static_cache_batch32_reports_per_s"], 2)
     return row
 
 
@@ -277,7 +282,7 @@ def main() -> None:
     parser.add_argument("--gpu-path-on-cpu", action="store_true", help="run the GPU part shrunken on CPU")
     parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--only", choices=("batching", "engines"), help="CPU: measure one table, keep the other")
-    parser.add_argument("--rounds", type=int, default=3, help="CPU engine table: alternating rounds per batch size")
+    parser.add_argument("--rounds", type=int, default=4, help="CPU engine table: alternating rounds per batch size")
     parser.add_argument("--models", help="comma-separated GPU rows to (re)measure, merged into generate_gpu.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -297,9 +302,10 @@ def main() -> None:
             cpu["engines"] = {"env": {**env, "cores": os.cpu_count()}, "studies": args.studies,
                               "max_new_tokens": args.max_new_tokens, "rounds": args.rounds,
                               "note": "generate_ids on prepared inputs (image encoder, prefill, decode; image "
-                                      "reading and text decoding excluded), hf and radzoo timed in alternation "
-                                      "in one process; speedup = median over rounds of hf seconds / radzoo "
-                                      "seconds; load_average_1min before and after each round (shared cores)",
+                                      "reading and text decoding excluded); hf and radzoo take turns batch by "
+                                      "batch (ABBA) in one process; speedup = median over rounds of hf seconds / "
+                                      "radzoo seconds; load_average_1min before and after each round (shared "
+                                      "cores)",
                               "recipes": engine_part(args.studies, args.max_new_tokens, args.rounds)}
         path.write_text(json.dumps(cpu, indent=2) + "\n")
     if torch.cuda.is_available():

@@ -53,6 +53,19 @@ def engine_problem(engine: str, num_beams: int, eos_check_every: int) -> str | N
     return None
 
 
+def engine_kwargs(gen_cfg: Any) -> dict[str, Any]:
+    """The ``RADZOO_KEYS`` of a recipe's ``generation`` section (the hf engine drops them); RecipeError for
+    settings the engine cannot run."""
+    engine = {"engine": str(gen_cfg.get("engine", "auto")), "seed": int(gen_cfg.get("seed", 0)),
+              "eos_check_every": int(gen_cfg.get("eos_check_every", 8))}
+    problem = engine_problem(engine["engine"], int(gen_cfg.num_beams), engine["eos_check_every"])
+    if problem:
+        from radzoo.recipe.load import RecipeError
+
+        raise RecipeError(problem)
+    return engine
+
+
 @dataclass(frozen=True)
 class DecodeSettings:
     """One decode: how many tokens, which ids end and pad a row, how tokens are chosen, how often to check EOS."""
@@ -68,14 +81,17 @@ class DecodeSettings:
         unknown = sorted(set(gen_kwargs) - _HF_KEYS - set(RADZOO_KEYS))
         if unknown:
             raise InputError(f"the radzoo engine does not support {', '.join(unknown)}; use generation.engine=hf")
+        if "max_new_tokens" not in gen_kwargs:
+            raise InputError("the radzoo engine needs max_new_tokens (generation.max_new_tokens in a recipe)")
         problem = engine_problem("radzoo", int(gen_kwargs.get("num_beams", 1)),
                                  int(gen_kwargs.get("eos_check_every", 8)))
         if problem:
             raise InputError(problem)
         eos = gen_kwargs.get("eos_token_id", tokenizer.eos_token_id)
+        eos_ids = tuple(int(e) for e in eos) if isinstance(eos, (list, tuple)) else (int(eos),)
         sample = bool(gen_kwargs.get("do_sample", False))
         rules = ChoiceRules(
-            eos_token_ids=tuple(eos) if isinstance(eos, (list, tuple)) else (int(eos),),
+            eos_token_ids=eos_ids,
             min_new_tokens=int(gen_kwargs.get("min_new_tokens") or 0), do_sample=sample,
             temperature=float(gen_kwargs.get("temperature", 1.0)) if sample else 1.0,
             top_k=int(gen_kwargs.get("top_k", HF_DEFAULT_TOP_K)) if sample else 0,
@@ -83,6 +99,7 @@ class DecodeSettings:
             no_repeat_ngram_size=int(gen_kwargs.get("no_repeat_ngram_size") or 0),
             repetition_penalty=float(gen_kwargs.get("repetition_penalty", 1.0)))
         pad = gen_kwargs.get("pad_token_id", tokenizer.pad_token_id)
+        pad = eos_ids[0] if pad is None else pad  # as generate, for a tokenizer without a pad token
         return cls(max_new_tokens=int(gen_kwargs["max_new_tokens"]), pad_token_id=int(pad), rules=rules,
                    eos_check_every=int(gen_kwargs.get("eos_check_every", 8)))
 
@@ -162,7 +179,7 @@ class DecodeEngine:
             chosen = next_tokens(logits, tokens, step, settings.rules, eos, self.generator)
             chosen = chosen.masked_fill(ended, settings.pad_token_id)  # rows that ended get pad, as generate
             tokens[:, step] = chosen
-            now_ended = torch.isin(chosen, eos) & ~ended
+            now_ended = (chosen == eos if eos.numel() == 1 else torch.isin(chosen, eos)) & ~ended
             last = torch.where(now_ended, step, last)
             ended |= now_ended
             step += 1

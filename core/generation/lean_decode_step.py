@@ -89,6 +89,7 @@ class LeanStep:
         self.scaling = self.head_dim ** -0.5
         self.parallel = config.model_type == "phi"  # phi adds attention and MLP to the same residual
         self.rotate = sys.modules[type(lm).__module__].apply_rotary_pos_emb  # transformers' own rotary
+        self._mask: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # (mask, as bool, slot index)
 
     def __call__(self, input_ids: torch.Tensor, mask: torch.Tensor, position_ids: torch.Tensor,
                  cache: Any) -> torch.Tensor:
@@ -96,9 +97,10 @@ class LeanStep:
         h = model.embed_tokens(input_ids)
         cos, sin = model.rotary_emb(h, position_ids=position_ids)
         # the sdpa mask transformers builds: real (not left-pad) slots up to the one this token is written to
-        slot = cache.layers[0].cumulative_length
-        allowed = mask.bool() & (torch.arange(mask.shape[1], device=mask.device) <= slot)
-        allowed = allowed[:, None, None, :]
+        if self._mask is None or self._mask[0] is not mask:  # the engine passes one mask for every step
+            self._mask = (mask, mask.bool(), torch.arange(mask.shape[1], device=mask.device))
+        _, real, slots = self._mask
+        allowed = (real & (slots <= cache.layers[0].cumulative_length))[:, None, None, :]
         for i, layer in enumerate(self.layers):
             h = self._layer(h, i, layer, cos, sin, allowed, cache)
         return self.head(self.final_norm(h))

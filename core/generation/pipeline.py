@@ -23,7 +23,7 @@ from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.jsonl import JsonlWriter
-from radzoo.generation.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_problem, pick_engine
+from radzoo.generation.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_kwargs, pick_engine
 from radzoo.generation.sharding import (
     distributed_rank,
     join_process_group,
@@ -75,15 +75,7 @@ def generation_kwargs(gen_cfg: Any) -> dict[str, Any]:
         kwargs["repetition_penalty"] = float(gen_cfg.repetition_penalty)
     if gen_cfg.get("cache", "dynamic") == "static":  # validated against recipe_schema.CHOICES at load
         kwargs["cache_implementation"] = "static"
-    # which decoder runs them (ReportGenerator.generate_ids); the hf engine drops these keys
-    engine = {"engine": str(gen_cfg.get("engine", "auto")), "seed": int(gen_cfg.get("seed", 0)),
-              "eos_check_every": int(gen_cfg.get("eos_check_every", 8))}
-    problem = engine_problem(engine["engine"], kwargs["num_beams"], engine["eos_check_every"])
-    if problem:
-        from radzoo.recipe.load import RecipeError
-
-        raise RecipeError(problem)
-    return {**kwargs, **engine}
+    return {**kwargs, **engine_kwargs(gen_cfg)}  # which decoder runs them (ReportGenerator.generate_ids)
 
 
 def _is_saved_dir(path: str | Path) -> bool:

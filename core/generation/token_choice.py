@@ -47,11 +47,11 @@ def ban_repeated_ngrams(scores: torch.Tensor, tokens: torch.Tensor, step: int, s
         return scores
     windows = tokens.unfold(1, size, 1)  # [B, W, size]
     prefix = tokens[:, step - size + 1:step]  # the last size-1 tokens: the n-gram the next token would complete
-    complete = torch.arange(windows.shape[1], device=tokens.device) <= step - size
-    matches = (windows[..., :-1] == prefix[:, None, :]).all(-1) & complete
-    # a count, not a boolean scatter: scatter_ with repeated indices keeps an arbitrary one of the writes
-    banned = torch.zeros_like(scores).scatter_add_(1, windows[..., -1], matches.to(scores.dtype))
-    return scores.masked_fill(banned > 0, float("-inf"))
+    matches = (windows[..., :-1] == prefix[:, None, :]).all(-1)
+    matches[:, step - size + 1:] = False  # windows that reach past the tokens generated so far
+    # a minimum, not a plain scatter: with a token in several windows, scatter_ keeps an arbitrary write
+    ban = torch.where(matches, float("-inf"), float("inf")).to(scores.dtype)
+    return scores.scatter_reduce(1, windows[..., -1], ban, reduce="amin", include_self=True)
 
 
 def keep_top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
