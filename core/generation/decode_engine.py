@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from radzoo.errors import InputError
+from radzoo.errors import InputError, RecipeError
 from radzoo.generation.lean_decode_step import lean_step
 from radzoo.generation.token_choice import HF_DEFAULT_TOP_K, ChoiceRules, next_tokens
 
@@ -60,8 +60,6 @@ def engine_kwargs(gen_cfg: Any) -> dict[str, Any]:
               "eos_check_every": int(gen_cfg.get("eos_check_every", 8))}
     problem = engine_problem(engine["engine"], int(gen_cfg.num_beams), engine["eos_check_every"])
     if problem:
-        from radzoo.recipe.load import RecipeError
-
         raise RecipeError(problem)
     return engine
 
