@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from radzoo.commands.evaluate import parse_options
 from radzoo.commands.threads_option import add_threads_option, apply_threads
 from radzoo.errors import InputError
 
@@ -73,7 +74,6 @@ def split_items(items: list[str]) -> tuple[list[str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.commands.evaluate import parse_options
     from radzoo.comparison.console import print_leaderboard
     from radzoo.comparison.pipeline import compare
 

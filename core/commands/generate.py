@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from radzoo.commands.compare import check_data_format
 from radzoo.commands.threads_option import add_threads_option, apply_threads
 from radzoo.errors import InputError, MissingFileError
 
@@ -47,8 +48,6 @@ def _data_overrides(args: argparse.Namespace) -> list[str]:
     if args.data:
         extra.append(f"data.path={args.data}")
     if args.data_format:
-        from radzoo.commands.compare import check_data_format
-
         check_data_format(args.data_format, "--format")
         extra.append(f"data.format={args.data_format}")
     if args.image_root:

@@ -16,6 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from radzoo.errors import InputError, RunFailedError
+from radzoo.recipe.load import apply_overrides, load_recipe
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ def trained_on(path: str | Path) -> str | None:
 def label_pretraining_recipe(recipe: str | Path | DictConfig, overrides: Sequence[str] = (), *,
                              epochs: int, lr: float, batch_size: int = 32) -> DictConfig:
     """``recipe`` reduced to one stage that trains its encoder (and a label head) on the data's CheXpert labels."""
-    from radzoo.recipe.load import apply_overrides, load_recipe
-
     cfg = apply_overrides(recipe.copy(), list(overrides)) if isinstance(recipe, DictConfig) else \
         load_recipe(recipe, list(overrides))
     cfg.name = f"{cfg.name}-encoder-labels"
