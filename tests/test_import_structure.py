@@ -92,11 +92,18 @@ def comment_lines(source: str) -> set[int]:
     return {token.start[0] for token in tokens if token.type == tokenize.COMMENT}
 
 
+def has_reason(group: list[ast.Import | ast.ImportFrom], node: ast.AST, comments: set[int], lines: list[str]) -> bool:
+    """A comment on the import's line, on its group's first line, or alone on the line above the group."""
+    first = group[0].lineno
+    above = lines[first - 2].strip() if first > 1 else ""
+    return node.lineno in comments or first in comments or above.startswith("#")
+
+
 def import_structure() -> tuple[dict[str, set[str]], list[tuple[str, int, bool, str]]]:
     """(module -> radzoo modules it imports at import time, [(file, line, has a reason, statement)]).
 
     A function-level import of radzoo has a reason when its own first line, or the first line of the run of
-    adjacent imports it belongs to in that function, carries a comment.
+    adjacent imports it belongs to in that function, carries a comment, or a comment line stands just above that run.
     """
     modules = module_files()
     known = set(modules)
@@ -113,8 +120,8 @@ def import_structure() -> tuple[dict[str, set[str]], list[tuple[str, int, bool, 
         for group in function_imports(tree):
             for node in group:
                 if imported_modules(node, module, is_package, known):
-                    has_reason = node.lineno in comments or group[0].lineno in comments
-                    rows.append((str(path.relative_to(ROOT)), node.lineno, has_reason, lines[node.lineno - 1].strip()))
+                    rows.append((str(path.relative_to(ROOT)), node.lineno, has_reason(group, node, comments, lines),
+                                 lines[node.lineno - 1].strip()))
     return graph, rows
 
 
@@ -158,6 +165,15 @@ def test_every_function_level_import_of_radzoo_says_why():
     unexplained = [f"{file}:{line}: {statement}" for file, line, has_reason, statement in rows if not has_reason]
     assert not unexplained, ("function-level imports of radzoo need a one-line reason comment (optional "
                              "dependency, start-up time or cycle), or move them to the top:\n" + "\n".join(unexplained))
+
+
+def test_a_reason_counts_on_the_line_on_the_first_of_a_run_or_just_above():
+    source = ("def f():\n    from radzoo.a import b  # why\n    from radzoo.c import d\n\n    from radzoo.e import f\n"
+              "def g():\n    # why\n    from radzoo.a import b\n    x = 1\n    from radzoo.c import d\n")
+    tree, lines, comments = ast.parse(source), source.splitlines(), comment_lines(source)
+    found = {node.lineno: has_reason(group, node, comments, lines)
+             for group in function_imports(tree) for node in group}
+    assert found == {2: True, 3: True, 5: False, 8: True, 10: False}
 
 
 def test_relative_and_submodule_imports_resolve_to_modules():

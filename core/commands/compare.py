@@ -44,7 +44,7 @@ def check_data_format(fmt: str, option: str) -> None:
     """A data format typo on the command line is blamed on the option, with the close match."""
     import difflib
 
-    from radzoo.recipe.schema import CHOICES
+    from radzoo.recipe.schema import CHOICES  # start-up time: radzoo --help imports every command
 
     formats = CHOICES["data.format"]
     if fmt not in formats:
@@ -74,7 +74,7 @@ def split_items(items: list[str]) -> tuple[list[str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.comparison.console import print_leaderboard
+    from radzoo.comparison.console import print_leaderboard  # start-up time: radzoo --help imports every command
     from radzoo.comparison.pipeline import compare
 
     apply_threads(args)

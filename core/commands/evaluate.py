@@ -39,6 +39,7 @@ def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # start-up time: radzoo --help imports every command
     from radzoo.evaluation.pipeline import evaluate, read_predictions
 
     rows = read_predictions(args.predictions)

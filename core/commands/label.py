@@ -44,7 +44,7 @@ def read_reports(path: Path) -> tuple[list[str], list[list[str]], int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports
+    from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports  # start-up time
 
     path = Path(args.reports)
     header, rows, column = read_reports(path)

@@ -72,7 +72,7 @@ def encoder_note(cfg: DictConfig) -> str:
 
 def _train_or_reuse(cfg: DictConfig, run_dir: Path) -> None:
     """Train unless this exact recipe already finished in ``run_dir``; resume an interrupted run."""
-    from radzoo.runs.store import WEIGHTS_FILE
+    from radzoo.runs.store import WEIGHTS_FILE  # torch: only once a row trains, so input errors show at once
     from radzoo.training.checkpoints import has_checkpoint
     from radzoo.training.pipeline import SUMMARY_FILE, train
 
@@ -97,7 +97,7 @@ def _train_or_reuse(cfg: DictConfig, run_dir: Path) -> None:
 
 def weights_origin(run_dir: Path) -> str:
     """Where a given run directory's weights came from, for the leaderboard's "weights from" column."""
-    from radzoo.generation.pipeline import EXPORT_MARKER
+    from radzoo.generation.pipeline import EXPORT_MARKER  # torch: reading a run's provenance needs none
 
     provenance = _read_json(run_dir / PROVENANCE_FILE)
     if provenance:
@@ -114,7 +114,7 @@ def weights_origin(run_dir: Path) -> str:
 
 def read_run_source(spec: str) -> RunSource:
     """``run:DIR`` -> the run directory, its recipe and the origin of its weights; a clear error otherwise."""
-    from radzoo.runs.store import RECIPE_FILE
+    from radzoo.runs.store import RECIPE_FILE  # torch: checking a run:DIR needs none
 
     path = Path(spec[len(RUN_PREFIX):]).expanduser()
     if not (path / RECIPE_FILE).is_file():
@@ -127,7 +127,7 @@ def read_run_source(spec: str) -> RunSource:
 
 def _model_figures(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Parameter counts (total, and trained by any stage) and image tokens of the run's model."""
-    from radzoo.generation.pipeline import load_model
+    from radzoo.generation.pipeline import load_model  # torch: only once a row's model loads
 
     model, _ = load_model(run_dir)
     trained = {id(p) for s in cfg.stages for part in s.trainable for _, p in model.part_parameters(part)}
@@ -140,7 +140,7 @@ def _model_figures(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
 def _generate(run_dir: Path, out: Path, studies: Sequence[Study], batch_size: int | None) -> dict[str, Any]:
     """Generate the missing predictions; returns throughput and peak memory of the generation that ran."""
-    from radzoo.generation.pipeline import generate
+    from radzoo.generation.pipeline import generate  # torch: only once a row generates
 
     began = time.perf_counter()
     with PeakMemory() as memory:

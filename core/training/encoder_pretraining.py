@@ -51,6 +51,7 @@ def label_pretraining_recipe(recipe: str | Path | DictConfig, overrides: Sequenc
 
 def export_encoder(run_dir: str | Path, path: str | Path, note: str) -> Path:
     """Write the run's encoder weights as a plain timm state dict (``encoder.model.`` prefix removed)."""
+    # torch: comparison imports this module at start-up
     from radzoo.runs.store import WEIGHTS_FILE, load_weights, save_weights
 
     prefix = "encoder.model."
@@ -67,7 +68,7 @@ def pretrain_encoder(cfg: DictConfig, out_dir: str | Path) -> Path:
 
     Rerunning resumes an interrupted pre-training and reuses a finished one.
     """
-    from radzoo.training.checkpoints import has_checkpoint
+    from radzoo.training.checkpoints import has_checkpoint  # torch: comparison imports this module at start-up
     from radzoo.training.pipeline import SUMMARY_FILE, train
 
     out_dir = Path(out_dir)

@@ -194,7 +194,7 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
     """Fit one stage (from ``state.step`` when resuming); returns its result and whether the run stops here."""
     import lightning as L
 
-    from radzoo.training.module import StageModule
+    from radzoo.training.module import StageModule  # lightning: loaded only when a stage runs
 
     seed = int(cfg.trainer.seed) + index
     L.seed_everything(seed, workers=True, verbose=False)

@@ -77,6 +77,7 @@ class RadCliQEvaluator:
         missing = [f"{key} ({what})" for key, (value, what) in needed.items() if not value]
         if missing:
             raise InputError("radcliq needs all four components offline; missing option(s): " + "; ".join(missing))
+        # torch: after the options are checked, so errors show at once
         from radzoo.plugins.evaluators.chexbert import CheXbertLabeler
 
         model_dir = Path(bertscore_model_path).expanduser()
