@@ -44,7 +44,8 @@ def read_reports(path: Path) -> tuple[list[str], list[list[str]], int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports  # start-up time
+    # start-up time: radzoo --help imports every command
+    from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports
 
     path = Path(args.reports)
     header, rows, column = read_reports(path)
