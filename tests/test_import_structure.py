@@ -6,6 +6,7 @@ Pure AST over core/ and plugins/ (nothing is imported), so this runs in well und
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import tokenize
 from pathlib import Path
@@ -99,6 +100,7 @@ def has_reason(group: list[ast.Import | ast.ImportFrom], node: ast.AST, comments
     return node.lineno in comments or first in comments or above.startswith("#")
 
 
+@functools.cache  # both tests read the same scan
 def import_structure() -> tuple[dict[str, set[str]], list[tuple[str, int, bool, str]]]:
     """(module -> radzoo modules it imports at import time, [(file, line, has a reason, statement)]).
 
@@ -115,11 +117,11 @@ def import_structure() -> tuple[dict[str, set[str]], list[tuple[str, int, bool, 
         is_package = path.name == "__init__.py"
         graph[module] = {target for node in top_level_imports(tree)
                          for target in imported_modules(node, module, is_package, known)} - {module}
-        comments = comment_lines(source)
-        lines = source.splitlines()
+        lines, comments = source.splitlines(), None
         for group in function_imports(tree):
             for node in group:
                 if imported_modules(node, module, is_package, known):
+                    comments = comment_lines(source) if comments is None else comments
                     rows.append((str(path.relative_to(ROOT)), node.lineno, has_reason(group, node, comments, lines),
                                  lines[node.lineno - 1].strip()))
     return graph, rows
