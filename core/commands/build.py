@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from radzoo.model.build import build_model
+    from radzoo.model.build import build_model  # start-up time: radzoo --help imports every command
     from radzoo.model.smoke import smoke_step
     from radzoo.recipe.load import load_recipe
 

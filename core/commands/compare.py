@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from radzoo.commands.evaluate import parse_options
 from radzoo.commands.threads_option import add_threads_option, apply_threads
 from radzoo.errors import InputError
 
@@ -43,7 +44,7 @@ def check_data_format(fmt: str, option: str) -> None:
     """A data format typo on the command line is blamed on the option, with the close match."""
     import difflib
 
-    from radzoo.recipe.schema import CHOICES
+    from radzoo.recipe.schema import CHOICES  # start-up time: radzoo --help imports every command
 
     formats = CHOICES["data.format"]
     if fmt not in formats:
@@ -73,8 +74,7 @@ def split_items(items: list[str]) -> tuple[list[str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.commands.evaluate import parse_options
-    from radzoo.comparison.console import print_leaderboard
+    from radzoo.comparison.console import print_leaderboard  # start-up time: radzoo --help imports every command
     from radzoo.comparison.pipeline import compare
 
     apply_threads(args)

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from radzoo.data.synthetic import MANIFEST, generate
+    from radzoo.data.synthetic import MANIFEST, generate  # start-up time: radzoo --help imports every command
 
     out = generate(args.out, args.n, seed=args.seed, image_size=args.image_size)
     print(f"wrote {args.n} synthetic studies to {out} (reports.csv, llava.json, images/, {MANIFEST})")
@@ -60,7 +60,7 @@ def _parse_options(items: list[str]) -> dict:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from radzoo.data.readers import read_studies
+    from radzoo.data.readers import read_studies  # start-up time: radzoo --help imports every command
 
     # a check opens every image unless told not to: "skipped: none" must not hide corrupt files
     options = {"verify_images": True, **_parse_options(args.option)}

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from radzoo.comparison.console import print_leaderboard
+    from radzoo.comparison.console import print_leaderboard  # start-up time: radzoo --help imports every command
     from radzoo.comparison.demo import DemoSize, run_demo, verdict
 
     size = DemoSize() if args.studies is None else DemoSize(studies=args.studies)

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from radzoo.errors import InputError
+from radzoo.files.atomic import write_json_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,8 +39,8 @@ def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # start-up time: radzoo --help imports every command
     from radzoo.evaluation.pipeline import evaluate, read_predictions
-    from radzoo.files.atomic import write_json_atomic
 
     rows = read_predictions(args.predictions)
     if not rows:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from radzoo.commands.compare import check_data_format
 from radzoo.commands.threads_option import add_threads_option, apply_threads
+from radzoo.data.study import Study
 from radzoo.errors import InputError, MissingFileError
 
 
@@ -47,8 +49,6 @@ def _data_overrides(args: argparse.Namespace) -> list[str]:
     if args.data:
         extra.append(f"data.path={args.data}")
     if args.data_format:
-        from radzoo.commands.compare import check_data_format
-
         check_data_format(args.data_format, "--format")
         extra.append(f"data.format={args.data_format}")
     if args.image_root:
@@ -62,7 +62,7 @@ def _check_source(source: str, checkpoint: str | None) -> None:
     import difflib
     from pathlib import Path
 
-    from radzoo.recipe.load import bundled_recipe_names
+    from radzoo.recipe.load import bundled_recipe_names  # start-up time: radzoo --help imports every command
 
     path = Path(source)
     if path.is_dir():
@@ -82,7 +82,7 @@ def _check_source(source: str, checkpoint: str | None) -> None:
 
 def _one_image_reports(args: argparse.Namespace) -> int:
     """``--image``: print each image's report (no data set, no output file)."""
-    from radzoo.data.study import Study
+    # start-up time: radzoo --help imports every command
     from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, load_model, prepare_model
 
     if args.data or args.out:
@@ -102,7 +102,7 @@ def _one_image_reports(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.generation.pipeline import generate
+    from radzoo.generation.pipeline import generate  # start-up time: radzoo --help imports every command
 
     apply_threads(args)
     _check_source(args.source, args.checkpoint)

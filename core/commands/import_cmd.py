@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 
+from radzoo.runs.importers import FORMATS, import_release
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from radzoo.runs.importers import FORMATS
-
     parser.add_argument("format", metavar="FORMAT", choices=list(FORMATS), help=f"one of {', '.join(FORMATS)}")
     parser.add_argument("src", metavar="SRC", help="the release's local directory (as `hf download` leaves it)")
     parser.add_argument("--out", required=True, metavar="RUN", help="new run directory to write")
@@ -23,8 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.runs.importers import import_release
-
     out = import_release(args.format, args.src, args.out, base_llm=args.base_llm, dtype=args.dtype)
     print(f"imported {args.format} {args.src} -> {out} (provenance in {out / 'provenance.json'}; "
           f"run `radzoo generate {out} --data ... --out preds.jsonl`)")

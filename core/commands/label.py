@@ -44,6 +44,7 @@ def read_reports(path: Path) -> tuple[list[str], list[list[str]], int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # start-up time: radzoo --help imports every command
     from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports
 
     path = Path(args.reports)

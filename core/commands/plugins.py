@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.components.discovery import get_plugins
+    from radzoo.components.discovery import get_plugins  # start-up time: radzoo --help imports every command
 
     plugins = get_plugins()
     rows = [spec.as_dict() for kind, registry in plugins.registries.items() if args.kind in (None, kind)

@@ -14,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # start-up time: radzoo --help imports every command
     from radzoo.recipe.load import bundled_recipe_names, load_recipe, recipe_hash, recipe_to_yaml
 
     if args.action == "list":

@@ -44,13 +44,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from radzoo.serving.app import ServeSettings, create_app
+        from radzoo.serving.app import ServeSettings, create_app  # optional extra [serve]: fastapi
     except ModuleNotFoundError as exc:
         if exc.name not in ("fastapi", "uvicorn", "starlette"):
             raise
         print(f"radzoo serve: error: {EXTRA_HINT}", file=sys.stderr)
         return 2
-    from radzoo.serving.image_input import ImageLimits
+    from radzoo.serving.image_input import ImageLimits  # start-up time: radzoo --help imports every command
     from radzoo.serving.served_model import load_served_model
 
     api_key = None

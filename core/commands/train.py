@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lightning.pytorch.utilities import rank_zero_only
 
+    # start-up time: radzoo --help imports every command
     from radzoo.training.pipeline import TrainingInterrupted, train
 
     apply_threads(args)

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.comparison.viewer import build_viewer
+    from radzoo.comparison.viewer import build_viewer  # start-up time: radzoo --help imports every command
 
     print(build_viewer(args.out))
     return 0

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from radzoo.data.images import load_image
 from radzoo.data.study import Study
 from radzoo.errors import InputError
 
@@ -23,8 +24,6 @@ def constant_predictions(studies: Sequence[Study], report: str = NORMAL_REPORT) 
 
 
 def _pixels(studies: Sequence[Study], size: int) -> np.ndarray:
-    from radzoo.data.images import load_image
-
     rows = []
     for study in studies:
         img = load_image(study.image).convert("L").resize((size, size))

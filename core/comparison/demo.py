@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from radzoo.comparison.leaderboard import LeaderboardRow
-from radzoo.comparison.pipeline import ComparisonResult
+from radzoo.comparison.pipeline import ComparisonResult, compare
+from radzoo.data.synthetic import ensure_generated
 from radzoo.errors import InputError
+from radzoo.recipe.load import load_recipe, recipe_hash
+from radzoo.training.encoder_pretraining import label_pretraining_recipe, pretrain_encoder
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +62,6 @@ def _data_overrides(size: DemoSize) -> list[str]:
 
 def _same_encoder(recipes: Sequence[str], overrides: Sequence[str]) -> None:
     """The shared weights only fit recipes whose encoders are built alike."""
-    from radzoo.recipe.load import load_recipe
-
     first, *rest = [(r, load_recipe(r, list(overrides)).encoder) for r in recipes]
     for name, encoder in rest:
         if encoder.name != first[1].name or encoder.args != first[1].args:
@@ -93,11 +94,6 @@ def run_demo(out_dir: str | Path = "radzoo-demo", *, size: DemoSize = DemoSize()
     several-fold); None leaves torch's default. Rerunning with the same ``out_dir`` resumes and reuses.
     """
     import torch
-
-    from radzoo.comparison.pipeline import compare
-    from radzoo.data.synthetic import ensure_generated
-    from radzoo.recipe.load import recipe_hash
-    from radzoo.training.encoder_pretraining import label_pretraining_recipe, pretrain_encoder
 
     if threads is not None:
         torch.set_num_threads(threads)

@@ -22,6 +22,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from radzoo.comparison.leaderboard import LeaderboardRow, best_rows, write_leaderboard
+from radzoo.comparison.plots import plot_metric_bars, plot_quality_vs_speed
 from radzoo.comparison.scoring import SystemOutput, score_systems
 from radzoo.comparison.systems import (
     BASELINES,
@@ -32,8 +33,12 @@ from radzoo.comparison.systems import (
     run_given,
     run_recipe,
 )
+from radzoo.comparison.viewer import build_viewer
+from radzoo.data.readers import read_studies
 from radzoo.errors import InputError
+from radzoo.evaluation.pipeline import DEFAULT_METRICS
 from radzoo.files.atomic import write_json_atomic
+from radzoo.recipe.load import apply_overrides, load_recipe
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +79,6 @@ def run_row_names(runs: Sequence[RunSource], taken: Sequence[str]) -> list[str]:
 def resolve_recipes(recipes: Sequence[str | Path | DictConfig], overrides: Sequence[str],
                     allow_none: bool = False) -> list[DictConfig]:
     """Load each recipe with the shared overrides; they must have distinct names and read the same data."""
-    from radzoo.recipe.load import apply_overrides, load_recipe
-
     cfgs = [apply_overrides(r.copy(), list(overrides)) if isinstance(r, DictConfig) else
             load_recipe(r, list(overrides)) for r in recipes]
     if not cfgs and not allow_none:
@@ -104,8 +107,6 @@ def _rank(rows: list[LeaderboardRow], headline: str) -> None:
 
 def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], results: Mapping[str, Any],
                    headline: str, out_dir: Path, context: dict[str, Any]) -> dict[str, Path]:
-    from radzoo.comparison.plots import plot_metric_bars, plot_quality_vs_speed
-
     for system in systems:
         if system.folder is not None:
             write_json_atomic(system.folder / "metrics.json", results[system.name], default=str)
@@ -131,11 +132,6 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
 
     ``metrics``/``metric_options``/``bootstrap`` default to the first recipe's ``evaluation`` section.
     """
-    from radzoo.comparison.viewer import build_viewer
-    from radzoo.data.readers import read_studies
-    from radzoo.evaluation.pipeline import DEFAULT_METRICS
-    from radzoo.recipe.load import apply_overrides
-
     runs = [read_run_source(str(r)) for r in recipes if is_run_source(r)]
     cfgs = resolve_recipes([r for r in recipes if not is_run_source(r)], overrides, allow_none=bool(runs))
     run_names = run_row_names(runs, [str(c.name) for c in cfgs])

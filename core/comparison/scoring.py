@@ -9,6 +9,8 @@ from typing import Any
 
 from radzoo.comparison.leaderboard import LeaderboardRow, MetricCell, best_rows
 from radzoo.errors import InputError
+from radzoo.evaluation.pipeline import create_evaluator, evaluate
+from radzoo.evaluation.statistics import paired_bootstrap_test
 
 
 @dataclass
@@ -30,9 +32,6 @@ def score_systems(systems: Sequence[SystemOutput], ids: Sequence[str], reference
                   bootstrap: int = 500, seed: int = 0, paired_resamples: int = 1000,
                   ) -> tuple[list[LeaderboardRow], dict[str, Any]]:
     """Leaderboard rows (value, CI, p vs best per metric) and the full per-system evaluation results."""
-    from radzoo.evaluation.pipeline import create_evaluator, evaluate
-    from radzoo.evaluation.statistics import paired_bootstrap_test
-
     options = dict(options or {})
     for system in systems:
         missing = [i for i in ids if i not in system.predictions]

@@ -19,10 +19,15 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from radzoo.comparison.baselines import constant_predictions, nearest_neighbour_predictions
+from radzoo.comparison.peak_memory import PeakMemory
 from radzoo.comparison.scoring import SystemOutput
 from radzoo.data.study import Study
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.atomic import write_json_atomic, write_text_atomic
+from radzoo.files.jsonl import read_records
+from radzoo.recipe.load import load_recipe, recipe_hash
+from radzoo.training.encoder_pretraining import trained_on
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +53,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def run_dir_of(cfg: DictConfig, runs_dir: Path) -> Path:
     """``runs_dir/<name>-<recipe hash>``: a changed recipe gets a fresh directory, an unchanged one is reused."""
-    from radzoo.recipe.load import recipe_hash
-
     return runs_dir / f"{cfg.name}-{recipe_hash(cfg)}"
 
 
 def encoder_note(cfg: DictConfig) -> str:
     """What the recipe's encoder was trained on, for the leaderboard's "encoder trained on" column."""
-    from radzoo.training.encoder_pretraining import trained_on
-
     path = cfg.encoder.args.get("path")
     start = (trained_on(path) or f"weights from {Path(str(path)).name}") if path else None
     own = any(s.task == "labels" and {"encoder", "encoder_head"} & set(s.trainable) for s in cfg.stages)
@@ -71,8 +72,7 @@ def encoder_note(cfg: DictConfig) -> str:
 
 def _train_or_reuse(cfg: DictConfig, run_dir: Path) -> None:
     """Train unless this exact recipe already finished in ``run_dir``; resume an interrupted run."""
-    from radzoo.comparison.peak_memory import PeakMemory
-    from radzoo.runs.store import WEIGHTS_FILE
+    from radzoo.runs.store import WEIGHTS_FILE  # torch: only once a row trains, so input errors show at once
     from radzoo.training.checkpoints import has_checkpoint
     from radzoo.training.pipeline import SUMMARY_FILE, train
 
@@ -97,7 +97,7 @@ def _train_or_reuse(cfg: DictConfig, run_dir: Path) -> None:
 
 def weights_origin(run_dir: Path) -> str:
     """Where a given run directory's weights came from, for the leaderboard's "weights from" column."""
-    from radzoo.generation.pipeline import EXPORT_MARKER
+    from radzoo.generation.pipeline import EXPORT_MARKER  # torch: reading a run's provenance needs none
 
     provenance = _read_json(run_dir / PROVENANCE_FILE)
     if provenance:
@@ -114,8 +114,7 @@ def weights_origin(run_dir: Path) -> str:
 
 def read_run_source(spec: str) -> RunSource:
     """``run:DIR`` -> the run directory, its recipe and the origin of its weights; a clear error otherwise."""
-    from radzoo.recipe.load import load_recipe
-    from radzoo.runs.store import RECIPE_FILE
+    from radzoo.runs.store import RECIPE_FILE  # torch: checking a run:DIR needs none
 
     path = Path(spec[len(RUN_PREFIX):]).expanduser()
     if not (path / RECIPE_FILE).is_file():
@@ -128,7 +127,7 @@ def read_run_source(spec: str) -> RunSource:
 
 def _model_figures(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Parameter counts (total, and trained by any stage) and image tokens of the run's model."""
-    from radzoo.generation.pipeline import load_model
+    from radzoo.generation.pipeline import load_model  # torch: only once a row's model loads
 
     model, _ = load_model(run_dir)
     trained = {id(p) for s in cfg.stages for part in s.trainable for _, p in model.part_parameters(part)}
@@ -141,8 +140,7 @@ def _model_figures(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
 def _generate(run_dir: Path, out: Path, studies: Sequence[Study], batch_size: int | None) -> dict[str, Any]:
     """Generate the missing predictions; returns throughput and peak memory of the generation that ran."""
-    from radzoo.comparison.peak_memory import PeakMemory
-    from radzoo.generation.pipeline import generate
+    from radzoo.generation.pipeline import generate  # torch: only once a row generates
 
     began = time.perf_counter()
     with PeakMemory() as memory:
@@ -154,8 +152,6 @@ def _generate(run_dir: Path, out: Path, studies: Sequence[Study], batch_size: in
 
 
 def _predictions(path: Path) -> dict[str, str]:
-    from radzoo.files.jsonl import read_records
-
     return {str(r["id"]): r["prediction"] for r in read_records(path)} if path.is_file() else {}
 
 
@@ -199,8 +195,6 @@ def _scored_run(cfg: DictConfig, model_dir: Path, folder: Path, test: Sequence[S
 def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence[str],
                   out_dir: Path) -> list[SystemOutput]:
     """The reference rows (a constant normal report; nearest-neighbour report retrieval), each in its folder."""
-    from radzoo.comparison.baselines import constant_predictions, nearest_neighbour_predictions
-
     outputs = []
     for name in names:
         began = time.perf_counter()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pluggy
 
-from radzoo import hookspecs
+from radzoo import __version__, hookspecs
 from radzoo.components.keyword_typos import unexpected_option_message
 from radzoo.components.protocols import check_component
 from radzoo.components.registry import Registry, RegistryError, resolve_factory
@@ -93,8 +93,6 @@ def _unknown_hooks(pm: pluggy.PluginManager, packages: dict[str, str]) -> list[P
 
 def _candidate_plugins() -> list[tuple[str, str, str, object]]:
     """(plugin name, package, version, loader) for built-ins then entry points."""
-    from radzoo import __version__
-
     found: list[tuple[str, str, str, object]] = [
         (name, "radzoo", __version__, name) for name in BUILTIN_PLUGINS
     ]

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from radzoo.components.discovery import create_component
 from radzoo.errors import InputError, MissingFileError
 from radzoo.evaluation.statistics import bootstrap_ci, paired_bootstrap_test
 from radzoo.files.jsonl import decode_line
@@ -21,8 +22,6 @@ PREDICTION_KEYS = ("id", "prediction", "reference")
 
 def create_evaluator(name: str, options: Mapping[str, Any] | None = None) -> Any:
     """Build the registered evaluator ``name`` with its options (unknown names list the known ones)."""
-    from radzoo.components.discovery import create_component  # loading plugins is deferred until a metric is needed
-
     return create_component("evaluator", name, options)
 
 

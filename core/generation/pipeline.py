@@ -31,8 +31,11 @@ from radzoo.generation.sharding import (
     merged_ids,
     shard_path,
 )
+from radzoo.model.build import build_model
 from radzoo.model.prompting import encode_example
 from radzoo.progress import Progress
+from radzoo.recipe.load import load_recipe, save_recipe
+from radzoo.runs.store import load_trained_model
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +88,9 @@ def _is_saved_dir(path: str | Path) -> bool:
 def load_model(source: str | Path, checkpoint: str | Path | None = None,
                overrides: Sequence[str] = ()) -> tuple[Any, DictConfig]:
     """(model, recipe) from a recipe (untrained), a run directory, or an exported directory."""
-    from radzoo.recipe.load import load_recipe
-    from radzoo.runs.store import load_trained_model
-
     if checkpoint is None and _is_saved_dir(source):
         checkpoint, source = source, None
     if checkpoint is None:
-        from radzoo.model.build import build_model
-
         recipe = load_recipe(source, list(overrides))
         # seeded, so the untrained model (random adapter) is the same on a rerun and on every rank
         with torch.random.fork_rng(devices=[]):
@@ -251,8 +249,6 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     if size < 1:
         raise InputError(f"--batch-size must be at least 1, got {size}")
     if rank == 0:
-        from radzoo.recipe.load import save_recipe
-
         save_recipe(recipe, out.with_name(out.stem + ".recipe.yaml"))
     with JsonlWriter(target) as writer:
         if writer.repaired_bytes:

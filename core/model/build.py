@@ -10,6 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from radzoo.components.discovery import create_component
 from radzoo.errors import RecipeError
+from radzoo.files.hub_access import go_offline_if_unreachable
+from radzoo.files.weights import WeightsNotFoundError
 from radzoo.model.prompting import PromptBuilder
 from radzoo.model.vlm import RadiologyVLM
 
@@ -55,9 +57,6 @@ def build_model(recipe: DictConfig, source: str | Path | None = None) -> Radiolo
 def _load_parts(recipe: DictConfig) -> tuple[Any, Any]:
     """The encoder and the LLM; weights missing locally for either are named together, in one error, and an
     unreachable hub makes that error immediate (see radzoo.files.hub_access) instead of a minute of retries each."""
-    from radzoo.files.hub_access import go_offline_if_unreachable
-    from radzoo.files.weights import WeightsNotFoundError
-
     go_offline_if_unreachable()
     parts, missing = {}, []
     for kind in ("encoder", "llm"):

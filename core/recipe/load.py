@@ -15,6 +15,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from radzoo.components.discovery import get_plugins, unknown_component_message
 from radzoo.errors import RecipeError
 from radzoo.files.atomic import write_text_atomic
 from radzoo.model.chat_formats import placeholder_problem
@@ -239,7 +240,7 @@ def _check_prompt(cfg: DictConfig, source: str) -> None:
 
 def _check_generation(cfg: DictConfig, source: str) -> None:
     """Settings the chosen decode engine cannot run (beams on radzoo): caught at load, not after training."""
-    from radzoo.generation.decode_engine import engine_problem
+    from radzoo.generation.decode_engine import engine_problem  # torch: loading a recipe stays torch-free
 
     gen = cfg.generation
     problem = engine_problem(str(gen.engine), int(gen.num_beams), int(gen.eos_check_every))
@@ -249,8 +250,6 @@ def _check_generation(cfg: DictConfig, source: str) -> None:
 
 def check_components(cfg: DictConfig, source: str = "recipe") -> None:
     """Every component the recipe names exists in its registry (errors list close matches)."""
-    from radzoo.components.discovery import get_plugins, unknown_component_message
-
     plugins = get_plugins()
     checks = [(f"{kind}.name", kind, cfg[kind].name) for kind in COMPONENT_KINDS]
     checks += [(f"evaluation.metrics[{i}]", "evaluator", m) for i, m in enumerate(cfg.evaluation.metrics)]

@@ -60,7 +60,7 @@ def export_run(run_dir: str | Path, out: str | Path, format: str = "radzoo") -> 
     """Write ``out`` from a run directory in ``format`` (see the module docstring, or llava_hf_export for
     ``llava-hf``); returns ``out``."""
     if format == "llava-hf":
-        from radzoo.runs.llava_hf_export import export_llava_hf
+        from radzoo.runs.llava_hf_export import export_llava_hf  # cycle: llava_hf_export imports this module
 
         return export_llava_hf(run_dir, out).out
     if format != "radzoo":

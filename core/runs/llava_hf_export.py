@@ -21,11 +21,12 @@ from typing import Any
 
 import torch
 
-from radzoo.runs.store import RECIPE_FILE
 from radzoo.errors import MissingFileError
+from radzoo.generation.pipeline import generation_kwargs, load_model
 from radzoo.runs.export import merged_language_model, publish, staging_dir
 from radzoo.runs.llava_hf_processor import check_prompt_ids, llava_processor
 from radzoo.runs.llava_hf_towers import ConvertedTower, ExportRefused, convert_tower
+from radzoo.runs.store import RECIPE_FILE
 
 INFO_FILE = "radzoo_export.json"
 VLLM_TOWERS = ("clip_vision_model", "siglip_vision_model")  # vLLM's LLaVA: CLIP, SigLIP (and Pixtral)
@@ -132,8 +133,6 @@ def classic_tower_keys(out: Path, model_type: str) -> None:
 def _generation_config(recipe: Any, tokenizer: Any, image_id: int) -> Any:
     from transformers import GenerationConfig
 
-    from radzoo.generation.pipeline import generation_kwargs
-
     kwargs = generation_kwargs(recipe.generation)
     kwargs.pop("cache_implementation", None)
     return GenerationConfig(**kwargs, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
@@ -167,8 +166,6 @@ def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
 def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
     """Convert a run to a LlavaForConditionalGeneration directory at ``out`` (see the module doc)."""
     from transformers import LlavaForConditionalGeneration
-
-    from radzoo.generation.pipeline import load_model
 
     run_dir, final = Path(run_dir), Path(out)
     if not (run_dir / RECIPE_FILE).is_file():

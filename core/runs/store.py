@@ -17,8 +17,10 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from radzoo.files.atomic import atomic_target
 from radzoo.errors import InputError, MissingFileError
+from radzoo.files.atomic import atomic_target
+from radzoo.model.build import build_model
+from radzoo.recipe.load import load_recipe, save_recipe
 
 RECIPE_FILE = "recipe.yaml"
 WEIGHTS_FILE = "model.safetensors"
@@ -50,8 +52,6 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
 
 def save_run(model: Any, recipe: DictConfig, run_dir: str | Path, state: dict[str, torch.Tensor] | None = None) -> Path:
     """Save the resolved recipe and the trained weights (default: the currently trainable ones)."""
-    from radzoo.recipe.load import save_recipe
-
     run_dir = Path(run_dir)
     save_recipe(recipe, run_dir / RECIPE_FILE)
     save_weights(state if state is not None else model.trainable_state_dict(), run_dir / WEIGHTS_FILE)
@@ -75,9 +75,6 @@ def resolve_run_paths(recipe: DictConfig, run_dir: str | Path) -> DictConfig:
 
 def load_trained_model(run_dir: str | Path, overrides: list[str] | None = None) -> tuple[Any, DictConfig]:
     """Rebuild the run's model from its recipe and load its trained weights; returns (model, recipe)."""
-    from radzoo.model.build import build_model
-    from radzoo.recipe.load import load_recipe
-
     run_dir = Path(run_dir)
     recipe_path = run_dir / RECIPE_FILE
     if not recipe_path.is_file():

@@ -16,6 +16,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from radzoo.data.images import load_image
+from radzoo.data.instructions import build_instructions
+from radzoo.data.labels import CHEXPERT_OBSERVATIONS
 from radzoo.data.study import Study
 from radzoo.errors import InputError
 from radzoo.model.prompting import encode_example
@@ -47,8 +50,6 @@ class StageDataset(Dataset):
         self.transform = model.encoder.image_transform(True)
         self.items: list[tuple[Study, str | None, str | None]] = []
         if task == "instruction":
-            from radzoo.data.instructions import build_instructions
-
             rng = random.Random(seed)
             for study in studies:
                 self.items += [(study, q, a) for q, a in build_instructions(study, rng)]
@@ -61,8 +62,6 @@ class StageDataset(Dataset):
         if not self.items:
             raise InputError(f"no training examples for task {task!r}: the data has no usable studies")
         if task == "labels":
-            from radzoo.data.labels import CHEXPERT_OBSERVATIONS
-
             self.label_names = list(CHEXPERT_OBSERVATIONS)
         self.max_tokens = None if task == "labels" else sequence_limit(model)
         if self.max_tokens is not None:
@@ -72,8 +71,6 @@ class StageDataset(Dataset):
         return len(self.items)
 
     def pixels(self, image: str) -> torch.Tensor:
-        from radzoo.data.images import load_image
-
         return self.transform(load_image(image))
 
     def __getitem__(self, index: int) -> dict[str, Any]:

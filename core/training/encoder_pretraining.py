@@ -16,6 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from radzoo.errors import InputError, RunFailedError
+from radzoo.recipe.load import apply_overrides, load_recipe
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ def trained_on(path: str | Path) -> str | None:
 def label_pretraining_recipe(recipe: str | Path | DictConfig, overrides: Sequence[str] = (), *,
                              epochs: int, lr: float, batch_size: int = 32) -> DictConfig:
     """``recipe`` reduced to one stage that trains its encoder (and a label head) on the data's CheXpert labels."""
-    from radzoo.recipe.load import apply_overrides, load_recipe
-
     cfg = apply_overrides(recipe.copy(), list(overrides)) if isinstance(recipe, DictConfig) else \
         load_recipe(recipe, list(overrides))
     cfg.name = f"{cfg.name}-encoder-labels"
@@ -52,6 +51,7 @@ def label_pretraining_recipe(recipe: str | Path | DictConfig, overrides: Sequenc
 
 def export_encoder(run_dir: str | Path, path: str | Path, note: str) -> Path:
     """Write the run's encoder weights as a plain timm state dict (``encoder.model.`` prefix removed)."""
+    # torch: comparison imports this module at start-up
     from radzoo.runs.store import WEIGHTS_FILE, load_weights, save_weights
 
     prefix = "encoder.model."
@@ -68,7 +68,7 @@ def pretrain_encoder(cfg: DictConfig, out_dir: str | Path) -> Path:
 
     Rerunning resumes an interrupted pre-training and reuses a finished one.
     """
-    from radzoo.training.checkpoints import has_checkpoint
+    from radzoo.training.checkpoints import has_checkpoint  # torch: comparison imports this module at start-up
     from radzoo.training.pipeline import SUMMARY_FILE, train
 
     out_dir = Path(out_dir)

@@ -15,6 +15,10 @@ from typing import Any
 import torch
 
 from radzoo.errors import InputError, MissingFileError
+from radzoo.generation.pipeline import load_model
+from radzoo.recipe.load import load_recipe
+from radzoo.runs.export import merged_language_model
+from radzoo.runs.store import RECIPE_FILE
 
 INIT_FILE = "init.json"
 COMPONENTS = ("encoder", "adapter", "llm")
@@ -27,11 +31,6 @@ def _plain_name(key: str) -> str:
 
 def run_weights(cfg: Any, run_dir: Path) -> dict[str, torch.Tensor]:
     """The run's weights (LoRA merged) under their plain names, after checking its components are ``cfg``'s."""
-    from radzoo.generation.pipeline import load_model
-    from radzoo.recipe.load import load_recipe
-    from radzoo.runs.export import merged_language_model
-    from radzoo.runs.store import RECIPE_FILE
-
     if not (run_dir / RECIPE_FILE).is_file():
         raise MissingFileError(f"--init {run_dir}: not a radzoo run directory (no {RECIPE_FILE}); pass a directory "
                                "written by radzoo train, import or export")

@@ -19,10 +19,15 @@ from typing import Any
 from omegaconf import DictConfig
 
 from radzoo.data.images import ImageError
+from radzoo.data.labels import CHEXPERT_OBSERVATIONS
+from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
 from radzoo.errors import InputError, OutputExistsError
 from radzoo.files.atomic import write_json_atomic
+from radzoo.model.build import build_model
 from radzoo.progress import Progress
+from radzoo.recipe.diff import recipe_differences
+from radzoo.recipe.load import apply_overrides, load_recipe, recipe_hash, save_recipe
 from radzoo.runs.store import save_run
 from radzoo.training.checkpoints import (
     TrainState,
@@ -33,8 +38,13 @@ from radzoo.training.checkpoints import (
     restore_rng,
     save_checkpoint,
 )
+from radzoo.training.dataset import StageDataset, batches_per_epoch
+from radzoo.training.init_from_run import start_from_run, with_initial_weights
 from radzoo.training.interrupt import GracefulInterrupt
+from radzoo.training.stages import attach_encoder_head, check_stage, part_state_dict, stage_steps
 from radzoo.training.summary import edge_mean, summary_stages
+from radzoo.training.trainer import build_trainer, fill_feature_cache, require_strategy_package
+from radzoo.training.validation import stage_validation
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +82,12 @@ class RunResult:
 
 
 def _resolve_recipe(recipe: str | Path | DictConfig, overrides: Sequence[str]) -> DictConfig:
-    from radzoo.recipe.load import apply_overrides, load_recipe
-
     if isinstance(recipe, DictConfig):
         return apply_overrides(recipe.copy(), list(overrides))
     return load_recipe(recipe, list(overrides))
 
 
 def _check_trainer_keys(cfg: DictConfig) -> None:
-    from radzoo.training.trainer import require_strategy_package
-
     require_strategy_package(str(cfg.trainer.strategy))  # the closed sets were checked when the recipe loaded
     if not cfg.stages:
         raise InputError("recipe key 'stages': the recipe declares no training stages")
@@ -104,11 +110,6 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     import lightning as L
     from lightning.pytorch.utilities import rank_zero_only
 
-    from radzoo.model.build import build_model
-    from radzoo.recipe.load import recipe_hash, save_recipe
-    from radzoo.training.init_from_run import start_from_run, with_initial_weights
-    from radzoo.training.stages import attach_encoder_head, check_stage, part_state_dict
-
     # tiny stages take fewer steps than the logging interval; the metrics CSV still gets every logged step
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     cfg = _resolve_recipe(recipe, overrides)
@@ -122,8 +123,6 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     elif resume:
         state, weights, extra = load_checkpoint(checkpoint_dir(run_dir))
         if state.recipe_hash != recipe_hash(cfg):
-            from radzoo.recipe.diff import recipe_differences
-
             raise InputError(f"{run_dir}: --resume with a recipe that differs from the run's "
                              f"({run_dir / 'recipe.yaml'}: {recipe_differences(run_dir / 'recipe.yaml', cfg)}); "
                              "resume with that recipe and the same overrides")
@@ -139,15 +138,12 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     for i, stage in enumerate(cfg.stages):
         check_stage(model, stage, i)
     if studies is None:
-        from radzoo.data.readers import read_studies
-
         studies = read_studies(cfg.data, split="train").studies
         if cfg.trainer.val_every_n_steps and validation_studies is None:
             validation_studies = read_studies(cfg.data, split="validate").studies
     if cfg.trainer.val_every_n_steps and not validation_studies:
         raise InputError("recipe key 'trainer.val_every_n_steps' is set but the data has no validate split "
                          "studies; add some (split column 'validate') or set trainer.val_every_n_steps=null")
-    from radzoo.data.labels import CHEXPERT_OBSERVATIONS
 
     trained = set(state.trained_parts)
     if "encoder_head" in trained or any(s.task == "labels" for s in cfg.stages[:state.stage_index]):
@@ -198,11 +194,7 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
     """Fit one stage (from ``state.step`` when resuming); returns its result and whether the run stops here."""
     import lightning as L
 
-    from radzoo.data.labels import CHEXPERT_OBSERVATIONS
-    from radzoo.training.dataset import StageDataset, batches_per_epoch
-    from radzoo.training.module import StageModule
-    from radzoo.training.stages import attach_encoder_head, part_state_dict, stage_steps
-    from radzoo.training.trainer import build_trainer, fill_feature_cache
+    from radzoo.training.module import StageModule  # lightning: loaded only when a stage runs
 
     seed = int(cfg.trainer.seed) + index
     L.seed_everything(seed, workers=True, verbose=False)
@@ -227,7 +219,6 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
                         every_s=30.0) if plain else None
     losses = state.losses.setdefault(stage.name, [])
     del losses[start:]
-    from radzoo.training.validation import stage_validation
 
     validation = stage_validation(cfg, model, stage, validation_studies, seed, lambda: part_state_dict(model, trained))
 

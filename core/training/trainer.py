@@ -12,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from radzoo.data.images import load_image
 from radzoo.data.study import Study
 from radzoo.errors import InputError
 from radzoo.model.vlm import RadiologyVLM
@@ -127,8 +128,6 @@ def fill_feature_cache(cfg: DictConfig, model: RadiologyVLM, stage: Any, studies
     if not cfg.trainer.feature_cache or "encoder" in stage.trainable:
         return None
     import torch
-
-    from radzoo.data.images import load_image
 
     root = Path(cfg.trainer.feature_cache_dir) if cfg.trainer.feature_cache_dir else run_dir / "feature_cache"
     cache = FeatureCache(root, model.encoder)

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from radzoo.data.study import Study
+from radzoo.training.dataset import StageDataset, collate
 
 
 class StageValidation:
@@ -21,8 +22,6 @@ class StageValidation:
     def __init__(self, model: Any, studies: Sequence[Study], stage: Any, *, every: int, seed: int,
                  uncertain: str, max_answer_tokens: int | None, keep_best: bool, patience: int | None,
                  trained_state: Callable[[], dict[str, torch.Tensor]]) -> None:
-        from radzoo.training.dataset import StageDataset
-
         self.model, self.every, self.keep_best, self.patience = model, int(every), keep_best, patience
         self.dataset = StageDataset(studies, model, stage.task, seed=seed, uncertain=uncertain,
                                     max_answer_tokens=max_answer_tokens)
@@ -39,8 +38,6 @@ class StageValidation:
     @torch.no_grad()
     def loss(self, loss_fn: Callable[[dict[str, torch.Tensor]], torch.Tensor], device: torch.device) -> float:
         """Mean loss over the validate split (examples weighted by batch size)."""
-        from radzoo.training.dataset import collate
-
         was_training = self.model.training
         self.model.eval()
         total, count = 0.0, 0

@@ -19,6 +19,7 @@ from typing import Any
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.weights import explain_missing_weights, is_local
 from radzoo.plugins.encoders.base import EncoderBase
+from radzoo.plugins.encoders.hf_encoders import build_hf_clip_vision
 from radzoo.plugins.encoders.open_clip_tower import load_open_clip_encoder
 from radzoo.plugins.encoders.weight_files import require_path_if_path_like
 
@@ -152,8 +153,6 @@ def build_clip(model_name: str | None = None, pretrained: str | None = None, pat
     SLaVA-CXR/LLaVA: ``hf_path=openai/clip-vit-large-patch14-336``, 576 tokens of ``hidden_states[-2]``.
     """
     if hf_path is not None:
-        from radzoo.plugins.encoders.hf_encoders import build_hf_clip_vision
-
         return build_hf_clip_vision(hf_path, select_layer=select_layer, drop_cls=drop_cls)
     if path is not None and not (is_local(path) and Path(path).is_file()):
         model_cfg, preprocess_cfg, checkpoint = read_open_clip_dir(_open_clip_source(path, "encoder.args.path"))

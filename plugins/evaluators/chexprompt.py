@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from radzoo.plugins.evaluators.chexprompt_prompt import KINDS, PROMPT_VERSION, judge_messages, parse_answer
+from radzoo.plugins.evaluators.judge_runner import JudgeRunner
 
 SUMMARY = ("chexprompt_significant_errors", "chexprompt_insignificant_errors", "chexprompt_zero_significant_share")
 PER_TYPE = tuple(f"chexprompt_{severity}_{kind}" for severity in ("significant", "insignificant") for kind in KINDS)
@@ -39,8 +40,6 @@ class CheXpromptEvaluator:
     higher_is_better = {m: m == "chexprompt_zero_significant_share" for m in metric_names}
 
     def __init__(self, **options: Any) -> None:
-        from radzoo.plugins.evaluators.judge_runner import JudgeRunner
-
         self.runner = JudgeRunner(evaluator="chexprompt", **options)
         self.client = self.runner.client
 

@@ -22,6 +22,7 @@ from radzoo.plugins.evaluators.chexprompt_prompt import (
     parse_answer,
     user_message,
 )
+from radzoo.plugins.evaluators.judge_runner import JudgeRunner
 
 GREEN_PROMPT_VERSION = f"{PROMPT_VERSION}+green-1"
 EXAMPLE_MATCHED = (2, 2, 1)  # matched findings of the three worked examples
@@ -50,8 +51,6 @@ class GreenJudgeEvaluator:
                         "green_unparsed": False}
 
     def __init__(self, **options: Any) -> None:
-        from radzoo.plugins.evaluators.judge_runner import JudgeRunner
-
         self.runner = JudgeRunner(evaluator="green_judge", **options)
 
     def options(self) -> dict[str, Any]:

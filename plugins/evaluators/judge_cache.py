@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from radzoo.data.synthetic import cache_root
 from radzoo.files.atomic import write_text_atomic
 
 DEFAULT_ENDPOINT = "api.openai.com"  # what the openai client calls when no base_url is given
@@ -23,8 +24,6 @@ DEFAULT_ENDPOINT = "api.openai.com"  # what the openai client calls when no base
 
 def default_cache_dir() -> Path:
     """``$RADZOO_CACHE/judge``: radzoo's cache root (as for the synthetic sets), read when the judge starts."""
-    from radzoo.data.synthetic import cache_root
-
     return cache_root() / "judge"
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from radzoo.errors import InputError, MissingFileError
 from radzoo.plugins.evaluators.ngram_metrics import bleu_counts, check_pairs
+from radzoo.plugins.evaluators.radgraph_f1 import RadGraphF1Evaluator
 
 COMPONENTS = ("radgraph_combined", "bertscore", "semb_score", "bleu_score")
 MEAN = np.array([0.53792312, 0.61757256, 0.76479421, 0.44738335])
@@ -76,8 +77,8 @@ class RadCliQEvaluator:
         missing = [f"{key} ({what})" for key, (value, what) in needed.items() if not value]
         if missing:
             raise InputError("radcliq needs all four components offline; missing option(s): " + "; ".join(missing))
+        # torch: after the options are checked, so errors show at once
         from radzoo.plugins.evaluators.chexbert import CheXbertLabeler
-        from radzoo.plugins.evaluators.radgraph_f1 import RadGraphF1Evaluator
 
         model_dir = Path(bertscore_model_path).expanduser()
         if not (model_dir / "config.json").is_file():

@@ -8,6 +8,7 @@ from typing import Any
 from radzoo.errors import InputError
 from radzoo.files.weights import check_local_weights, explain_missing_weights
 from radzoo.model.chat_formats import ChatFormat, get_format
+from radzoo.plugins.llms import REFERENCE_LLMS
 
 LLAMA_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PHI_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"]
@@ -86,8 +87,6 @@ def load_reference_llm(name: str, path: str | None = None, prompt_format: str | 
                        attn_implementation: str | None = None, revision: str | None = None,
                        lora_target_modules: list[str] | None = None) -> CausalLM:
     """One of the papers' LLMs (``REFERENCE_LLMS[name]``) from ``path`` or its hub id, prompted its own way."""
-    from radzoo.plugins.llms import REFERENCE_LLMS
-
     ref = REFERENCE_LLMS[name]
     targets = lora_target_modules or (PHI_LORA_TARGETS if ref.lora_family == "phi" else LLAMA_LORA_TARGETS)
     return load_hf_causal_lm(path or ref.hub_id, prompt_format=prompt_format or ref.prompt_format,

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
 from radzoo.errors import InputError, MissingFileError
+from radzoo.files.jsonl import read_records
 
 LEADERBOARD_FILE = "leaderboard.json"
 EVALUATION_FILE = "evaluation.json"
@@ -49,16 +51,12 @@ def _predictions_file(out_dir: Path, row: dict[str, Any]) -> Path | None:
 
 def read_predictions(path: Path) -> dict[str, str]:
     """study id -> predicted report of one predictions.jsonl."""
-    from radzoo.files.jsonl import read_records
-
     return {str(r["id"]): str(r.get("prediction") or "") for r in read_records(path)}
 
 
 def test_studies(out_dir: Path) -> list[Study]:
     """The test split the comparison scored, read again through the data section of one of its run recipes."""
     import yaml
-
-    from radzoo.data.readers import read_studies
 
     recipes = sorted((out_dir / "runs").glob("*/recipe.yaml"))
     if not recipes:

@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from radzoo.comparison.viewer.comparison_files import Comparison, read_comparison
+from radzoo.comparison.viewer.finding_tables import finding_tables
+from radzoo.comparison.viewer.study_images import write_study_images
+from radzoo.comparison.viewer.study_records import study_records
 from radzoo.data.study import Study
+from radzoo.files.atomic import write_text_atomic
 from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS
 
 VIEWER_DIR = "viewer"
@@ -49,9 +53,6 @@ def _evaluation_settings(comparison: Comparison) -> tuple[dict[str, Any], int, i
 
 def page_data(comparison: Comparison, images: list[dict[str, str]]) -> dict[str, Any]:
     """Everything the page shows, as one JSON-ready dict."""
-    from radzoo.comparison.viewer.finding_tables import finding_tables
-    from radzoo.comparison.viewer.study_records import study_records
-
     board = comparison.board
     options, resamples, seed = _evaluation_settings(comparison)
     studies = comparison.studies
@@ -100,9 +101,6 @@ def build_viewer(out_dir: str | Path, studies: list[Study] | None = None) -> Pat
 
     ``studies``: the test studies compare scored (read again from a run's recipe when not given).
     """
-    from radzoo.comparison.viewer.study_images import write_study_images
-    from radzoo.files.atomic import write_text_atomic
-
     comparison = read_comparison(out_dir, studies)
     viewer_dir = Path(out_dir) / VIEWER_DIR
     images = write_study_images(comparison.studies, viewer_dir)

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from radzoo.data.images import load_image
 from radzoo.data.study import Study
 
 THUMB_PX = 160  # longest side of the thumbnail in the card
@@ -21,8 +22,6 @@ def _stem(index: int, study_id: str) -> str:
 def write_study_images(studies: Sequence[Study], viewer_dir: Path) -> list[dict[str, str]]:
     """Write (or keep, when already written) each study's thumbnail and full view under ``viewer_dir/images``;
     returns per study the two paths relative to the page. A small image serves as its own thumbnail."""
-    from radzoo.data.images import load_image
-
     folder = viewer_dir / IMAGE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     out = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from radzoo.evaluation.pipeline import create_evaluator
 from radzoo.plugins.evaluators.chexpert_f1 import FIVE
 from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports
 
@@ -35,8 +36,6 @@ def per_study_metrics(predictions: Sequence[str], references: Sequence[str], pre
                       ref_codes: Sequence[str], metrics: Sequence[str],
                       options: Mapping[str, Mapping[str, Any]]) -> dict[str, list[float | None]]:
     """metric -> one value per study, for the leaderboard metrics that are meaningful on a single study."""
-    from radzoo.evaluation.pipeline import create_evaluator
-
     values: dict[str, list[float | None]] = {}
     if "chexpert_micro_f1_14" in metrics:
         values["chexpert_micro_f1_14"] = [_micro_f1(p, r, [True] * 14) for p, r in zip(pred_codes, ref_codes)]

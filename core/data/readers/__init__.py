@@ -17,6 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from radzoo.data.images import load_image
 from radzoo.data.readers.result import DataProblem, ReadResult, SkipLog
 from radzoo.data.study import Study
 from radzoo.errors import InputError, MissingFileError
@@ -125,8 +126,6 @@ def _usable(study: Study, options: Mapping[str, Any], log: SkipLog) -> bool:
         log.problem("empty_image_file", where, f"image {image} is a zero-byte file; re-copy or re-download it")
         return False
     if options["verify_images"]:
-        from radzoo.data.images import load_image
-
         try:
             load_image(image)
         except (ValueError, OSError) as exc:

@@ -13,6 +13,7 @@ from typing import Any
 from radzoo.data.readers import Source, csv_table
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.study import Study
+from radzoo.data.synthetic import ensure_generated
 from radzoo.errors import MissingFileError
 
 OPTIONS = {"n": 1000, "seed": 0, "image_size": 128}
@@ -20,8 +21,6 @@ OPTIONS = {"n": 1000, "seed": 0, "image_size": 128}
 
 def default_path(options: dict[str, Any]) -> Path:
     """The cached set for these options, generated on first use."""
-    from radzoo.data.synthetic import ensure_generated
-
     return ensure_generated(int(options["n"]), int(options["seed"]), int(options["image_size"]))
 
 

@@ -35,7 +35,7 @@ FORMATS = {
 def import_release(fmt: str, src: str | Path, out: str | Path, base_llm: str | Path | None = None,
                    dtype: str | None = None) -> Path:
     """Write the run directory ``out`` from the release in ``src`` (format ``fmt``); returns ``out``."""
-    from radzoo.runs.importers.run_writer import write_run
+    from radzoo.runs.importers.run_writer import write_run  # torch: `radzoo import --help` reads FORMATS
 
     if fmt not in FORMATS:
         raise InputError(f"unknown import format {fmt!r}; formats: {', '.join(FORMATS)}")

@@ -22,6 +22,7 @@ import torch
 from radzoo.runs.importers import run_writer
 from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
 from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
+from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
 HUB_ID = "ECOFRI/CXR-LLAVA-v2"
 SYSTEM = ("You are a helpful radiologist. Try to interpret chest x ray image and answer to the question that user "
@@ -51,8 +52,6 @@ def write_tower(config: dict, tower: dict[str, torch.Tensor], out_dir: Path, dty
 def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None) -> ImportInfo:
     """Write CXR-LLaVA v2 into ``stage``."""
     from transformers import AutoConfig
-
-    from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
     run_writer.require_files(src, ["config.json"], HUB_ID, "CXR-LLaVA release")
     config = run_writer.read_json(src / "config.json")

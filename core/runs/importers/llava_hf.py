@@ -22,6 +22,7 @@ from radzoo.runs.importers import run_writer
 from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
 from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
 from radzoo.runs.importers.towers import write_clip_tower, write_dinov2_tower
+from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
 HUB_ID = "llava-hf/llava-1.5-7b-hf"
 # text model_type -> the radzoo prompt format its LLaVA releases were trained with
@@ -60,8 +61,6 @@ def projector(keep: dict[str, torch.Tensor], config: dict, dtype: torch.dtype | 
 def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None) -> ImportInfo:
     """Write a transformers LLaVA directory into ``stage``."""
     from transformers import AutoConfig
-
-    from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
     run_writer.require_files(src, ["config.json"], HUB_ID, "transformers LLaVA directory")
     config = run_writer.read_json(src / "config.json")

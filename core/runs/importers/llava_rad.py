@@ -22,11 +22,12 @@ from pathlib import Path
 import torch
 
 from radzoo.errors import InputError, MissingFileError
+from radzoo.plugins.encoders.base import CLIP_MEAN, CLIP_STD
+from radzoo.plugins.encoders.weight_files import read_weights
 from radzoo.runs.importers import run_writer
 from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
 from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
-from radzoo.plugins.encoders.base import CLIP_MEAN, CLIP_STD
-from radzoo.plugins.encoders.weight_files import read_weights
+from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
 HUB_ID = "microsoft/llava-rad"
 BASE_HUB_ID = "lmsys/vicuna-7b-v1.5"
@@ -152,7 +153,6 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
                                     out_dtype)
     adapter_state, adapter = projector_state(read_weights(src / "non_lora_trainables.bin"),
                                              config["mm_projector_type"], src / "non_lora_trainables.bin", out_dtype)
-    from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
     save_weights(adapter_state, stage / WEIGHTS_FILE)
     encoder = {"name": "biomedclip-cxr-518",

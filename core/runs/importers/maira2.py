@@ -26,6 +26,7 @@ from radzoo.runs.importers.llava_hf import llm_name, strip_prefix
 from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
 from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
 from radzoo.runs.importers.towers import write_dinov2_tower
+from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
 HUB_ID = "microsoft/maira-2"
 SYSTEM = "You are an expert radiology assistant tasked with interpreting a chest X-ray study."
@@ -40,8 +41,6 @@ def maira_prompt(indication: str) -> str:
 def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None) -> ImportInfo:
     """Write MAIRA-2 into ``stage``."""
     from transformers import AutoConfig
-
-    from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
     run_writer.require_files(src, ["config.json", "preprocessor_config.json"], HUB_ID, "MAIRA-2 release")
     config = run_writer.read_json(src / "config.json")

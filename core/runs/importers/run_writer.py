@@ -20,8 +20,11 @@ from typing import Any
 
 import torch
 
-from radzoo.files.atomic import write_json_atomic
+from radzoo.components.discovery import create_component
 from radzoo.errors import InputError, MissingFileError, OutputExistsError
+from radzoo.files.atomic import write_json_atomic
+from radzoo.recipe.load import load_recipe, save_recipe
+from radzoo.runs.store import WEIGHTS_FILE, load_weights, resolve_run_paths
 
 ENCODER_DIR = "encoder"
 LLM_DIR = "llm"
@@ -101,10 +104,6 @@ def _provenance(fmt: str, info: ImportInfo, src: Path, base_llm: Path | None, dt
 
 def _check_parts(stage: Path) -> None:
     """Build the staged encoder and projector from the staged recipe and load the projector strictly."""
-    from radzoo.runs.store import WEIGHTS_FILE, load_weights, resolve_run_paths
-    from radzoo.components.discovery import create_component
-    from radzoo.recipe.load import load_recipe
-
     recipe = resolve_run_paths(load_recipe(stage / "recipe.yaml"), stage)
     encoder = create_component("encoder", recipe.encoder.name, dict(recipe.encoder.args), recipe_key="encoder")
     text = read_json(stage / LLM_DIR / "config.json")
@@ -122,8 +121,6 @@ def write_run(fmt: str, importer: Callable[..., ImportInfo], src: Path, out: Pat
               dtype: str | None) -> Path:
     """Run ``importer`` into a staged directory beside ``out``, check it, write recipe and provenance, rename."""
     from omegaconf import OmegaConf
-
-    from radzoo.recipe.load import save_recipe
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise OutputExistsError(f"--out {out}: exists and is not an empty directory; choose a new directory")

@@ -22,6 +22,7 @@ from radzoo.runs.importers.llava_rad import projector_state
 from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
 from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
 from radzoo.runs.importers.towers import write_clip_tower
+from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
 HUB_ID = "bluesky333/SLaVA-CXR"
 NOT_LLM = ("model.vision_tower.", "model.mm_projector.")
@@ -31,8 +32,6 @@ NOT_PHI_FIELDS = ("model_type", "architectures", "auto_map", "_name_or_path", "v
 def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None) -> ImportInfo:
     """Write SLaVA-CXR into ``stage``."""
     from transformers import AutoConfig
-
-    from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
     run_writer.require_files(src, ["config.json", "preprocessor_config.json"], HUB_ID, "SLaVA-CXR release")
     config = run_writer.read_json(src / "config.json")
