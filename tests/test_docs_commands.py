@@ -138,25 +138,40 @@ def is_reference(line: DocLine) -> bool:
 
 
 def _path_words(text: str) -> list[str]:
-    return [word.removeprefix("./").rstrip("/") for word in re.split(r"[\s=:]", text) if word]
+    return [word.rstrip("/") for word in re.split(r"[\s=:]", text) if word]
 
 
-def downloaded_paths(text: str) -> set[str]:
-    """DOWNLOADED (see the module doc): ``hf download`` folders, then the ``--out`` of lines reading them."""
-    found = {m.group(1).removeprefix("./").rstrip("/") for m in re.finditer(r"hf download \S+ --local-dir (\S+)", text)}
+def _out(argv: list[str]) -> str | None:
+    return argv[argv.index("--out") + 1].rstrip("/") if "--out" in argv[:-1] else None
+
+
+def downloaded_inputs(text: str) -> dict[str, list[str]]:
+    """DOWNLOADED (see the module doc), in document order: README line -> the downloaded paths it reads.
+
+    ``hf download`` folders count as written (``./llava-rad``, never a bare recipe name); a line reading one makes
+    its ``--out`` downloaded too, and a later runnable line writing the same ``--out`` makes it local again."""
+    downloaded = {m.group(1).rstrip("/") for m in re.finditer(r"hf download \S+ --local-dir (\S+)", text)}
+    reads = {}
     for line in readme_lines(text):
-        argv = line.argv
-        if "--out" in argv[:-1] and found & set(_path_words(line.text)):
-            found.add(argv[argv.index("--out") + 1].removeprefix("./").rstrip("/"))
-    return found
+        out = _out(line.argv)
+        inputs = [w for w in _path_words(line.text) if w in downloaded and w != out]
+        if inputs:
+            reads[line.text] = inputs
+            downloaded |= {out} if out else set()
+        elif out and not any(w.startswith(EXTERNAL_PREFIXES) for w in _path_words(line.text)):
+            downloaded.discard(out)
+    return reads
+
+
 
 
 def external_paths(line: DocLine) -> list[str]:
-    downloaded = DOWNLOADED if line.where.startswith("README") else set()
-    return [word for word in _path_words(line.text) if word.startswith(EXTERNAL_PREFIXES) or word in downloaded]
+    """The line's inputs that an offline checkout lacks: real data or weights, or a downloaded release."""
+    downloaded = DOWNLOADED.get(line.text, []) if line.where.startswith("README") else []
+    return [word for word in _path_words(line.text) if word.startswith(EXTERNAL_PREFIXES)] + downloaded
 
 
-DOWNLOADED = downloaded_paths(README.read_text(encoding="utf-8"))
+DOWNLOADED = downloaded_inputs(README.read_text(encoding="utf-8"))
 
 
 def kind_of(line: DocLine) -> str:
@@ -204,8 +219,11 @@ def test_the_docs_have_command_lines_and_each_falls_under_one_rule():
     assert sum(kind == "run" for kind in kinds.values()) >= 10, kinds
     for line in lines:
         if kinds[line.text] == "external":
-            assert all(path.startswith(EXTERNAL_PREFIXES) or path in DOWNLOADED for path in external_paths(line))
-    assert {"llava-rad", "vicuna-7b-v1.5", "runs/llava-rad-published"} <= DOWNLOADED
+            assert all(path.startswith(EXTERNAL_PREFIXES) or path in DOWNLOADED.get(line.text, [])
+                       for path in external_paths(line))
+    read = {path for paths in DOWNLOADED.values() for path in paths}
+    assert {"./llava-rad", "./vicuna-7b-v1.5", "runs/llava-rad-published"} <= read
+    assert not read & {"runs/llava-rad", "preds.jsonl"}  # written again by runnable lines before they are read
     for text, (test_file, needle) in COVERED_ELSEWHERE.items():
         assert text in kinds, f"{text!r} is no longer in the docs: drop it from COVERED_ELSEWHERE"
         assert needle in (README.parent / test_file).read_text(encoding="utf-8"), f"{test_file} no longer runs {text}"

@@ -1,7 +1,7 @@
 """Write (or rebuild) a comparison's HTML viewer, OUT/viewer/index.html, and print its path.
 
 The page is self-contained (no server, no CDN): open it in a browser, also from file:// on an offline machine.
-Example: radzoo view radzoo-demo
+Example, after `radzoo demo --out radzoo-demo`: radzoo view OUT with OUT = radzoo-demo
 """
 
 from __future__ import annotations
