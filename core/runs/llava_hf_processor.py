@@ -43,7 +43,27 @@ def with_image_token(tokenizer: Any) -> tuple[Any, int]:
     tok = copy.deepcopy(tokenizer)
     if IMAGE_PLACEHOLDER not in tok.get_vocab():
         tok.add_tokens([AddedToken(IMAGE_PLACEHOLDER, special=True, normalized=False)], special_tokens=True)
+    prefix_every_chunk(tok)
     return tok, int(tok.convert_tokens_to_ids(IMAGE_PLACEHOLDER))
+
+
+def prefix_every_chunk(tokenizer: Any) -> None:
+    """Make a sentencepiece-style (Metaspace) tokenizer put its ``▁`` prefix on the text after ``<image>`` too.
+
+    radzoo, like LLaVA's ``tokenizer_image_token``, encodes each chunk after ``<image>`` alone, so sentencepiece's
+    dummy prefix starts it (``"\\n..."`` -> ``▁ <0x0A> ...``). A Llama tokenizer loaded with ``legacy=False``
+    (Vicuna's, LLaMA-2's) prefixes only the first text segment (``prepend_scheme="first"``), so the whole prompt
+    would lose that ``▁``; ``"always"`` (what ``legacy=True`` builds) prefixes every segment between added tokens.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    pre = getattr(backend, "pre_tokenizer", None)
+    if type(pre).__name__ != "Metaspace" or pre.prepend_scheme != "first":
+        return
+    pre.prepend_scheme = "always"
+    backend.pre_tokenizer = pre
+    if hasattr(tokenizer, "legacy"):  # the saved config says the same, should transformers rebuild the pre-tokenizer
+        tokenizer.legacy = True
+        tokenizer.init_kwargs["legacy"] = True
 
 
 def _literal(text: str) -> str:

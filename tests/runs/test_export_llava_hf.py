@@ -59,9 +59,9 @@ def _tiny_towers(root: Path) -> dict[str, str]:
     }
 
 
-def make_run(root: Path, name: str, encoder: str, adapter: str = "mlp2x_gelu") -> Path:
+def make_run(root: Path, name: str, encoder: str, adapter: str = "mlp2x_gelu", llm: str = LM) -> Path:
     """A run directory whose adapter and LoRA weights are random and non-zero, as after training."""
-    (root / f"{name}.yaml").write_text(f"name: {name}\nencoder: {encoder}\nadapter: {{name: {adapter}}}\n{LM}\n{REST}")
+    (root / f"{name}.yaml").write_text(f"name: {name}\nencoder: {encoder}\nadapter: {{name: {adapter}}}\n{llm}\n{REST}")
     recipe = load_recipe(str(root / f"{name}.yaml"))
     model = build_model(recipe)
     generator = torch.Generator().manual_seed(3)
