@@ -41,7 +41,7 @@ def check_local_weights(ref: str, recipe_key: str, what: str = "model", hub_id: 
 
 
 def offline_weights_problem(ref: str, recipe_key: str, what: str, files: tuple[str, ...],
-                            hub_id: str | None = None) -> str | None:
+                            hub_id: str | None = None, revision: str | None = None) -> str | None:
     """Why ``ref`` cannot load without the hub (a missing local path, or a hub id with none of ``files`` in the
     local Hugging Face cache), else None. Light: a cache lookup on disk, no torch, no model library."""
     if is_local(ref):
@@ -51,7 +51,7 @@ def offline_weights_problem(ref: str, recipe_key: str, what: str, files: tuple[s
     from huggingface_hub import try_to_load_from_cache  # its cache rules: revisions, refs, no-exist markers
 
     try:
-        if any(isinstance(try_to_load_from_cache(ref, file), str) for file in files):
+        if any(isinstance(try_to_load_from_cache(ref, file, revision=revision), str) for file in files):
             return None
     except ValueError:  # not a valid hub id either: nothing to find in the cache
         pass

@@ -32,12 +32,12 @@ def empty_hub_cache(tmp_path, monkeypatch):
     return cache
 
 
-def _cache_repo(cache, repo_id: str, files: dict[str, str]) -> None:
-    """``repo_id`` in the hub cache's layout (refs/main -> snapshots/COMMIT/FILE), as ``hf download`` leaves it."""
+def _cache_repo(cache, repo_id: str, files: dict[str, str], revision: str = "main") -> None:
+    """``repo_id`` in the hub cache's layout (refs/REVISION -> snapshots/COMMIT/FILE), as ``hf download`` leaves it."""
     repo = cache / f"models--{repo_id.replace('/', '--')}"
     commit = "0" * 40
     (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
+    (repo / "refs" / revision).write_text(commit)
     for name, text in files.items():
         (repo / "snapshots" / commit).mkdir(parents=True, exist_ok=True)
         (repo / "snapshots" / commit / name).write_text(text)
@@ -85,6 +85,10 @@ def test_local_directories_and_a_partial_cache(empty_hub_cache, tmp_path):
     assert "microsoft/llava-rad" in offline_problems(load_recipe("llava-rad"))[0]
     _cache_repo(empty_hub_cache, "timm/vit_large_patch14_clip_336.openai", {"open_clip_model.safetensors": ""})
     assert "microsoft/phi-2" in offline_problems(load_recipe("slava-cxr"))[0]
+    # a pinned revision is looked up as the loader will ask for it
+    _cache_repo(empty_hub_cache, "microsoft/phi-2", {"config.json": "{}"}, revision="pinned")
+    assert len(offline_problems(load_recipe("slava-cxr"))) == 1
+    assert offline_problems(load_recipe("slava-cxr", ["llm.args.revision=pinned"])) == []
 
 
 def test_weightless_components_and_a_reachable_hub_need_nothing(empty_hub_cache, monkeypatch):
