@@ -15,11 +15,15 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from radzoo.model.build import build_model  # start-up time: radzoo --help imports every command
-    from radzoo.model.smoke import smoke_step
+    from radzoo.model.weights_check import check_weights_up_front  # start-up time: --help imports every command
     from radzoo.recipe.load import load_recipe
 
     cfg = load_recipe(args.recipe, args.overrides)
+    check_weights_up_front(cfg)  # missing parts named before the model code (transformers, open_clip) loads
+
+    from radzoo.model.build import build_model  # after the check: it loads torch (seconds) before any error
+    from radzoo.model.smoke import smoke_step  # likewise torch
+
     model = build_model(cfg, source=args.recipe)
     table = Table(title=f"{cfg.name}: {cfg.encoder.name} + {cfg.adapter.name} + {cfg.llm.name}")
     for column in ("part", "parameters", "trainable"):

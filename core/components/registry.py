@@ -68,6 +68,9 @@ class ComponentSpec:
     license: str = ""
     paper: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # (**recipe args) -> why the weights cannot load without the hub, or None; light (no torch/model library),
+    # so a recipe's missing parts are all named before any factory imports its model code
+    weights_check: Callable[..., str | None] | None = None
 
     def origin(self) -> str:
         """Where the component comes from, for error messages: "plugin 'x' (package y)"."""
@@ -107,9 +110,12 @@ class Registry:
         description: str = "",
         license: str = "",
         paper: str = "",
+        weights_check: Callable[..., str | None] | None = None,
         **extra: Any,
     ) -> None:
-        """Register ``factory`` under ``name``; a name taken by another plugin is an error naming both."""
+        """Register ``factory`` under ``name``; a name taken by another plugin is an error naming both.
+
+        ``weights_check`` (optional, light) takes the recipe's args and says why the weights are missing offline."""
         if not isinstance(name, str) or not name:
             raise RegistryError(f"{self.current_plugin}: a {self.kind} name must be a non-empty string")
         if not callable(factory):
@@ -132,6 +138,7 @@ class Registry:
             license=license,
             paper=paper,
             extra=extra,
+            weights_check=weights_check,
         )
 
     def spec(self, name: str) -> ComponentSpec:

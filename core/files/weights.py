@@ -25,16 +25,37 @@ def is_path_like(ref: str | Path) -> bool:
             or "\\" in text)
 
 
-def check_local_weights(ref: str, recipe_key: str, what: str = "model", hub_id: str | None = None) -> None:
-    """Fail before any hub call when ``ref`` is a filesystem path that does not exist."""
-    if not is_path_like(ref) or is_local(ref):
-        return
+def missing_local_message(ref: str, recipe_key: str, what: str = "model", hub_id: str | None = None) -> str:
     source = f"`hf download {hub_id} --local-dir DIR`" if hub_id else "`hf download ORG/NAME --local-dir DIR`"
-    raise WeightsNotFoundError(
+    return (
         f"cannot load {what} {ref!r}: the local directory does not exist ({recipe_key}). Set `{recipe_key}=DIR` "
         f"to a directory holding the weights (e.g. made with {source} on a machine with hub access)"
         + (", or drop the key to use the hub id." if hub_id else ".")
     )
+
+
+def check_local_weights(ref: str, recipe_key: str, what: str = "model", hub_id: str | None = None) -> None:
+    """Fail before any hub call when ``ref`` is a filesystem path that does not exist."""
+    if is_path_like(ref) and not is_local(ref):
+        raise WeightsNotFoundError(missing_local_message(ref, recipe_key, what, hub_id))
+
+
+def offline_weights_problem(ref: str, recipe_key: str, what: str, files: tuple[str, ...],
+                            hub_id: str | None = None, revision: str | None = None) -> str | None:
+    """Why ``ref`` cannot load without the hub (a missing local path, or a hub id with none of ``files`` in the
+    local Hugging Face cache), else None. Light: a cache lookup on disk, no torch, no model library."""
+    if is_local(ref):
+        return None
+    if is_path_like(ref):
+        return missing_local_message(ref, recipe_key, what, hub_id)
+    from huggingface_hub import try_to_load_from_cache  # its cache rules: revisions, refs, no-exist markers
+
+    try:
+        if any(isinstance(try_to_load_from_cache(ref, file, revision=revision), str) for file in files):
+            return None
+    except ValueError:  # not a valid hub id either: nothing to find in the cache
+        pass
+    return missing_weights_message(ref, recipe_key, what)
 
 
 def missing_weights_message(ref: str, recipe_key: str, what: str = "model") -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from radzoo.errors import InputError, RecipeError
+from radzoo.generation.engine_settings import engine_problem
 from radzoo.generation.lean_decode_step import lean_step
 from radzoo.generation.token_choice import HF_DEFAULT_TOP_K, ChoiceRules, next_tokens
 
@@ -41,16 +42,6 @@ def pick_engine(gen_kwargs: dict[str, Any], device: torch.device) -> str:
         return engine
     # no GPU figures yet (bench/README.md): on CUDA the measured transformers path stays the default
     return "radzoo" if int(gen_kwargs.get("num_beams", 1)) == 1 and device.type != "cuda" else "hf"
-
-
-def engine_problem(engine: str, num_beams: int, eos_check_every: int) -> str | None:
-    """Why these generation settings cannot run (beams on the radzoo engine, a bad EOS interval), or None."""
-    if engine == "radzoo" and num_beams > 1:
-        return (f"generation.num_beams={num_beams} needs generation.engine=hf (the radzoo engine decodes greedily "
-                f"or by sampling); set generation.engine=hf or generation.num_beams=1")
-    if eos_check_every < 1:
-        return f"generation.eos_check_every must be at least 1, got {eos_check_every}"
-    return None
 
 
 def engine_kwargs(gen_cfg: Any) -> dict[str, Any]:

@@ -6,18 +6,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from radzoo.components.discovery import create_component
 from radzoo.errors import RecipeError
-from radzoo.files.hub_access import go_offline_if_unreachable
 from radzoo.files.weights import WeightsNotFoundError
 from radzoo.model.prompting import PromptBuilder
 from radzoo.model.vlm import RadiologyVLM
-
-
-def _args(node: Any) -> dict[str, Any]:
-    return OmegaConf.to_container(node, resolve=True) if node is not None else {}
+from radzoo.model.weights_check import WEIGHTED_PARTS, check_weights_up_front, component_args, missing_parts_error
 
 
 def apply_lora(llm: Any, lora_cfg: Any) -> None:
@@ -56,25 +52,23 @@ def build_model(recipe: DictConfig, source: str | Path | None = None) -> Radiolo
 
 def _load_parts(recipe: DictConfig) -> tuple[Any, Any]:
     """The encoder and the LLM; weights missing locally for either are named together, in one error, and an
-    unreachable hub makes that error immediate (see radzoo.files.hub_access) instead of a minute of retries each."""
-    go_offline_if_unreachable()
+    unreachable hub makes that error immediate (see radzoo.model.weights_check) instead of a minute of retries each."""
+    check_weights_up_front(recipe)  # before any factory imports open_clip/transformers
     parts, missing = {}, []
-    for kind in ("encoder", "llm"):
+    for kind in WEIGHTED_PARTS:
         try:
-            parts[kind] = create_component(kind, recipe[kind].name, _args(recipe[kind].args), recipe_key=kind)
-        except WeightsNotFoundError as exc:
+            parts[kind] = create_component(kind, recipe[kind].name, component_args(recipe[kind].args), recipe_key=kind)
+        except WeightsNotFoundError as exc:  # what the light checks cannot see (e.g. an unlisted open_clip tag)
             missing.append(str(exc))
-    if len(missing) > 1:
-        raise WeightsNotFoundError(f"{len(missing)} parts are missing locally: "
-                                   + " ".join(f"({i}) {m}" for i, m in enumerate(missing, 1)))
     if missing:
-        raise WeightsNotFoundError(missing[0])
+        raise missing_parts_error(missing)
     return parts["encoder"], parts["llm"]
 
 
 def _build(recipe: DictConfig) -> RadiologyVLM:
     encoder, llm = _load_parts(recipe)
-    adapter_args = {"in_dim": int(encoder.embed_dim), "out_dim": int(llm.hidden_size), **_args(recipe.adapter.args)}
+    adapter_args = {"in_dim": int(encoder.embed_dim), "out_dim": int(llm.hidden_size),
+                    **component_args(recipe.adapter.args)}
     adapter = create_component("adapter", recipe.adapter.name, adapter_args, recipe_key="adapter")
     if recipe.llm.lora is not None:
         apply_lora(llm, recipe.llm.lora)

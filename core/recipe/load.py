@@ -240,7 +240,7 @@ def _check_prompt(cfg: DictConfig, source: str) -> None:
 
 def _check_generation(cfg: DictConfig, source: str) -> None:
     """Settings the chosen decode engine cannot run (beams on radzoo): caught at load, not after training."""
-    from radzoo.generation.decode_engine import engine_problem  # torch: loading a recipe stays torch-free
+    from radzoo.generation.engine_settings import engine_problem  # deferred like the rest of generation
 
     gen = cfg.generation
     problem = engine_problem(str(gen.engine), int(gen.num_beams), int(gen.eos_check_every))

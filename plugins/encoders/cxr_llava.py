@@ -21,12 +21,12 @@ from radzoo.files.weights import is_local
 from radzoo.plugins.encoders.open_clip_encoders import hub_snapshot
 from radzoo.plugins.encoders.open_clip_tower import OpenClipViTEncoder, build_visual_tower, load_matching
 from radzoo.plugins.encoders.weight_files import read_sharded_weights, read_weights
+from radzoo.plugins.encoders.weight_sources import CXR_LLAVA_HUB
+from radzoo.plugins.encoders.weight_sources import CXR_LLAVA_INDEX_FILES as INDEX_FILES
 
-CXR_LLAVA_HUB = "ECOFRI/CXR-LLAVA-v2"
 CXR_LLAVA_MEAN = 0.5518136078431373
 CXR_LLAVA_STD = 0.3821719215686275
 TOWER_KEY = "vision_tower."
-INDEX_FILES = ["config.json", "model.safetensors.index.json"]
 
 
 def _vision_tower_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

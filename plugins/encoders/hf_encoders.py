@@ -11,8 +11,8 @@ from torch import nn
 from radzoo.files.weights import explain_missing_weights
 from radzoo.plugins.encoders.base import CLIP_MEAN, CLIP_STD, EncoderBase, block_index
 from radzoo.plugins.encoders.weight_files import require_path_if_path_like
+from radzoo.plugins.encoders.weight_sources import RAD_DINO_HUB
 
-RAD_DINO_HUB = "microsoft/rad-dino"
 # Used only when a RAD-DINO directory has no preprocessor_config.json: the values of microsoft/rad-dino's
 # (a CXR-specific mean/std, the same for its three identical channels).
 RAD_DINO_MEAN = (0.5307, 0.5307, 0.5307)

@@ -22,11 +22,12 @@ from radzoo.plugins.encoders.base import EncoderBase
 from radzoo.plugins.encoders.hf_encoders import build_hf_clip_vision
 from radzoo.plugins.encoders.open_clip_tower import load_open_clip_encoder
 from radzoo.plugins.encoders.weight_files import require_path_if_path_like
-
-BIOMEDCLIP_HUB = "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
-LLAVA_RAD_HUB = "microsoft/llava-rad"
-LLAVA_RAD_CONFIG = "biomedclipcxr_518.json"
-LLAVA_RAD_CHECKPOINT = "biomedclipcxr_518_checkpoint.pt"
+from radzoo.plugins.encoders.weight_sources import (
+    BIOMEDCLIP_HUB,
+    LLAVA_RAD_CHECKPOINT,
+    LLAVA_RAD_CONFIG,
+    LLAVA_RAD_HUB,
+)
 
 # The image half of LLaVA-Rad's biomedclipcxr_518.json (LLaVA-Rad repo,
 # llava/model/multimodal_encoder/open_clip_encoder/): DINOv2-style ViT-B/14 trunk at 518 px, no pooling,

@@ -41,10 +41,12 @@ TINY_FAMILIES = {"llama": "arXiv:2302.13971", "phi": "arXiv:2309.05463", "mistra
 def radzoo_register_llms(registry) -> None:
     for name, ref in REFERENCE_LLMS.items():
         registry.add(name, lazy(f"{_HERE}.causal_lm:load_reference_llm", name=name), description=ref.description,
-                     license=ref.license, paper=ref.paper, hub_id=ref.hub_id, needs="weights")
+                     license=ref.license, paper=ref.paper, hub_id=ref.hub_id, needs="weights",
+                     weights_check=lazy(f"{_HERE}.weight_sources:check_reference_llm", hub_id=ref.hub_id))
     registry.add("hf-causal-lm", lazy(f"{_HERE}.causal_lm:load_any_causal_lm"),
                  description="any transformers causal LM (`path`: hub id or local directory)", license="varies",
-                 paper="varies (the chosen model's)", needs="weights")
+                 paper="varies (the chosen model's)", needs="weights",
+                 weights_check=lazy(f"{_HERE}.weight_sources:check_any_causal_lm"))
     for family, paper in TINY_FAMILIES.items():
         registry.add(f"tiny-{family}", lazy(f"{_HERE}.tiny:build_tiny_llm", family=family),
                      description=f"tiny random {family.capitalize()}-architecture LM, offline tokenizer (tests, demo)",
