@@ -58,8 +58,9 @@ def plot_metric_bars(rows: Sequence[LeaderboardRow], metrics: Sequence[str], pat
             low.append(v - c.ci_low if c and c.ci_low is not None else 0.0)
             high.append(c.ci_high - v if c and c.ci_high is not None else 0.0)
         ax.bar(range(len(rows)), values, yerr=[low, high], color=colours, capsize=3, error_kw={"linewidth": 1})
-        for x, v in enumerate(values):  # the value on every bar: a 0.000 bar has no height to see
-            ax.annotate(f"{v:.3f}", (x, v), textcoords="offset points", xytext=(0, 2), ha="center", fontsize=7)
+        for x, (v, up) in enumerate(zip(values, high)):  # the value on every bar (a 0.000 bar has no height),
+            # written above its CI whisker so the two never cross
+            ax.annotate(f"{v:.3f}", (x, v + up), textcoords="offset points", xytext=(0, 2), ha="center", fontsize=7)
         ax.axhline(0, color="#444444", linewidth=0.8)
         ax.set_xticks(range(len(rows)), [r.name for r in rows], rotation=30, ha="right", fontsize=8)
         higher = any(r.metrics.get(metric) and r.metrics[metric].higher_is_better for r in rows)
