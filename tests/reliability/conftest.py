@@ -73,7 +73,13 @@ def radzoo_process(args: list[str], log: Path, slow: tuple[str, float] | None = 
     command = ["-c", SLOWED_CLI, slow[0], str(slow[1])] if slow else ["-m", "radzoo.cli"]
     with log.open("wb") as stream:
         return subprocess.Popen([sys.executable, *command, *map(str, args)], stdout=stream,
-                                stderr=subprocess.STDOUT, env=environment)
+                                stderr=subprocess.STDOUT, env=environment, preexec_fn=_terminal_sigint)
+
+
+def _terminal_sigint() -> None:
+    """The child takes Ctrl-C as from a terminal: a test runner started as a background job (``cmd &`` in a
+    script) has SIGINT ignored, and an ignored signal stays ignored across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(condition: Callable[[], bool], child: subprocess.Popen, log: Path, limit_s: float = 240) -> None:

@@ -26,7 +26,7 @@ def test_ctrl_c_stops_generate_cleanly_and_the_rerun_finishes_it(tiny_set: Path,
     command = ["generate", "demo/llava-rad", *SHORT_GENERATION, "--data", tiny_set, "--split", "all",
                "--batch-size", "2"]
     child = radzoo_process([*command, "--out", out], tmp_path / "gen.log",
-                           slow=("radzoo.files.jsonl:JsonlWriter.write_batch", 1.5))  # a wide window on a busy CI
+                           slow=("radzoo.files.jsonl:JsonlWriter.write_batch", 0.5))
     wait_for(lambda: lines_in(out) >= 4, child, tmp_path / "gen.log")
     assert stop(child, signal.SIGINT) == 130
     log = (tmp_path / "gen.log").read_text()
