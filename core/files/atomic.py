@@ -1,5 +1,7 @@
 """Whole-file writes that readers never see half done: a temporary file beside the target, then a rename.
 
+``atomic_directory`` does the same for a whole folder (an export, an imported run).
+
 ``atomic_target`` is the one way radzoo writes a finished file, whatever the format: the writer (our own code,
 safetensors, matplotlib, csv) fills a temporary path in the same folder, which is flushed to disk and renamed over
 the target only when the writer succeeded. The finished file gets the permissions the process umask allows, as
@@ -11,10 +13,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from radzoo.errors import OutputExistsError
 
 TEMP_SUFFIX = ".tmp"
 
@@ -34,6 +39,27 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     except BaseException:  # a kill or a full disk leaves the old file, never a stray temporary one
         tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``path`` (which must be absent or an empty folder); on success it gets
+    the umask's permissions and is renamed to ``path``, else removed, so no one sees half a directory there."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise OutputExistsError(f"--out {path}: exists and is not an empty directory; choose a new directory")
+    stage = path.with_name(f".{path.name}.partial")
+    shutil.rmtree(stage, ignore_errors=True)  # what a killed writer left
+    stage.mkdir(parents=True)
+    try:
+        yield stage
+        stage.chmod(0o777 & ~process_umask())
+        if path.exists():
+            path.rmdir()
+        stage.rename(path)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
         raise
 
 

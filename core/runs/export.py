@@ -12,14 +12,14 @@ Layout of OUT:
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from radzoo.runs.store import RECIPE_FILE, WEIGHTS_FILE, load_trained_model, save_weights
-from radzoo.errors import InputError, OutputExistsError
+from radzoo.errors import InputError
+from radzoo.files.atomic import atomic_directory
 from radzoo.generation.pipeline import EXPORT_MARKER
 from radzoo.recipe.load import save_recipe
 
@@ -36,26 +36,6 @@ def merged_language_model(model: Any) -> Any:
     return lm
 
 
-def staging_dir(out: Path) -> Path:
-    """The hidden sibling an export is written to before ``publish`` renames it to ``out``.
-
-    A killed export never leaves a half directory at ``out``; ``out`` must not hold anything yet.
-    """
-    if out.exists() and any(out.iterdir()):
-        raise OutputExistsError(f"--out {out}: directory exists and is not empty; choose a new directory")
-    partial = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)  # what an interrupted export left
-    return partial
-
-
-def publish(partial: Path, final: Path) -> Path:
-    """Move the finished export into place (``final`` is absent or empty, as ``staging_dir`` checked)."""
-    if final.exists():
-        final.rmdir()
-    partial.rename(final)
-    return final
-
-
 def export_run(run_dir: str | Path, out: str | Path, format: str = "radzoo") -> Path:
     """Write ``out`` from a run directory in ``format`` (see the module docstring, or llava_hf_export for
     ``llava-hf``); returns ``out``."""
@@ -65,8 +45,14 @@ def export_run(run_dir: str | Path, out: str | Path, format: str = "radzoo") -> 
         return export_llava_hf(run_dir, out).out
     if format != "radzoo":
         raise InputError(f"--format {format!r}: choose one of {', '.join(EXPORT_FORMATS)}")
-    run_dir, final = Path(run_dir), Path(out)
-    out = staging_dir(final)
+    run_dir = Path(run_dir)
+    with atomic_directory(out) as staged:
+        _write_export(run_dir, staged)
+    return Path(out)
+
+
+def _write_export(run_dir: Path, out: Path) -> None:
+    """The radzoo-format export of ``run_dir`` into the (staging) folder ``out``."""
     model, recipe = load_trained_model(run_dir)
     fmt = model.prompt.format.name
     lm = merged_language_model(model)
@@ -83,4 +69,3 @@ def export_run(run_dir: str | Path, out: str | Path, format: str = "radzoo") -> 
     info = {"format": "radzoo-export", "source_run": str(run_dir.resolve()), "source_llm": source_llm,
             "lora_merged": recipe.llm.lora is not None, "llm_dir": LLM_DIR}
     (out / EXPORT_MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    return publish(out, final)

@@ -14,7 +14,6 @@ the same image features and the same prompt ids, or no export is written.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ from typing import Any
 import torch
 
 from radzoo.errors import MissingFileError
+from radzoo.files.atomic import atomic_directory
 from radzoo.generation.pipeline import generation_kwargs, load_model
-from radzoo.runs.export import merged_language_model, publish, staging_dir
+from radzoo.runs.export import merged_language_model
 from radzoo.runs.llava_hf_processor import check_prompt_ids, llava_processor
 from radzoo.runs.llava_hf_towers import ConvertedTower, ExportRefused, convert_tower
 from radzoo.runs.store import RECIPE_FILE
@@ -171,20 +171,19 @@ def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
     if not (run_dir / RECIPE_FILE).is_file():
         raise MissingFileError(f"{run_dir}: not a radzoo run directory (no {RECIPE_FILE}); pass a directory "
                                "written by radzoo train, import or export")
-    partial = staging_dir(final)
-    model, recipe = load_model(run_dir)  # a run, an import or a radzoo-format export
-    projector = projector_state(model.adapter, str(recipe.adapter.name))
-    tower = convert_tower(model.encoder, str(recipe.encoder.name))
-    lm = merged_language_model(model)
-    processor, image_id = llava_processor(model, tower)
-    lm_state, vocab = language_model_state(lm, image_id)
-    tokens = model.image_tokens()
-    config = _llava_config(tower, lm, vocab, image_id, tokens)
-    with torch.device("meta"):
-        llava = LlavaForConditionalGeneration(config)
-    state = {**{f"model.vision_tower.{k}": v for k, v in tower.state.items()}, **projector, **lm_state}
-    llava.load_state_dict(state, strict=True, assign=True)
-    try:
+    with atomic_directory(final) as partial:  # an existing non-empty --out is refused before any work
+        model, recipe = load_model(run_dir)  # a run, an import or a radzoo-format export
+        projector = projector_state(model.adapter, str(recipe.adapter.name))
+        tower = convert_tower(model.encoder, str(recipe.encoder.name))
+        lm = merged_language_model(model)
+        processor, image_id = llava_processor(model, tower)
+        lm_state, vocab = language_model_state(lm, image_id)
+        tokens = model.image_tokens()
+        config = _llava_config(tower, lm, vocab, image_id, tokens)
+        with torch.device("meta"):
+            llava = LlavaForConditionalGeneration(config)
+        state = {**{f"model.vision_tower.{k}": v for k, v in tower.state.items()}, **projector, **lm_state}
+        llava.load_state_dict(state, strict=True, assign=True)
         llava.save_pretrained(partial)
         classic_tower_keys(partial, config.vision_config.model_type)
         processor.save_pretrained(partial)
@@ -201,7 +200,4 @@ def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
                 "vllm_servable": not problems, "vllm_problems": problems}
         (partial / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         _verify(partial, model, image_id, tokens)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return LlavaExport(publish(partial, final), tower.kind, problems)
+    return LlavaExport(final, tower.kind, problems)

@@ -61,3 +61,29 @@ def test_the_synthetic_cache_folder_gets_the_process_umask(tmp_path, monkeypatch
     monkeypatch.setenv("RADZOO_CACHE", str(tmp_path))
     folder = ensure_generated(n=2, seed=0, image_size=32)
     assert mode(folder) == 0o755 and mode(folder / "reports.csv") == 0o644
+
+
+def test_atomic_directory_appears_whole_or_not_at_all(tmp_path) -> None:
+    from radzoo.errors import OutputExistsError
+    from radzoo.files.atomic import atomic_directory
+
+    previous = os.umask(0o022)
+    out = tmp_path / "export"
+    with pytest.raises(RuntimeError), atomic_directory(out) as stage:
+        (stage / "half.bin").write_bytes(b"x")
+        raise RuntimeError("the writer failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither the target nor the staging folder
+
+    (tmp_path / ".export.partial").mkdir()  # what a killed writer left
+    (tmp_path / ".export.partial" / "stale").write_text("old")
+    with atomic_directory(out) as stage:
+        assert list(stage.iterdir()) == []
+        (stage / "model.safetensors").write_bytes(b"weights")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+    assert (out / "model.safetensors").read_bytes() == b"weights"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755  # the umask's permissions, not mkdtemp's 0o700
+    os.umask(previous)
+
+    with pytest.raises(OutputExistsError, match="exists and is not an empty directory"), atomic_directory(out):
+        pass
+    assert (out / "model.safetensors").read_bytes() == b"weights"  # the finished one is untouched

@@ -70,5 +70,5 @@ def test_export_refuses_a_non_empty_directory(trained_run, tmp_path):
     from radzoo.runs.export import export_run
 
     (tmp_path / "keep.txt").write_text("x")
-    with pytest.raises(FileExistsError, match="not empty"):
+    with pytest.raises(FileExistsError, match="exists and is not an empty directory"):
         export_run(trained_run, tmp_path)

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +19,7 @@ import torch
 
 from radzoo.components.discovery import create_component
 from radzoo.errors import InputError, MissingFileError, OutputExistsError
-from radzoo.files.atomic import write_json_atomic
+from radzoo.files.atomic import atomic_directory, write_json_atomic
 from radzoo.recipe.load import load_recipe, save_recipe
 from radzoo.runs.store import WEIGHTS_FILE, load_weights, resolve_run_paths
 
@@ -122,27 +119,14 @@ def write_run(fmt: str, importer: Callable[..., ImportInfo], src: Path, out: Pat
     """Run ``importer`` into a staged directory beside ``out``, check it, write recipe and provenance, rename."""
     from omegaconf import OmegaConf
 
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise OutputExistsError(f"--out {out}: exists and is not an empty directory; choose a new directory")
     if not src.is_dir():
         raise MissingFileError(f"{src}: no such directory; pass the directory `hf download` wrote")
     target_dtype(dtype)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.importing-"))
-    try:
+    with atomic_directory(out) as stage:
         info = importer(stage, src, base_llm, dtype)
         save_recipe(OmegaConf.create(info.recipe), stage / "recipe.yaml")
         _check_parts(stage)
         write_json_atomic(stage / PROVENANCE_FILE, _provenance(fmt, info, src, base_llm, dtype))
-        umask = os.umask(0)
-        os.umask(umask)
-        stage.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory gets the usual permissions
-        if out.exists():
-            out.rmdir()  # empty, checked above
-        stage.rename(out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
     return out
 
 
