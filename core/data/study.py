@@ -1,14 +1,31 @@
-"""A study: one image with its report, what every reader yields and every later step consumes."""
+"""A study: its images with their views, its report sections and its prior study; what every reader yields."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+# the views a model can ask for; a reader maps the data set's own codes (PA, AP, LATERAL, LL, ...) onto these
+VIEWS = ("frontal", "lateral", "other")
+
+
+@dataclass
+class StudyImage:
+    """One image of a study: its file and its view (``frontal``, ``lateral`` or ``other``)."""
+
+    path: str  # a PNG/JPEG/DICOM file
+    view: str = "frontal"
+    position: str | None = None  # the data set's own view code (PA, AP, LATERAL, LL, ...), when it has one
+
 
 @dataclass
 class Study:
-    """One image-report pair. ``labels`` maps CheXpert observation -> 1.0 / 0.0 / -1.0 when known."""
+    """One study with its report. ``labels`` maps CheXpert observation -> 1.0 / 0.0 / -1.0 when known.
+
+    ``image`` is the frontal image a one-image model reads; ``images`` lists every image of the study in order
+    (empty: ``image`` alone). ``sections`` holds the report sections the source has (indication, technique,
+    comparison, findings, impression); ``prior`` is the same patient's most recent earlier study, if known.
+    """
 
     id: str
     image: str  # path to a PNG/JPEG/DICOM file
@@ -16,5 +33,12 @@ class Study:
     indication: str | None = None
     split: str = "train"  # train, validate, test
     labels: dict[str, float] = field(default_factory=dict)
-    # per-reader extras: impression, view position, synthetic ground truth (sides, severities), ...
+    # per-reader extras: view position, synthetic ground truth (sides, severities), ...
     meta: dict[str, Any] = field(default_factory=dict)
+    images: list[StudyImage] = field(default_factory=list)
+    sections: dict[str, str] = field(default_factory=dict)
+    prior: Study | None = None
+
+    def all_images(self) -> list[StudyImage]:
+        """Every image of the study in order; a one-image study gives its ``image`` as the frontal view."""
+        return list(self.images) if self.images else [StudyImage(self.image)]
