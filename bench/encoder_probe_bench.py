@@ -18,8 +18,10 @@ import torch
 from radzoo.comparison.viewer.comparison_files import test_studies
 from radzoo.data.images import load_image
 from radzoo.data.labels import CHEXPERT_OBSERVATIONS
+from radzoo.files.weight_files import load_weights
 from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports
-from radzoo.runs.store import WEIGHTS_FILE, load_trained_model, load_weights
+from radzoo.runs.layout import WEIGHTS_FILE
+from radzoo.runs.open import open_model
 
 RESULTS = Path(__file__).parent / "results" / "encoder_probe.json"
 
@@ -36,7 +38,7 @@ def _f1(pred: np.ndarray, ref: np.ndarray) -> float:
 def main(run_dir: str, out_dir: str = "radzoo-demo") -> dict:
     torch.set_num_threads(1)
     run, out = Path(run_dir), Path(out_dir)
-    model, _ = load_trained_model(run)
+    model, _ = open_model(run)
     head = {k.split(".", 1)[1]: v for k, v in load_weights(run / WEIGHTS_FILE).items() if k.startswith("encoder_head.")}
     model.encoder_head = torch.nn.Linear(head["weight"].shape[1], head["weight"].shape[0])
     model.encoder_head.load_state_dict(head)

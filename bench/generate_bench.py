@@ -35,7 +35,8 @@ from PIL import Image
 from shaped_models import shaped_model
 
 from radzoo.data.study import Study
-from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, load_model
+from radzoo.generation.pipeline import ReportGenerator, generation_kwargs
+from radzoo.runs.open import open_model
 
 RESULTS = Path(__file__).parent / "results"
 DEMO_RECIPES = ("demo/llava-rad", "demo/slava-cxr", "demo/cxr-llava")
@@ -78,7 +79,7 @@ def cpu_part(n_studies: int, max_new_tokens: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         studies = synthetic_studies(Path(tmp), n_studies)
         for recipe in DEMO_RECIPES:
-            model, cfg = load_model(recipe, overrides=[f"generation.max_new_tokens={max_new_tokens}"])
+            model, cfg = open_model(recipe, overrides=[f"generation.max_new_tokens={max_new_tokens}"])
             run = ReportGenerator(model, {**generation_kwargs(cfg.generation), "engine": "hf"}, cfg.name)
             run(studies[:2])  # warm-up
             rows, reference = {}, None
@@ -127,7 +128,7 @@ def engine_part(n_studies: int, max_new_tokens: int, rounds: int, batches: tuple
     with tempfile.TemporaryDirectory() as tmp:
         studies = synthetic_studies(Path(tmp), n_studies)
         for recipe in DEMO_RECIPES:
-            model, cfg = load_model(recipe, overrides=[f"generation.max_new_tokens={max_new_tokens}"])
+            model, cfg = open_model(recipe, overrides=[f"generation.max_new_tokens={max_new_tokens}"])
             kwargs = generation_kwargs(cfg.generation)
             runs = {e: ReportGenerator(model, {**kwargs, "engine": e}, cfg.name) for e in ("hf", "radzoo")}
             for run in runs.values():

@@ -146,7 +146,7 @@ def write_release(src: Path) -> int:
 def child(src: str, base: str, out: str) -> None:
     """Run the import alone in this process and print its memory figures as JSON."""
     from radzoo.comparison.peak_memory import PeakMemory, current_rss_bytes
-    from radzoo.runs.importers import import_release
+    from radzoo.interop.releases import import_release
 
     baseline = current_rss_bytes()
     start = time.perf_counter()

@@ -56,7 +56,7 @@ def shaped_model(shape: str, adapter: str, adapter_args: dict, device: str, dtyp
     if lora_r:
         from omegaconf import OmegaConf
 
-        from radzoo.model.build import apply_lora
+        from radzoo.model.lora import apply_lora
 
         apply_lora(llm, OmegaConf.create({"r": lora_r, "alpha": 2 * lora_r, "dropout": 0.05, "target_modules": [
             m for m in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "dense", "fc1",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-FORMATS = ("radzoo", "llava-hf")  # radzoo.runs.export.EXPORT_FORMATS, kept here so --help imports no torch
+FORMATS = ("radzoo", "llava-hf")  # radzoo.interop.radzoo_export.EXPORT_FORMATS, kept here so --help imports no torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.format == "llava-hf":
-        from radzoo.runs.llava_hf_export import export_llava_hf  # start-up time: radzoo --help imports every command
+        from radzoo.interop.llava_hf.export import export_llava_hf  # start-up time: radzoo --help imports every command
 
         result = export_llava_hf(args.run_dir, args.out)
         print(f"exported {args.run_dir} -> {result.out} (transformers LlavaForConditionalGeneration, "
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"vLLM: can serve it ({result.tower} tower, 2-layer projector, 3 channels, as vLLM's LLaVA requires)"
                   f": vllm serve {result.out}")
         return 0
-    from radzoo.runs.export import export_run  # start-up time: radzoo --help imports every command
+    from radzoo.interop.radzoo_export import export_run  # start-up time: radzoo --help imports every command
 
     out = export_run(args.run_dir, args.out)
     print(f"exported {args.run_dir} -> {out} (LM in {out / 'llm'}; run `radzoo generate {out} --data ...`)")

@@ -83,12 +83,13 @@ def _check_source(source: str, checkpoint: str | None) -> None:
 def _one_image_reports(args: argparse.Namespace) -> int:
     """``--image``: print each image's report (no data set, no output file)."""
     # start-up time: radzoo --help imports every command
-    from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, load_model, prepare_model
+    from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, prepare_model
+    from radzoo.runs.open import open_model
 
     if args.data or args.out:
         raise InputError("--image prints reports for the given images; leave out --data and --out (or use them "
                          "without --image for a data set)")
-    model, recipe = load_model(args.source, args.checkpoint, args.overrides)
+    model, recipe = open_model(args.source, args.overrides, args.checkpoint)
     model = prepare_model(model, args.device, args.dtype)
     run = ReportGenerator(model, generation_kwargs(recipe.generation), str(recipe.name))
     studies = [Study(id=image, image=image, indication=args.indication, split="test") for image in args.image]

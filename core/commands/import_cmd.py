@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from radzoo.runs.importers import FORMATS, import_release
+from radzoo.interop.releases import FORMATS, import_release
+from radzoo.runs.layout import RunDir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = import_release(args.format, args.src, args.out, base_llm=args.base_llm, dtype=args.dtype)
-    print(f"imported {args.format} {args.src} -> {out} (provenance in {out / 'provenance.json'}; "
+    print(f"imported {args.format} {args.src} -> {out} (provenance in {RunDir(out).provenance}; "
           f"run `radzoo generate {out} --data ... --out preds.jsonl`)")
     return 0

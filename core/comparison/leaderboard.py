@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from radzoo.comparison.layout import LEADERBOARD_FILE
 from radzoo.files.atomic import write_text_atomic
 
 # (key, markdown label, format): how each efficiency figure is shown
@@ -42,7 +43,7 @@ class LeaderboardRow:
     encoder_trained_on: str = ""
     metrics: dict[str, MetricCell] = field(default_factory=dict)
     efficiency: dict[str, Any] = field(default_factory=dict)
-    weights_from: str = ""  # "trained here", "reused run DIR", "imported ...", "exported from ..."
+    weights_from: str = ""  # "trained here", or radzoo.runs.layout.origin_of: "trained run DIR", "imported ..."
 
 
 def best_rows(rows: Sequence[LeaderboardRow], metric: str) -> str | None:
@@ -182,7 +183,7 @@ def write_leaderboard(rows: Sequence[LeaderboardRow], metrics: Sequence[str], he
     files = {
         "md": (out_dir / "leaderboard.md", to_markdown(rows, metrics, headline, notes)),
         "csv": (out_dir / "leaderboard.csv", to_csv(rows, metrics)),
-        "json": (out_dir / "leaderboard.json", json.dumps(payload, indent=2, default=float) + "\n"),
+        "json": (out_dir / LEADERBOARD_FILE, json.dumps(payload, indent=2, default=float) + "\n"),
     }
     for path, text in files.values():
         write_text_atomic(path, text)

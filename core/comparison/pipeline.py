@@ -5,8 +5,8 @@ they are scored on the same split and metrics and never trained; each row says w
 
 OUT/runs/<name>-<recipe hash>/ holds each recipe's run (resolved recipe, checkpoints, weights,
 predictions.jsonl, metrics.json, efficiency.json); OUT/baselines/<name>/ the reference rows;
-OUT/leaderboard.{md,csv,json}, OUT/metrics.png, OUT/quality_vs_speed.png and the HTML viewer
-OUT/viewer/index.html the result. Every phase
+OUT/comparison.json says which folder is whose (radzoo.comparison.layout); OUT/leaderboard.{md,csv,json},
+OUT/metrics.png, OUT/quality_vs_speed.png and the HTML viewer OUT/viewer/index.html the result. Every phase
 leaves its result on disk, so rerunning an interrupted comparison resumes it, and a recipe whose resolved
 hash matches a finished run is not trained again.
 """
@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from radzoo.comparison.layout import EVALUATION_FILE, RUNS_DIR, ManifestRow, write_manifest
 from radzoo.comparison.leaderboard import LeaderboardRow, best_rows, write_leaderboard
 from radzoo.comparison.plots import plot_metric_bars, plot_quality_vs_speed
 from radzoo.comparison.scoring import SystemOutput, score_systems
@@ -39,6 +40,7 @@ from radzoo.errors import InputError
 from radzoo.evaluation.pipeline import DEFAULT_METRICS
 from radzoo.files.atomic import write_json_atomic
 from radzoo.recipe.load import apply_overrides, load_recipe
+from radzoo.runs.layout import METRICS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,7 @@ def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], 
                    headline: str, out_dir: Path, context: dict[str, Any]) -> dict[str, Path]:
     for system in systems:
         if system.folder is not None:
-            write_json_atomic(system.folder / "metrics.json", results[system.name], default=str)
+            write_json_atomic(system.folder / METRICS_FILE, results[system.name], default=str)
     metric_names = list(rows[0].metrics)
     if headline not in metric_names:
         raise InputError(f"headline metric {headline!r} is not among the computed metrics: {', '.join(metric_names)}")
@@ -118,8 +120,7 @@ def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], 
     plotted = [headline] + [m for m in PLOTTED if m in shown and m != headline]
     files["metrics_png"] = plot_metric_bars(rows, plotted, out_dir / "metrics.png")
     files["speed_png"] = plot_quality_vs_speed(rows, headline, out_dir / "quality_vs_speed.png")
-    write_json_atomic(out_dir / "evaluation.json", results, default=str)
-    files["evaluation"] = out_dir / "evaluation.json"
+    files["evaluation"] = write_json_atomic(out_dir / EVALUATION_FILE, results, default=str)
     return files
 
 
@@ -152,10 +153,10 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
     systems = []
     for i, cfg in enumerate(cfgs, 1):
         log.info(f"[{i}/{steps}] {cfg.name}")
-        systems.append(run_recipe(cfg, out_dir / "runs", test, batch_size))
+        systems.append(run_recipe(cfg, out_dir / RUNS_DIR, test, batch_size))
     for i, (run, name) in enumerate(zip(runs, run_names, strict=True), len(cfgs) + 1):
         log.info(f"[{i}/{steps}] {name} ({RUN_PREFIX}{run.path})")
-        systems.append(run_given(run, name, out_dir / "runs", test, batch_size))
+        systems.append(run_given(run, name, out_dir / RUNS_DIR, test, batch_size))
     if baselines:
         log.info(f"[{learned + 1}/{steps}] reference rows: {', '.join(baselines)}")
         systems += run_baselines(read_studies(data, split="train").studies, test, baselines, out_dir)
@@ -173,5 +174,7 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
                "p_vs_best": f"paired bootstrap test against the best row on each metric ({PAIRED_RESAMPLES} "
                                 "resamples)"}
     files = _write_outputs(systems, rows, results, headline, out_dir, context)
+    files["manifest"] = write_manifest(out_dir, [ManifestRow(s.name, s.kind, s.folder, s.weights_from)
+                                                 for s in systems], OmegaConf.to_container(data, resolve=True), "test")
     files["viewer"] = build_viewer(out_dir, list(test))
     return ComparisonResult(out_dir, rows, files, headline)

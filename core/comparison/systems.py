@@ -20,21 +20,20 @@ from typing import Any
 from omegaconf import DictConfig
 
 from radzoo.comparison.baselines import constant_predictions, nearest_neighbour_predictions
+from radzoo.comparison.layout import BASELINES_DIR
 from radzoo.comparison.peak_memory import PeakMemory
 from radzoo.comparison.scoring import SystemOutput
 from radzoo.data.study import Study
-from radzoo.errors import InputError, MissingFileError
+from radzoo.errors import InputError
 from radzoo.files.atomic import write_json_atomic, write_text_atomic
 from radzoo.files.jsonl import read_records
 from radzoo.recipe.load import load_recipe, recipe_hash
+from radzoo.runs.layout import EFFICIENCY_FILE, PREDICTIONS_FILE, RunDir, require_run_dir
 from radzoo.training.encoder_pretraining import trained_on
 
 log = logging.getLogger(__name__)
 
 BASELINES = ("constant", "nearest-neighbour")
-EFFICIENCY_FILE = "efficiency.json"
-PREDICTIONS_FILE = "predictions.jsonl"
-PROVENANCE_FILE = "provenance.json"  # written by `radzoo import`
 RUN_PREFIX = "run:"
 
 
@@ -72,12 +71,13 @@ def encoder_note(cfg: DictConfig) -> str:
 
 def _train_or_reuse(cfg: DictConfig, run_dir: Path) -> None:
     """Train unless this exact recipe already finished in ``run_dir``; resume an interrupted run."""
-    from radzoo.runs.store import WEIGHTS_FILE  # torch: only once a row trains, so input errors show at once
+    # torch: only once a row trains, so input errors show at once
     from radzoo.training.checkpoints import has_checkpoint
-    from radzoo.training.pipeline import SUMMARY_FILE, train
+    from radzoo.training.pipeline import train
 
-    summary = _read_json(run_dir / SUMMARY_FILE)
-    if (run_dir / WEIGHTS_FILE).is_file() and summary and not summary.get("stopped_early"):
+    run = RunDir(run_dir)
+    summary = _read_json(run.summary)
+    if run.weights.is_file() and summary and not summary.get("stopped_early"):
         log.info(f"{cfg.name}: reusing the finished run {run_dir}")
         return
     resume = has_checkpoint(run_dir)
@@ -95,41 +95,17 @@ def _train_or_reuse(cfg: DictConfig, run_dir: Path) -> None:
         write_json_atomic(run_dir / EFFICIENCY_FILE, efficiency, default=str)
 
 
-def weights_origin(run_dir: Path) -> str:
-    """Where a given run directory's weights came from, for the leaderboard's "weights from" column."""
-    from radzoo.generation.pipeline import EXPORT_MARKER  # torch: reading a run's provenance needs none
-
-    provenance = _read_json(run_dir / PROVENANCE_FILE)
-    if provenance:
-        source = provenance.get("source")
-        details = [str(provenance[k]) for k in ("format", "repo") if provenance.get(k)]
-        if not provenance.get("repo") and isinstance(source, str):
-            details.append(f"from {source}")
-        return " ".join(["imported", *details])
-    export = _read_json(run_dir / EXPORT_MARKER)
-    if export:
-        return f"exported from {export.get('source_run', 'a run')}"
-    return f"reused run {run_dir}"
-
-
 def read_run_source(spec: str) -> RunSource:
     """``run:DIR`` -> the run directory, its recipe and the origin of its weights; a clear error otherwise."""
-    from radzoo.runs.store import RECIPE_FILE  # torch: checking a run:DIR needs none
-
-    path = Path(spec[len(RUN_PREFIX):]).expanduser()
-    if not (path / RECIPE_FILE).is_file():
-        hint = (" (a transformers LLaVA directory: `radzoo import llava-hf` it first)"
-                if (path / "config.json").is_file() else "")
-        raise MissingFileError(f"{spec}: {path} is not a radzoo run directory (no {RECIPE_FILE}){hint}; pass a "
-                               "directory written by radzoo train, import or export")
-    return RunSource(path, load_recipe(path / RECIPE_FILE), weights_origin(path))
+    run = require_run_dir(spec[len(RUN_PREFIX):], RUN_PREFIX)
+    return RunSource(run.path, load_recipe(run.recipe), run.origin().text)
 
 
 def _model_figures(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Parameter counts (total, and trained by any stage) and image tokens of the run's model."""
-    from radzoo.generation.pipeline import load_model  # torch: only once a row's model loads
+    from radzoo.runs.open import open_model  # torch: only once a row's model loads
 
-    model, _ = load_model(run_dir)
+    model, _ = open_model(run_dir)
     trained = {id(p) for s in cfg.stages for part in s.trainable for _, p in model.part_parameters(part)}
     figures = {"params_total": sum(p.numel() for p in model.parameters()),
                "params_trainable": sum(p.numel() for p in model.parameters() if id(p) in trained),
@@ -208,7 +184,7 @@ def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence
             desc, note = "report of the closest training image (32 px, L2)", "– (raw pixels)"
         else:
             raise InputError(f"unknown baseline {name!r}; baselines are {', '.join(BASELINES)}")
-        folder = out_dir / "baselines" / name  # recomputed on every run: cheap, and always this test split
+        folder = out_dir / BASELINES_DIR / name  # recomputed on every run: cheap, and always this test split
         records = [{"id": s.id, "prediction": p, "reference": s.report, "model": name}
                    for s, p in zip(test, preds, strict=True)]
         write_text_atomic(folder / PREDICTIONS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))

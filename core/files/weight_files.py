@@ -1,4 +1,5 @@
-"""Reading encoder weights from disk without unpickling arbitrary objects (safetensors or weights-only torch)."""
+"""Weight files: radzoo's own as safetensors only (``save_weights``/``load_weights``), third-party ones from
+safetensors or weights-only torch files (``read_weights``), never by unpickling arbitrary objects."""
 
 from __future__ import annotations
 
@@ -9,9 +10,34 @@ from pathlib import Path
 import torch
 
 from radzoo.errors import InputError, MissingFileError
+from radzoo.files.atomic import atomic_target
 from radzoo.files.torch_files import UnsafeTorchFile, load_weights_only
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def save_weights(state: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> Path:
+    """Write tensors to safetensors atomically (``atomic_target``), so a crash never leaves a torn file."""
+    from safetensors.torch import save_file
+
+    with atomic_target(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(tmp), metadata=metadata)
+    return Path(path)
+
+
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors from a safetensors file; anything else is refused (pickles can run code)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path}: checkpoint file not found")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a valid safetensors file ({exc}); radzoo loads weights from "
+                         "safetensors only, never from pickle files") from None
 
 
 def require_path_if_path_like(ref: str, recipe_key: str) -> None:

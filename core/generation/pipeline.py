@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
 
 from radzoo.data.images import load_image
 from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
-from radzoo.errors import InputError, MissingFileError
+from radzoo.errors import InputError
 from radzoo.files.jsonl import JsonlWriter
 from radzoo.generation.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_kwargs, pick_engine
 from radzoo.generation.sharding import (
@@ -31,16 +30,14 @@ from radzoo.generation.sharding import (
     merged_ids,
     shard_path,
 )
-from radzoo.model.build import build_model
 from radzoo.model.prompting import encode_example
 from radzoo.progress import Progress
-from radzoo.recipe.load import load_recipe, save_recipe
-from radzoo.runs.store import load_trained_model
+from radzoo.recipe.load import save_recipe
+from radzoo.runs.open import open_model
 
 log = logging.getLogger(__name__)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-EXPORT_MARKER = "export.json"  # written by `radzoo export`: the LM is a plain transformers directory
 
 
 @dataclass
@@ -79,42 +76,6 @@ def generation_kwargs(gen_cfg: Any) -> dict[str, Any]:
     if gen_cfg.get("cache", "dynamic") == "static":  # validated against recipe_schema.CHOICES at load
         kwargs["cache_implementation"] = "static"
     return {**kwargs, **engine_kwargs(gen_cfg)}  # which decoder runs them (ReportGenerator.generate_ids)
-
-
-def _is_saved_dir(path: str | Path) -> bool:
-    return Path(path).is_dir() and (Path(path) / "recipe.yaml").is_file()
-
-
-def load_model(source: str | Path, checkpoint: str | Path | None = None,
-               overrides: Sequence[str] = ()) -> tuple[Any, DictConfig]:
-    """(model, recipe) from a recipe (untrained), a run directory, or an exported directory."""
-    if checkpoint is None and _is_saved_dir(source):
-        checkpoint, source = source, None
-    if checkpoint is None:
-        recipe = load_recipe(source, list(overrides))
-        # seeded, so the untrained model (random adapter) is the same on a rerun and on every rank
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(recipe.trainer.seed))
-            model = build_model(recipe, source=source)
-        model.eval()
-        return model, recipe
-    checkpoint = Path(checkpoint)
-    if not _is_saved_dir(checkpoint):
-        raise MissingFileError(f"--checkpoint {checkpoint}: not a run or export directory (no recipe.yaml)")
-    extra = []
-    if (checkpoint / EXPORT_MARKER).is_file():
-        # the exported recipe names its LM directory relative to the export; make it absolute here
-        extra = [f"llm.args.path={(checkpoint / 'llm').resolve()}"]
-    model, recipe = load_trained_model(checkpoint, extra + list(overrides))
-    if source is not None:
-        wanted = load_recipe(source, list(overrides))
-        parts = ("encoder.name", "adapter.name")
-        theirs = [str(wanted[p.split('.')[0]].name) for p in parts]
-        ours = [str(recipe[p.split('.')[0]].name) for p in parts]
-        if theirs != ours:
-            raise InputError(f"recipe {source} ({' + '.join(theirs)}) does not match the model in {checkpoint} "
-                             f"({' + '.join(ours)}); pass the run's own recipe or the run directory alone")
-    return model, recipe
 
 
 def _image_loader() -> Callable[[str], Any]:
@@ -222,7 +183,7 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     ``data``: a recipe ``data`` section (default: the recipe's own) unless ``studies`` are given.
     Under several ranks each rank writes ``<out>.rankR-of-W.jsonl``; rank 0 merges them into ``out``.
     """
-    model, recipe = load_model(source, checkpoint, overrides)
+    model, recipe = open_model(source, overrides, checkpoint)
     unread: list[tuple[str, str]] = []  # records the reader skipped are left out too: the exit status says so
     if studies is None:
         read = read_data(data if data is not None else recipe.data, split)

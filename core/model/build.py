@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,30 +10,10 @@ from omegaconf import DictConfig
 from radzoo.components.discovery import create_component
 from radzoo.errors import RecipeError
 from radzoo.files.weights import WeightsNotFoundError
+from radzoo.model.lora import apply_lora
 from radzoo.model.prompting import PromptBuilder
 from radzoo.model.vlm import RadiologyVLM
 from radzoo.model.weights_check import WEIGHTED_PARTS, check_weights_up_front, component_args, missing_parts_error
-
-
-def apply_lora(llm: Any, lora_cfg: Any) -> None:
-    """Wrap ``llm.model`` with peft LoRA on the recipe's (or the LLM plugin's) target modules."""
-    from peft import LoraConfig, get_peft_model
-
-    targets = list(lora_cfg.target_modules) if lora_cfg.target_modules else list(llm.lora_target_modules)
-    present = {name.rsplit(".", 1)[-1] for name, _ in llm.model.named_modules()}
-    missing = [t for t in targets if t not in present]
-    if missing:
-        linear = sorted({n.rsplit(".", 1)[-1] for n, m in llm.model.named_modules()
-                         if type(m).__name__ == "Linear" and "." in n})
-        raise RecipeError(f"recipe key 'llm.lora.target_modules': {missing} not found in {llm.name or 'the LLM'}; "
-                          f"its linear layers are: {', '.join(linear)}")
-    config = LoraConfig(r=int(lora_cfg.r), lora_alpha=int(lora_cfg.alpha), lora_dropout=float(lora_cfg.dropout),
-                        target_modules=targets, task_type="CAUSAL_LM", bias="none")
-    with warnings.catch_warnings():
-        # peft (0.21) reads transformers' deprecated `is_gradient_checkpointing` through getattr with a default,
-        # so it keeps working after transformers v6 removes it; the warning is peft's to fix, not a user's
-        warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*deprecated", category=FutureWarning)
-        llm.model = get_peft_model(llm.model, config)
 
 
 def build_model(recipe: DictConfig, source: str | Path | None = None) -> RadiologyVLM:

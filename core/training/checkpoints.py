@@ -22,7 +22,7 @@ import torch
 
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.atomic import stale_temporaries, write_json_atomic
-from radzoo.runs.store import load_weights, save_weights
+from radzoo.files.weight_files import load_weights, save_weights
 
 LAST = "last"
 

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from radzoo.errors import InputError, RunFailedError
 from radzoo.recipe.load import apply_overrides, load_recipe
+from radzoo.runs.layout import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,10 @@ def label_pretraining_recipe(recipe: str | Path | DictConfig, overrides: Sequenc
 def export_encoder(run_dir: str | Path, path: str | Path, note: str) -> Path:
     """Write the run's encoder weights as a plain timm state dict (``encoder.model.`` prefix removed)."""
     # torch: comparison imports this module at start-up
-    from radzoo.runs.store import WEIGHTS_FILE, load_weights, save_weights
+    from radzoo.files.weight_files import load_weights, save_weights
 
     prefix = "encoder.model."
-    state = {k[len(prefix):]: v for k, v in load_weights(Path(run_dir) / WEIGHTS_FILE).items()
+    state = {k[len(prefix):]: v for k, v in load_weights(RunDir(Path(run_dir)).weights).items()
              if k.startswith(prefix)}
     if not state:
         raise InputError(f"{run_dir}: the run holds no trained encoder weights ({prefix}*); pre-train with a "
@@ -69,7 +70,7 @@ def pretrain_encoder(cfg: DictConfig, out_dir: str | Path) -> Path:
     Rerunning resumes an interrupted pre-training and reuses a finished one.
     """
     from radzoo.training.checkpoints import has_checkpoint  # torch: comparison imports this module at start-up
-    from radzoo.training.pipeline import SUMMARY_FILE, train
+    from radzoo.training.pipeline import train
 
     out_dir = Path(out_dir)
     target = out_dir / ENCODER_FILE
@@ -81,7 +82,7 @@ def pretrain_encoder(cfg: DictConfig, out_dir: str | Path) -> Path:
     log.info(f"encoder pre-training: {cfg.encoder.name} on {stage.epochs} epochs of CheXpert labels "
              f"({'resuming' if resume else 'from scratch'}) -> {out_dir}")
     train(cfg, out_dir, resume=resume)
-    summary = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    summary = json.loads(RunDir(Path(out_dir)).summary.read_text(encoding="utf-8"))
     if summary.get("stopped_early"):
         raise RunFailedError(f"{out_dir}: encoder pre-training stopped early; rerun to resume it")
     steps = sum(s["steps"] for s in summary["stages"])

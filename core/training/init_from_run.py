@@ -14,13 +14,13 @@ from typing import Any
 
 import torch
 
-from radzoo.errors import InputError, MissingFileError
-from radzoo.generation.pipeline import load_model
+from radzoo.errors import InputError
+from radzoo.files.atomic import write_text_atomic
+from radzoo.model.lora import merged_language_model
 from radzoo.recipe.load import load_recipe
-from radzoo.runs.export import merged_language_model
-from radzoo.runs.store import RECIPE_FILE
+from radzoo.runs.layout import RunDir, require_run_dir
+from radzoo.runs.open import open_model
 
-INIT_FILE = "init.json"
 COMPONENTS = ("encoder", "adapter", "llm")
 
 
@@ -31,15 +31,12 @@ def _plain_name(key: str) -> str:
 
 def run_weights(cfg: Any, run_dir: Path) -> dict[str, torch.Tensor]:
     """The run's weights (LoRA merged) under their plain names, after checking its components are ``cfg``'s."""
-    if not (run_dir / RECIPE_FILE).is_file():
-        raise MissingFileError(f"--init {run_dir}: not a radzoo run directory (no {RECIPE_FILE}); pass a directory "
-                               "written by radzoo train, import or export")
-    theirs = load_recipe(run_dir / RECIPE_FILE)
+    theirs = load_recipe(require_run_dir(run_dir, "--init").recipe)
     for part in COMPONENTS:
         if str(cfg[part].name) != str(theirs[part].name):
             raise InputError(f"--init {run_dir}: the recipe's {part} is {cfg[part].name!r} but the run's is "
                              f"{theirs[part].name!r}; continue training with a recipe built of the run's components")
-    model, _ = load_model(run_dir)
+    model, _ = open_model(run_dir)
     merged_language_model(model)
     return {_plain_name(k): v for k, v in model.state_dict().items() if not k.startswith("encoder_head.")}
 
@@ -64,7 +61,8 @@ def _starting_state(model: Any, source: dict[str, torch.Tensor], run_dir: Path) 
 def start_from_run(model: Any, cfg: Any, out_dir: Path, init: str | Path | None, resume: bool) -> set[str]:
     """Load ``init``'s weights into ``model`` (on --resume, the run recorded in ``out_dir``); returns the
     names of the weights taken, which the finished run must store. Nothing to do without ``init``."""
-    recorded = json.loads((out_dir / INIT_FILE).read_text())["init"] if (out_dir / INIT_FILE).is_file() else None
+    init_info = RunDir(out_dir).init_info
+    recorded = json.loads(init_info.read_text())["init"] if init_info.is_file() else None
     if resume and recorded is not None and init is not None and Path(init).resolve() != Path(recorded):
         raise InputError(f"{out_dir}: --resume with --init {init}, but the run started from {recorded}; resume "
                          "with the same --init (or none)")
@@ -75,7 +73,7 @@ def start_from_run(model: Any, cfg: Any, out_dir: Path, init: str | Path | None,
     state = _starting_state(model, run_weights(cfg, run_dir), run_dir)
     model.load_state_dict(state, strict=False)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / INIT_FILE).write_text(json.dumps({"init": str(run_dir)}, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(init_info, json.dumps({"init": str(run_dir)}, indent=2) + "\n")
     return set(state)
 
 

@@ -28,6 +28,7 @@ from radzoo.model.build import build_model
 from radzoo.progress import Progress
 from radzoo.recipe.diff import recipe_differences
 from radzoo.recipe.load import apply_overrides, load_recipe, recipe_hash, save_recipe
+from radzoo.runs.layout import RunDir
 from radzoo.runs.store import save_run
 from radzoo.training.checkpoints import (
     TrainState,
@@ -48,7 +49,6 @@ from radzoo.training.validation import stage_validation
 
 log = logging.getLogger(__name__)
 
-SUMMARY_FILE = "train_summary.json"
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -115,6 +115,7 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     cfg = _resolve_recipe(recipe, overrides)
     _check_trainer_keys(cfg)
     run_dir = Path(out_dir)
+    run = RunDir(run_dir)
     is_zero = rank_zero_only.rank == 0
     state, weights, extra = TrainState(recipe_hash=recipe_hash(cfg)), None, {}
     if resume and not has_checkpoint(run_dir):
@@ -124,13 +125,13 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
         state, weights, extra = load_checkpoint(checkpoint_dir(run_dir))
         if state.recipe_hash != recipe_hash(cfg):
             raise InputError(f"{run_dir}: --resume with a recipe that differs from the run's "
-                             f"({run_dir / 'recipe.yaml'}: {recipe_differences(run_dir / 'recipe.yaml', cfg)}); "
+                             f"({run.recipe}: {recipe_differences(run.recipe, cfg)}); "
                              "resume with that recipe and the same overrides")
     elif has_checkpoint(run_dir):
         raise OutputExistsError(f"{run_dir}: already holds a training run; pass --resume to continue it "
                               "or choose another --out directory")
     if is_zero:
-        save_recipe(cfg, run_dir / "recipe.yaml")
+        save_recipe(cfg, run.recipe)
 
     L.seed_everything(int(cfg.trainer.seed), workers=True, verbose=False)
     model = build_model(cfg, source=None if isinstance(recipe, DictConfig) else recipe)
@@ -176,11 +177,11 @@ def train(recipe: str | Path | DictConfig, out_dir: str | Path, resume: bool = F
     if is_zero and not result.stopped_early:
         save_run(model, cfg, run_dir, state=with_initial_weights(model, part_state_dict(model, trained), init_keys))
     if is_zero:
-        stages = summary_stages(run_dir / SUMMARY_FILE, [str(s.name) for s in cfg.stages],
+        stages = summary_stages(run.summary, [str(s.name) for s in cfg.stages],
                                 [asdict(s) for s in result.stages], state.losses, resumed=resume)
         summary = {"stages": stages, "replica_checksums": result.replica_checksums,
                    "stopped_early": result.stopped_early, "losses": state.losses}
-        write_json_atomic(run_dir / SUMMARY_FILE, summary)
+        write_json_atomic(run.summary, summary)
     if interrupt.requested:
         # checkpointed and summarised: callers (the CLI, compare) unwind as from any Ctrl-C, and resume later
         raise TrainingInterrupted(run_dir)

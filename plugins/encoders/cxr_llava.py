@@ -17,10 +17,10 @@ from typing import Any
 import torch
 
 from radzoo.errors import InputError, MissingFileError
+from radzoo.files.weight_files import read_sharded_weights, read_weights
 from radzoo.files.weights import is_local
 from radzoo.plugins.encoders.open_clip_encoders import hub_snapshot
 from radzoo.plugins.encoders.open_clip_tower import OpenClipViTEncoder, build_visual_tower, load_matching
-from radzoo.plugins.encoders.weight_files import read_sharded_weights, read_weights
 from radzoo.plugins.encoders.weight_sources import CXR_LLAVA_HUB
 from radzoo.plugins.encoders.weight_sources import CXR_LLAVA_INDEX_FILES as INDEX_FILES
 

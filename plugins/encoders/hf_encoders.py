@@ -8,9 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from radzoo.files.weight_files import require_path_if_path_like
 from radzoo.files.weights import explain_missing_weights
 from radzoo.plugins.encoders.base import CLIP_MEAN, CLIP_STD, EncoderBase, block_index
-from radzoo.plugins.encoders.weight_files import require_path_if_path_like
 from radzoo.plugins.encoders.weight_sources import RAD_DINO_HUB
 
 # Used only when a RAD-DINO directory has no preprocessor_config.json: the values of microsoft/rad-dino's

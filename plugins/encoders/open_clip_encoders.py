@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from radzoo.errors import InputError, MissingFileError
+from radzoo.files.weight_files import require_path_if_path_like
 from radzoo.files.weights import explain_missing_weights, is_local
 from radzoo.plugins.encoders.base import EncoderBase
 from radzoo.plugins.encoders.hf_encoders import build_hf_clip_vision
 from radzoo.plugins.encoders.open_clip_tower import load_open_clip_encoder
-from radzoo.plugins.encoders.weight_files import require_path_if_path_like
 from radzoo.plugins.encoders.weight_sources import (
     BIOMEDCLIP_HUB,
     LLAVA_RAD_CHECKPOINT,

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from radzoo.errors import InputError
+from radzoo.files.weight_files import read_weights
 from radzoo.plugins.encoders.base import CLIP_MEAN, CLIP_STD, EncoderBase, block_index
 from radzoo.plugins.encoders.timm_encoder import TimmEncoder
-from radzoo.plugins.encoders.weight_files import read_weights
 
 
 class OpenClipViTEncoder(EncoderBase):

@@ -63,7 +63,7 @@ def test_run_directories_are_scored_beside_a_recipe_and_never_trained(data, runs
     rows = {r["name"]: r for r in board["rows"]}
     # the runs' recipe has the recipe's name: their rows are told apart by their directories
     assert rows["demo-llava-rad"]["weights_from"] == "trained here"
-    assert rows["demo-llava-rad@earlier"]["weights_from"] == f"reused run {runs['trained']}"
+    assert rows["demo-llava-rad@earlier"]["weights_from"] == f"trained run {runs['trained']}"
     assert rows["demo-llava-rad@published"]["weights_from"] == "imported llava-rad microsoft/llava-rad"
     assert rows["constant"]["weights_from"] == "– (no weights)"
     metrics = set(rows["demo-llava-rad"]["metrics"])
@@ -83,8 +83,8 @@ def test_run_directories_are_scored_beside_a_recipe_and_never_trained(data, runs
     assert re.search(r"\| weights from +\|", md) and re.search(r"\| imported llava-rad microsoft/llava-rad +\|", md)
     with open(out / "leaderboard.csv", newline="") as f:
         table = {r["system"]: r for r in csv.DictReader(f)}
-    assert table["demo-llava-rad@earlier"]["weights_from"].startswith("reused run ")
-    assert "weights" in terminal and "imported" in terminal and "reused run" in terminal
+    assert table["demo-llava-rad@earlier"]["weights_from"].startswith("trained run ")
+    assert "weights" in terminal and "imported" in terminal and "trained run" in terminal
 
 
 def test_a_directory_that_is_no_run_is_one_line(tmp_path, capsys) -> None:

@@ -122,10 +122,10 @@ def test_leaderboard_sorts_by_click_and_by_keyboard(browser, out) -> None:
 def test_finding_filter_shows_exactly_the_studies_with_that_finding(browser, out) -> None:
     from selenium.webdriver.support.ui import Select
 
-    from radzoo.comparison.viewer.comparison_files import test_studies
+    from radzoo.comparison.viewer.comparison_files import read_comparison
     from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports
 
-    studies = test_studies(out)
+    studies = read_comparison(out).studies
     labels = label_reports([s.report or "" for s in studies])
     assert len(_shown_studies(browser)) == len(studies)  # unfiltered: every study, over three pages
     checked = 0
@@ -213,10 +213,10 @@ def test_finding_tables_average_to_the_leaderboard_values(out) -> None:
             assert micro[0] == pytest.approx(row["metrics"][f"chexpert_micro_f1_{subset}"]["value"], abs=5e-4)
             assert macro[0] == pytest.approx(row["metrics"][f"chexpert_macro_f1_{subset}"]["value"], abs=5e-4)
             assert micro[1] <= micro[0] <= micro[2]
-    from radzoo.comparison.viewer.comparison_files import test_studies
+    from radzoo.comparison.viewer.comparison_files import read_comparison
     from radzoo.plugins.evaluators.chexpert_labeler import label_reports
 
-    labels = label_reports([s.report or "" for s in test_studies(out)])
+    labels = label_reports([s.report or "" for s in read_comparison(out).studies])
     table = data["findings"]["tables"]["14"]
     assert table["reference_positives"] == [sum(row[k] in (1.0, -1.0) for row in labels) for k in range(14)]
 

@@ -18,12 +18,13 @@ SHIFTS = {"shifted-by-one": 1, "shifted-by-three": 3}  # learned row -> whose re
 
 def _fake_run_recipe(cfg, runs_dir: Path, test: Sequence[Study], log, batch_size=None) -> SystemOutput:
     """A finished run folder (resolved recipe + predictions.jsonl) as run_recipe leaves it, without training."""
-    from radzoo.comparison.systems import PREDICTIONS_FILE, run_dir_of
+    from radzoo.comparison.systems import run_dir_of
     from radzoo.files.atomic import write_text_atomic
     from radzoo.recipe.load import save_recipe
+    from radzoo.runs.layout import PREDICTIONS_FILE, RunDir
 
     run_dir = run_dir_of(cfg, runs_dir)
-    save_recipe(cfg, run_dir / "recipe.yaml")
+    save_recipe(cfg, RunDir(run_dir).recipe)
     shift = SHIFTS[str(cfg.name)]
     predictions = {s.id: test[(i + shift) % len(test)].report or "" for i, s in enumerate(test)}
     write_text_atomic(run_dir / PREDICTIONS_FILE, "".join(json.dumps({"id": k, "prediction": v}) + "\n"

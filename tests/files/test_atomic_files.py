@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from radzoo.files.atomic import atomic_target, stale_temporaries, write_json_atomic
-from radzoo.runs.store import load_weights, save_weights
+from radzoo.files.weight_files import load_weights, save_weights
 
 
 @pytest.fixture

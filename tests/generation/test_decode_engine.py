@@ -9,9 +9,10 @@ from test_generate import INDICATION, make_studies
 from radzoo import load_recipe
 from radzoo.generation.decode_engine import causal_lm, pick_engine
 from radzoo.generation.lean_decode_step import lean_step
-from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, load_model
+from radzoo.generation.pipeline import ReportGenerator, generation_kwargs
 from radzoo.generation.token_choice import ban_repeated_ngrams, keep_top_k, keep_top_p
 from radzoo.recipe.load import RecipeError
+from radzoo.runs.open import open_model
 
 # every bundled demo recipe (tiny llama, phi with no_repeat_ngram_size 3, llama-2 chat) and the mistral family
 MODELS = {"demo/llava-rad": [], "demo/slava-cxr": [], "demo/cxr-llava": [],
@@ -26,7 +27,7 @@ def studies(tmp_path_factory):
 def engines(name: str, extra: list[str] = ()) -> tuple[ReportGenerator, ReportGenerator]:
     """(hf, radzoo) generators of one model; ``name`` is a MODELS key."""
     recipe = "demo/llava-rad" if name == "mistral" else name
-    model, cfg = load_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=24", *MODELS[name], *extra])
+    model, cfg = open_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=24", *MODELS[name], *extra])
     kwargs = generation_kwargs(cfg.generation)
     return (ReportGenerator(model, {**kwargs, "engine": "hf"}, cfg.name),
             ReportGenerator(model, {**kwargs, "engine": "radzoo"}, cfg.name))

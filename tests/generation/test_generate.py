@@ -18,8 +18,9 @@ from PIL import Image
 
 from radzoo.data.study import Study
 from radzoo.files.jsonl import JsonlWriter, read_records
-from radzoo.generation.pipeline import ReportGenerator, generate, generation_kwargs, load_model
+from radzoo.generation.pipeline import ReportGenerator, generate, generation_kwargs
 from radzoo.generation.sharding import merge_shards
+from radzoo.runs.open import open_model
 
 # every demo recipe gets an indication variant so prompts differ in length (left padding is exercised)
 INDICATION = "prompt.instruction_with_indication='<image> Findings for this indication: {indication}'"
@@ -42,7 +43,7 @@ def make_studies(folder: Path, n: int = 6) -> list[Study]:
 @pytest.mark.parametrize("recipe", ["demo/llava-rad", "demo/slava-cxr", "demo/cxr-llava"])
 def test_batched_greedy_equals_unbatched(recipe, tmp_path):
     studies = make_studies(tmp_path)
-    model, cfg = load_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=24"])
+    model, cfg = open_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=24"])
     run = ReportGenerator(model, generation_kwargs(cfg.generation), cfg.name)
     lengths = {int(m.sum()) for m in run.inputs(studies)["attention_mask"]}
     assert len(lengths) > 1, "prompts must differ in length for the test to exercise left padding"
@@ -66,7 +67,7 @@ def test_batched_greedy_equals_unbatched(recipe, tmp_path):
 def test_static_kv_cache_gives_the_dynamic_cache_reports(recipe, tmp_path):
     # generation.cache=static is the fast GPU setting (compiled decode); on CPU it runs uncompiled, same tokens
     studies = make_studies(tmp_path, 4)
-    model, cfg = load_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=16"])
+    model, cfg = open_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=16"])
     dynamic = ReportGenerator(model, {**generation_kwargs(cfg.generation), "engine": "hf"}, cfg.name)(studies)
     from radzoo import load_recipe
 

@@ -36,6 +36,8 @@ def hub_calls_fail():
     """Every hub download entry point raises (on top of HF_HUB_OFFLINE): an import must need none of them."""
     import huggingface_hub
     import huggingface_hub.file_download
+    import open_clip.pretrained  # noqa: F401 (imported first: it keeps its own copy of the real hf_hub_download,
+    import timm.models._hub  # noqa: F401  which later tests, outside this fixture, must still get)
     import transformers.utils.hub
 
     with pytest.MonkeyPatch.context() as patch:
@@ -168,11 +170,11 @@ def write_safetensors_shards(directory: Path, state: dict[str, torch.Tensor], sh
 
 def import_and_load(fmt: str, src: Path, out: Path, **options) -> tuple[Path, object, object]:
     """(run directory, model, recipe): ``radzoo import`` of ``src``, then the run loaded as generate loads it."""
-    from radzoo.generation.pipeline import load_model
-    from radzoo.runs.importers import import_release
+    from radzoo.interop.releases import import_release
+    from radzoo.runs.open import open_model
 
     run = import_release(fmt, src, out, **options)
-    model, recipe = load_model(run)
+    model, recipe = open_model(run)
     return run, model, recipe
 
 

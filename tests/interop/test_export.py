@@ -67,7 +67,7 @@ def test_export_generates_the_same_greedy_reports(trained_run, tmp_path):
 
 
 def test_export_refuses_a_non_empty_directory(trained_run, tmp_path):
-    from radzoo.runs.export import export_run
+    from radzoo.interop.radzoo_export import export_run
 
     (tmp_path / "keep.txt").write_text("x")
     with pytest.raises(FileExistsError, match="exists and is not an empty directory"):

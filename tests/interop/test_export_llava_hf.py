@@ -187,8 +187,8 @@ def test_a_siglip_tower_gives_llava_the_encoders_features(drop_cls):
         SiglipVisionModel,
     )
 
-    from radzoo.runs.llava_hf_export import projector_state
-    from radzoo.runs.llava_hf_towers import convert_tower
+    from radzoo.interop.llava_hf.export import projector_state
+    from radzoo.interop.llava_hf.towers import convert_tower
     from radzoo.plugins.adapters.modules import MLPAdapter
     from radzoo.plugins.encoders.hf_encoders import HFVisionEncoder
 

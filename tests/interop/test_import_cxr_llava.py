@@ -130,8 +130,8 @@ def test_cxr_llava_with_an_unknown_tensor_is_refused(tmp_path):
 
     from safetensors.torch import load_file, save_file
 
-    from radzoo.runs.importers import import_release
-    from radzoo.runs.importers.run_writer import ReleaseError
+    from radzoo.interop.releases import import_release
+    from radzoo.interop.releases.run_writer import ReleaseError
 
     root = tmp_path / "src"
     write_release(root)

@@ -102,8 +102,8 @@ def test_imported_llava_hf_matches_transformers(imported):
 def test_llava_hf_import_refuses_a_shape_mismatch_without_a_partial_run(tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from radzoo.runs.importers import import_release
-    from radzoo.runs.importers.run_writer import ReleaseError
+    from radzoo.interop.releases import import_release
+    from radzoo.interop.releases.run_writer import ReleaseError
 
     write_llava_hf(tmp_path / "llava")
     state = load_file(tmp_path / "llava" / "model.safetensors")
@@ -123,8 +123,8 @@ def test_llava_hf_import_refuses_a_shape_mismatch_without_a_partial_run(tmp_path
 def test_llava_hf_import_refuses_a_tower_tensor_of_the_wrong_shape(tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from radzoo.runs.importers import import_release
-    from radzoo.runs.importers.run_writer import ReleaseError
+    from radzoo.interop.releases import import_release
+    from radzoo.interop.releases.run_writer import ReleaseError
 
     write_llava_hf(tmp_path / "llava")
     state = load_file(tmp_path / "llava" / "model.safetensors")

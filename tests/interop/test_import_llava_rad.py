@@ -105,8 +105,8 @@ def imported(replica):
     """
     import open_clip.model
 
-    from radzoo.generation.pipeline import load_model
-    from radzoo.runs.importers import import_release
+    from radzoo.interop.releases import import_release
+    from radzoo.runs.open import open_model
 
     def no_text_tower(*args, **kwargs):
         raise AssertionError("the BiomedBERT text tower was built")
@@ -118,7 +118,7 @@ def imported(replica):
         moved = replica / "moved" / "llava-rad-published"
         moved.parent.mkdir()
         shutil.move(written, moved)
-        model, recipe = load_model(moved)  # a run is loaded from where it is now, wherever it was written
+        model, recipe = open_model(moved)  # a run is loaded from where it is now, wherever it was written
     return moved, model, recipe
 
 
@@ -206,7 +206,7 @@ def test_llava_rad_run_records_provenance_and_keeps_the_released_dtype(replica, 
 def test_dtype_option_converts_the_stored_weights(replica, tmp_path):
     from safetensors import safe_open
 
-    from radzoo.runs.importers import import_release
+    from radzoo.interop.releases import import_release
 
     run = import_release("llava-rad", replica / "llava-rad", tmp_path / "bf16", base_llm=replica / "vicuna-7b-v1.5",
                          dtype="bf16")

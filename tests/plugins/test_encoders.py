@@ -13,9 +13,9 @@ from safetensors.torch import save_file
 from timm.models import register_model
 
 from radzoo import build_model, load_recipe
+from radzoo.files import weight_files
 from radzoo.files.weights import WeightsNotFoundError
 from radzoo.plugins.encoders import open_clip_encoders as oce
-from radzoo.plugins.encoders import weight_files
 from radzoo.plugins.encoders.base import CLIP_MEAN, CLIP_STD
 from radzoo.plugins.encoders.cxr_llava import build_cxr_llava_vit
 from radzoo.plugins.encoders.hf_encoders import build_rad_dino

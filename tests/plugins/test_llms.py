@@ -11,8 +11,8 @@ from omegaconf import OmegaConf
 from radzoo.components.discovery import load_plugins
 from radzoo.components.protocols import check_component
 from radzoo.files.weights import WeightsNotFoundError
-from radzoo.model.build import apply_lora
 from radzoo.model.chat_formats import get_format
+from radzoo.model.lora import apply_lora
 from radzoo.model.prompting import IMAGE_TOKEN_INDEX, tokenize_prompt
 from radzoo.plugins.llms.tiny import build_tiny_tokenizer
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import QUIET_TRAIN, radzoo_process, run_cli, stop, wait_for
 
-from radzoo.runs.store import load_weights
+from radzoo.files.weight_files import load_weights
 from radzoo.training.checkpoints import LAST, TrainState, load_checkpoint, save_checkpoint
 
 # 3 + 5 optimizer steps, a checkpoint after every one; the save is slowed in the children so signals land mid-run

@@ -73,7 +73,7 @@ def test_chexbert_checkpoint_with_a_payload_is_refused_unrun(tmp_path: Path, cap
 
 
 def test_encoder_weights_with_a_payload_are_refused_unrun(tmp_path: Path) -> None:
-    from radzoo.plugins.encoders.weight_files import read_weights
+    from radzoo.files.weight_files import read_weights
 
     marker = tmp_path / "PWNED"
     with pytest.raises(ValueError, match=r"holds the Python object io\.open, not only tensors"):

@@ -54,8 +54,8 @@ def test_serve_without_the_extra_names_it_in_one_line(monkeypatch, capsys):
     assert len(lines) == 1 and 'pip install "radzoo[serve]"' in lines[0]
 
 
-def test_weights_origin_names_imported_exported_trained_and_untrained(tmp_path):
-    from radzoo.serving.served_model import weights_origin
+def test_origin_names_imported_exported_trained_and_untrained_in_one_vocabulary(tmp_path):
+    from radzoo.runs.layout import origin_of
 
     imported, exported, trained = (tmp_path / name for name in ("imported", "exported", "trained"))
     for folder in (imported, exported, trained):
@@ -63,11 +63,12 @@ def test_weights_origin_names_imported_exported_trained_and_untrained(tmp_path):
         (folder / "recipe.yaml").write_text("name: x\n")
     provenance = {"format": "llava-rad", "licence": "MSRLA", "files": [{"name": "adapter.bin", "sha256": "ab"}]}
     (imported / "provenance.json").write_text(json.dumps(provenance))
-    (exported / "export.json").write_text("{}")
-    assert weights_origin(imported) == ("imported (llava-rad)", provenance)
-    assert weights_origin(exported) == ("export", None)
-    assert weights_origin(trained) == ("trained run", None)
-    assert weights_origin("demo/llava-rad") == ("recipe (untrained)", None)
+    (exported / "export.json").write_text(json.dumps({"source_run": "/runs/a"}))
+    found = {name: origin_of(path) for name, path in
+             {"imported": imported, "exported": exported, "trained": trained, "recipe": "demo/llava-rad"}.items()}
+    assert {name: (o.kind, o.text, o.provenance) for name, o in found.items()} == {
+        "imported": ("import", "imported llava-rad", provenance), "exported": ("export", "exported from /runs/a", None),
+        "trained": ("run", f"trained run {trained}", None), "recipe": ("recipe", "recipe (untrained)", None)}
     (imported / "provenance.json").write_text("{torn")
     with pytest.raises(ValueError, match="provenance.json cannot be read"):
-        weights_origin(imported)
+        origin_of(imported)

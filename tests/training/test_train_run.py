@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from radzoo.data.study import Study
-from radzoo.runs.store import load_trained_model, load_weights
+from radzoo.files.weight_files import load_weights
+from radzoo.runs.open import open_model
 from radzoo.training.pipeline import train
 
 REPORTS = ("The heart is enlarged. Small right pleural effusion.",
@@ -60,7 +61,7 @@ def test_report_loss_falls_and_run_dir_loads(studies, tmp_path: Path) -> None:
     weights = load_weights(tmp_path / "run" / "model.safetensors")  # only what training changed
     assert weights and all(k.startswith("adapter.") or "lora_" in k for k in weights)
     assert any("lora_" in k for k in weights)
-    model, recipe = load_trained_model(tmp_path / "run")
+    model, recipe = open_model(tmp_path / "run")
     own = model.state_dict()
     for key, value in weights.items():
         assert torch.equal(own[key], value)
@@ -115,7 +116,7 @@ def test_label_pretraining_then_alignment(studies, tmp_path: Path) -> None:
     # the encoder trained in stage 1, so the final weights keep it (and its head) beside adapter and LoRA
     assert {k.split(".")[0] for k in weights} == {"encoder", "encoder_head", "adapter", "language_model"}
     assert weights["encoder_head.weight"].shape[0] == 14
-    model, _ = load_trained_model(tmp_path / "run")
+    model, _ = open_model(tmp_path / "run")
     assert torch.equal(model.state_dict()["encoder.model.patch_embed.proj.weight"],
                        weights["encoder.model.patch_embed.proj.weight"])
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from test_train_run import QUIET, make_studies, steps
 
-from radzoo.runs.store import load_weights
+from radzoo.files.weight_files import load_weights
 from radzoo.training.pipeline import train
 
 # constant LR, no warmup: a run cut at step k has the same weights as a longer run at its step k

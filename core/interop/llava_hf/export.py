@@ -20,13 +20,13 @@ from typing import Any
 
 import torch
 
-from radzoo.errors import MissingFileError
-from radzoo.files.atomic import atomic_directory
-from radzoo.generation.pipeline import generation_kwargs, load_model
-from radzoo.runs.export import merged_language_model
-from radzoo.runs.llava_hf_processor import check_prompt_ids, llava_processor
-from radzoo.runs.llava_hf_towers import ConvertedTower, ExportRefused, convert_tower
-from radzoo.runs.store import RECIPE_FILE
+from radzoo.files.atomic import atomic_directory, write_text_atomic
+from radzoo.generation.pipeline import generation_kwargs
+from radzoo.interop.llava_hf.processor import check_prompt_ids, llava_processor
+from radzoo.interop.llava_hf.towers import ConvertedTower, ExportRefused, convert_tower
+from radzoo.model.lora import merged_language_model
+from radzoo.runs.layout import require_run_dir
+from radzoo.runs.open import open_model
 
 INFO_FILE = "radzoo_export.json"
 VLLM_TOWERS = ("clip_vision_model", "siglip_vision_model")  # vLLM's LLaVA: CLIP, SigLIP (and Pixtral)
@@ -167,12 +167,9 @@ def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
     """Convert a run to a LlavaForConditionalGeneration directory at ``out`` (see the module doc)."""
     from transformers import LlavaForConditionalGeneration
 
-    run_dir, final = Path(run_dir), Path(out)
-    if not (run_dir / RECIPE_FILE).is_file():
-        raise MissingFileError(f"{run_dir}: not a radzoo run directory (no {RECIPE_FILE}); pass a directory "
-                               "written by radzoo train, import or export")
+    run_dir, final = require_run_dir(run_dir).path, Path(out)
     with atomic_directory(final) as partial:  # an existing non-empty --out is refused before any work
-        model, recipe = load_model(run_dir)  # a run, an import or a radzoo-format export
+        model, recipe = open_model(run_dir)  # a run, an import or a radzoo-format export
         projector = projector_state(model.adapter, str(recipe.adapter.name))
         tower = convert_tower(model.encoder, str(recipe.encoder.name))
         lm = merged_language_model(model)
@@ -198,6 +195,6 @@ def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
                              "round-half-even: where the resized long side exceeds the crop by 3 mod 4 pixels the "
                              "crop is one pixel apart",
                 "vllm_servable": not problems, "vllm_problems": problems}
-        (partial / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(partial / INFO_FILE, json.dumps(info, indent=2) + "\n")
         _verify(partial, model, image_id, tokens)
     return LlavaExport(final, tower.kind, problems)

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import torch
 
-from radzoo.runs.importers import run_writer
-from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
-from radzoo.runs.importers.towers import write_clip_tower, write_dinov2_tower
-from radzoo.runs.store import WEIGHTS_FILE, save_weights
+from radzoo.files.weight_files import save_weights
+from radzoo.interop.releases import run_writer
+from radzoo.interop.releases.lm_shards import copy_tokenizer, stream_lm, weight_files
+from radzoo.interop.releases.run_writer import ImportInfo, ReleaseError
+from radzoo.interop.releases.towers import write_clip_tower, write_dinov2_tower
+from radzoo.runs.layout import WEIGHTS_FILE
 
 HUB_ID = "llava-hf/llava-1.5-7b-hf"
 # text model_type -> the radzoo prompt format its LLaVA releases were trained with

@@ -13,9 +13,9 @@ import json
 import re
 from typing import Any
 
-from radzoo.model.prompting import IMAGE_TOKEN_INDEX, encode_example
-from radzoo.runs.llava_hf_towers import ConvertedTower, ExportRefused
+from radzoo.interop.llava_hf.towers import ConvertedTower, ExportRefused
 from radzoo.model.chat_formats import IMAGE_PLACEHOLDER, ChatFormat
+from radzoo.model.prompting import IMAGE_TOKEN_INDEX, encode_example
 
 
 def image_processor(encoder: Any) -> Any:

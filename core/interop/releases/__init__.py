@@ -1,7 +1,7 @@
 """Importing published CXR report-generation releases as ordinary radzoo run directories.
 
 ``import_release(FORMAT, SRC, OUT)`` reads a release as ``hf download`` leaves it and writes a run directory
-that ``radzoo.runs.store.load_trained_model`` (so generate, evaluate, compare, export, train --init) loads like
+that ``radzoo.runs.open.open_model`` (so generate, evaluate, compare, export, train --init) loads like
 any trained run. Every format writes the same self-contained, relocatable layout:
 
     OUT/recipe.yaml        registered components with the release's settings; paths relative to OUT
@@ -22,23 +22,23 @@ from pathlib import Path
 
 from radzoo.errors import InputError
 
-# format -> module in radzoo.runs.importers defining ``import_into(stage, src, base_llm, dtype) -> ImportInfo``
+# format -> module defining ``import_into(stage, src, base_llm, dtype) -> ImportInfo``
 FORMATS = {
-    "llava-rad": "llava_rad",
-    "cxr-llava": "cxr_llava",
-    "slava-cxr": "slava_cxr",
-    "maira-2": "maira2",
-    "llava-hf": "llava_hf",
+    "llava-rad": "radzoo.interop.releases.llava_rad",
+    "cxr-llava": "radzoo.interop.releases.cxr_llava",
+    "slava-cxr": "radzoo.interop.releases.slava_cxr",
+    "maira-2": "radzoo.interop.releases.maira2",
+    "llava-hf": "radzoo.interop.llava_hf.importer",
 }
 
 
 def import_release(fmt: str, src: str | Path, out: str | Path, base_llm: str | Path | None = None,
                    dtype: str | None = None) -> Path:
     """Write the run directory ``out`` from the release in ``src`` (format ``fmt``); returns ``out``."""
-    from radzoo.runs.importers.run_writer import write_run  # torch: `radzoo import --help` reads FORMATS
+    from radzoo.interop.releases.run_writer import write_run  # torch: `radzoo import --help` reads FORMATS
 
     if fmt not in FORMATS:
         raise InputError(f"unknown import format {fmt!r}; formats: {', '.join(FORMATS)}")
-    module = importlib.import_module(f"radzoo.runs.importers.{FORMATS[fmt]}")
+    module = importlib.import_module(FORMATS[fmt])
     return write_run(fmt, module.import_into, Path(src).expanduser(), Path(out).expanduser(),
                      Path(base_llm).expanduser() if base_llm is not None else None, dtype)

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import torch
 
-from radzoo.runs.importers import run_writer
-from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
-from radzoo.runs.store import WEIGHTS_FILE, save_weights
+from radzoo.files.weight_files import save_weights
+from radzoo.interop.releases import run_writer
+from radzoo.interop.releases.lm_shards import copy_tokenizer, stream_lm, weight_files
+from radzoo.interop.releases.run_writer import ImportInfo, ReleaseError
+from radzoo.runs.layout import WEIGHTS_FILE
 
 HUB_ID = "ECOFRI/CXR-LLAVA-v2"
 SYSTEM = ("You are a helpful radiologist. Try to interpret chest x ray image and answer to the question that user "

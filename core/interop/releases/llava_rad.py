@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 
 from radzoo.errors import InputError, MissingFileError
+from radzoo.files.weight_files import read_weights, save_weights
+from radzoo.interop.releases import run_writer
+from radzoo.interop.releases.lm_shards import copy_tokenizer, stream_lm, weight_files
+from radzoo.interop.releases.run_writer import ImportInfo, ReleaseError
 from radzoo.plugins.encoders.base import CLIP_MEAN, CLIP_STD
-from radzoo.plugins.encoders.weight_files import read_weights
-from radzoo.runs.importers import run_writer
-from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
-from radzoo.runs.store import WEIGHTS_FILE, save_weights
+from radzoo.runs.layout import WEIGHTS_FILE
 
 HUB_ID = "microsoft/llava-rad"
 BASE_HUB_ID = "lmsys/vicuna-7b-v1.5"

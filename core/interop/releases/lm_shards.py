@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from radzoo.errors import MissingFileError
-from radzoo.runs.importers.run_writer import ReleaseError, cast, read_json
 from radzoo.files.torch_files import load_weights_only
+from radzoo.interop.releases.run_writer import ReleaseError, cast, read_json
 
 INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 SINGLE_FILES = ("model.safetensors", "pytorch_model.bin")

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import torch
 
-from radzoo.runs.importers import run_writer
-from radzoo.runs.importers.llava_hf import llm_name, strip_prefix
-from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
-from radzoo.runs.importers.towers import write_dinov2_tower
-from radzoo.runs.store import WEIGHTS_FILE, save_weights
+from radzoo.files.weight_files import save_weights
+from radzoo.interop.llava_hf.importer import llm_name, strip_prefix
+from radzoo.interop.releases import run_writer
+from radzoo.interop.releases.lm_shards import copy_tokenizer, stream_lm, weight_files
+from radzoo.interop.releases.run_writer import ImportInfo, ReleaseError
+from radzoo.interop.releases.towers import write_dinov2_tower
+from radzoo.runs.layout import WEIGHTS_FILE
 
 HUB_ID = "microsoft/maira-2"
 SYSTEM = "You are an expert radiology assistant tasked with interpreting a chest X-ray study."

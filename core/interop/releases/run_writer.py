@@ -18,14 +18,14 @@ from typing import Any
 import torch
 
 from radzoo.components.discovery import create_component
-from radzoo.errors import InputError, MissingFileError, OutputExistsError
+from radzoo.errors import InputError, MissingFileError
 from radzoo.files.atomic import atomic_directory, write_json_atomic
+from radzoo.files.weight_files import load_weights
 from radzoo.recipe.load import load_recipe, save_recipe
-from radzoo.runs.store import WEIGHTS_FILE, load_weights, resolve_run_paths
+from radzoo.runs.layout import ENCODER_DIR as ENCODER_DIR  # importers name it run_writer.ENCODER_DIR
+from radzoo.runs.layout import LLM_DIR, RunDir
+from radzoo.runs.open import resolve_run_paths
 
-ENCODER_DIR = "encoder"
-LLM_DIR = "llm"
-PROVENANCE_FILE = "provenance.json"
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -101,12 +101,12 @@ def _provenance(fmt: str, info: ImportInfo, src: Path, base_llm: Path | None, dt
 
 def _check_parts(stage: Path) -> None:
     """Build the staged encoder and projector from the staged recipe and load the projector strictly."""
-    recipe = resolve_run_paths(load_recipe(stage / "recipe.yaml"), stage)
+    recipe = resolve_run_paths(load_recipe(RunDir(stage).recipe), stage)
     encoder = create_component("encoder", recipe.encoder.name, dict(recipe.encoder.args), recipe_key="encoder")
     text = read_json(stage / LLM_DIR / "config.json")
     adapter = create_component("adapter", recipe.adapter.name, {"in_dim": int(encoder.embed_dim),
                                "out_dim": int(text["hidden_size"]), **dict(recipe.adapter.args)}, recipe_key="adapter")
-    state = {k.removeprefix("adapter."): v for k, v in load_weights(stage / WEIGHTS_FILE).items()}
+    state = {k.removeprefix("adapter."): v for k, v in load_weights(RunDir(stage).weights).items()}
     try:
         adapter.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -124,9 +124,9 @@ def write_run(fmt: str, importer: Callable[..., ImportInfo], src: Path, out: Pat
     target_dtype(dtype)
     with atomic_directory(out) as stage:
         info = importer(stage, src, base_llm, dtype)
-        save_recipe(OmegaConf.create(info.recipe), stage / "recipe.yaml")
+        save_recipe(OmegaConf.create(info.recipe), RunDir(stage).recipe)
         _check_parts(stage)
-        write_json_atomic(stage / PROVENANCE_FILE, _provenance(fmt, info, src, base_llm, dtype))
+        write_json_atomic(RunDir(stage).provenance, _provenance(fmt, info, src, base_llm, dtype))
     return out
 
 

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import torch
 
-from radzoo.runs.importers import run_writer
-from radzoo.runs.importers.llava_rad import projector_state
-from radzoo.runs.importers.lm_shards import copy_tokenizer, stream_lm, weight_files
-from radzoo.runs.importers.run_writer import ImportInfo, ReleaseError
-from radzoo.runs.importers.towers import write_clip_tower
-from radzoo.runs.store import WEIGHTS_FILE, save_weights
+from radzoo.files.weight_files import save_weights
+from radzoo.interop.releases import run_writer
+from radzoo.interop.releases.llava_rad import projector_state
+from radzoo.interop.releases.lm_shards import copy_tokenizer, stream_lm, weight_files
+from radzoo.interop.releases.run_writer import ImportInfo, ReleaseError
+from radzoo.interop.releases.towers import write_clip_tower
+from radzoo.runs.layout import WEIGHTS_FILE
 
 HUB_ID = "bluesky333/SLaVA-CXR"
 NOT_LLM = ("model.vision_tower.", "model.mm_projector.")

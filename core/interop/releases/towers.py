@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from radzoo.runs.importers.run_writer import ReleaseError, cast
+from radzoo.interop.releases.run_writer import ReleaseError, cast
 
 # Dinov2Backbone-only fields (MAIRA-2's vision_config); the rest configures a Dinov2Model
 BACKBONE_FIELDS = ("out_features", "out_indices", "stage_names", "apply_layernorm", "reshape_hidden_states")
