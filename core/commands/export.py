@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
                   f": vllm serve {result.out}")
         return 0
     from radzoo.interop.radzoo_export import export_run  # start-up time: radzoo --help imports every command
+    from radzoo.runs.layout import RunDir
 
     out = export_run(args.run_dir, args.out)
-    print(f"exported {args.run_dir} -> {out} (LM in {out / 'llm'}; run `radzoo generate {out} --data ...`)")
+    print(f"exported {args.run_dir} -> {out} (LM in {RunDir(out).llm_dir}; run `radzoo generate {out} --data ...`)")
     return 0

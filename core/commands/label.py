@@ -14,6 +14,8 @@ from pathlib import Path
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.atomic import atomic_target
 
+LABELER = "chexpert"  # the registered evaluator whose labels (label_names, sample_labels) are written
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("reports", help="CSV with a 'report' column, or one report per row and no header")
@@ -45,19 +47,20 @@ def read_reports(path: Path) -> tuple[list[str], list[list[str]], int]:
 
 def run(args: argparse.Namespace) -> int:
     # start-up time: radzoo --help imports every command
-    from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports
+    from radzoo.evaluation.pipeline import create_evaluator
 
     path = Path(args.reports)
     header, rows, column = read_reports(path)
     for number, row in enumerate(rows, start=2 if header != ["Reports"] else 1):
         if len(row) <= column:
             raise InputError(f"{path}: row {number} has no report (only {len(row)} column(s))")
-    labels = label_reports(row[column] for row in rows)
+    labeler = create_evaluator(LABELER)  # through the registry: a plugin may replace the built-in labeler
+    labels = labeler.sample_labels([row[column] for row in rows])
     out = Path(args.out)
     # renamed over --out when complete: never a torn labels file
     with atomic_target(out) as partial, partial.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
-        writer.writerow([*header, *OBSERVATIONS])
+        writer.writerow([*header, *labeler.label_names])
         for row, values in zip(rows, labels):
             writer.writerow([*row, *("" if v is None else f"{v:.1f}" for v in values)])
     print(f"labelled {len(rows)} reports -> {out}")

@@ -9,7 +9,7 @@ from typing import Any
 
 from radzoo.comparison.leaderboard import LeaderboardRow, MetricCell, best_rows
 from radzoo.errors import InputError
-from radzoo.evaluation.pipeline import create_evaluator, evaluate
+from radzoo.evaluation.pipeline import Evaluation, score
 from radzoo.evaluation.statistics import paired_bootstrap_test
 
 
@@ -30,17 +30,18 @@ class SystemOutput:
 def score_systems(systems: Sequence[SystemOutput], ids: Sequence[str], references: Sequence[str],
                   metrics: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None = None,
                   bootstrap: int = 500, seed: int = 0, paired_resamples: int = 1000,
-                  ) -> tuple[list[LeaderboardRow], dict[str, Any]]:
-    """Leaderboard rows (value, CI, p vs best per metric) and the full per-system evaluation results."""
+                  ) -> tuple[list[LeaderboardRow], dict[str, Evaluation]]:
+    """Leaderboard rows (value, CI, p vs best per metric) and each system's evaluation; the paired tests resample
+    the statistics that evaluation computed (every evaluator runs once per system)."""
     options = dict(options or {})
     for system in systems:
         missing = [i for i in ids if i not in system.predictions]
         if missing:
             raise InputError(f"system {system.name!r} has no prediction for {len(missing)} test studies "
                              f"(first: {missing[0]}); rerun the comparison to finish its generation")
-    results = {s.name: evaluate([s.predictions[i] for i in ids], list(references), metrics=list(metrics),
-                                options=options, bootstrap=bootstrap, seed=seed, ids=list(ids), per_sample=False)
-               for s in systems}
+    evaluations = {s.name: score([s.predictions[i] for i in ids], list(references), metrics=list(metrics),
+                                 options=options, bootstrap=bootstrap, seed=seed, ids=list(ids)) for s in systems}
+    results = {name: evaluation.result for name, evaluation in evaluations.items()}
     rows = [LeaderboardRow(s.name, s.kind, s.description, s.encoder_trained_on, efficiency=dict(s.efficiency),
                            weights_from=s.weights_from) for s in systems]
     for row in rows:
@@ -50,8 +51,8 @@ def score_systems(systems: Sequence[SystemOutput], ids: Sequence[str], reference
                                              m["higher_is_better"])
     # paired tests: per evaluator, per-sample statistics of the best row against every other row
     for name in metrics:
-        evaluator = create_evaluator(name, options.get(name))
-        stats = {s.name: evaluator.sample_stats([s.predictions[i] for i in ids], list(references)) for s in systems}
+        evaluator = evaluations[systems[0].name].evaluators[name]  # the same options for every system
+        stats = {s.name: evaluations[s.name].stats[name] for s in systems}
         tests: dict[tuple[str, str], dict[str, Any]] = {}  # one paired test per pair covers all its metrics
         for metric in evaluator.metric_names:
             best = best_rows(rows, metric)
@@ -65,4 +66,4 @@ def score_systems(systems: Sequence[SystemOutput], ids: Sequence[str], reference
                     tests[pair] = paired_bootstrap_test(evaluator, stats[best], stats[row.name],
                                                         resamples=paired_resamples, seed=seed)
                 row.metrics[metric].p_vs_best = tests[pair][metric]["p_value"]
-    return rows, results
+    return rows, evaluations

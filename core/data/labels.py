@@ -1,15 +1,27 @@
-"""CheXpert observation names: the 14 labels every reader and the synthetic set use."""
+"""The CheXpert vocabulary, written once: the 14 observation names, the 5 most reported, and the label values.
+
+Two orders of the same names are in use, both taken from outside tools: the CheXpert paper's and the
+chexpert-labeler's (``OBSERVATIONS``: what radzoo's labeler, the F1 evaluators, ``radzoo label`` and the viewer
+list), and CheXbert's output heads' (``CHEXPERT_OBSERVATIONS``: No Finding last; the readers' label columns and
+the training label head, so encoder heads trained before stay loadable).
+"""
 
 from __future__ import annotations
 
 from radzoo.errors import InputError
 
-# The CheXpert/CheXbert 14 observations, in the order of the CheXpert paper's label table.
-CHEXPERT_OBSERVATIONS: tuple[str, ...] = (
-    "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema", "Consolidation",
-    "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other", "Fracture",
-    "Support Devices", "No Finding",
+# The 14 observations in the order of the CheXpert paper's label table (Irvin et al. 2019, table 1), which is
+# also the chexpert-labeler's labeled_reports.csv header.
+OBSERVATIONS: tuple[str, ...] = (
+    "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Lesion", "Lung Opacity", "Edema",
+    "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
+    "Fracture", "Support Devices",
 )
+# CheXbert's head order (its src/constants.py CONDITIONS): the same names, No Finding last, Lung Opacity first
+CHEXBERT_ORDER = (1, 2, 4, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0)
+CHEXPERT_OBSERVATIONS: tuple[str, ...] = tuple(OBSERVATIONS[i] for i in CHEXBERT_ORDER)
+# the five observations most CXR report-generation papers report F1 on
+FIVE: tuple[str, ...] = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
 
 POSITIVE, NEGATIVE, UNCERTAIN = 1.0, 0.0, -1.0
 

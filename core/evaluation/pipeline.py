@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,40 @@ def _plain(value: float) -> float | None:
     return None if np.isnan(value) else value
 
 
-def evaluate(
+@dataclass
+class Evaluation:
+    """An evaluation's result (JSON-ready, as ``evaluate`` returns it) and what it was computed from: each
+    evaluator and its per-sample statistics, so paired tests and the viewer read them instead of recomputing."""
+
+    result: dict[str, Any]
+    evaluators: dict[str, Any]
+    stats: dict[str, Any]
+    predictions: list[str]
+    references: list[str]
+    ids: list[Any]
+
+    def per_sample(self) -> dict[str, Any]:
+        """Per sample: every metric's value, and from evaluators that give them (optional protocol members) each
+        report's labels and the per-label (tp, fp, fn) counts under the evaluator's options."""
+        out: dict[str, Any] = {"id": self.ids, "metrics": {}, "labels": {}, "findings": {}}
+        for name, evaluator in self.evaluators.items():
+            out["metrics"].update(_per_sample(evaluator, self.stats[name], len(self.ids)))
+            if hasattr(evaluator, "sample_labels") and hasattr(evaluator, "label_names"):
+                out["labels"][name] = {"names": list(evaluator.label_names),
+                                       "predictions": evaluator.sample_labels(self.predictions),
+                                       "references": evaluator.sample_labels(self.references)}
+            if hasattr(evaluator, "finding_counts") and hasattr(evaluator, "label_names"):
+                counts = np.asarray(evaluator.finding_counts(self.stats[name]))
+                out["findings"][name] = {"names": list(evaluator.label_names), "options": _options(evaluator),
+                                         "counts": counts.astype(np.int64).tolist()}
+        return out
+
+
+def _options(evaluator: Any) -> dict[str, Any]:
+    return evaluator.options() if hasattr(evaluator, "options") else {}
+
+
+def score(
     predictions: Sequence[str],
     references: Sequence[str],
     metrics: Sequence[str] | None = None,
@@ -47,11 +81,10 @@ def evaluate(
     bootstrap: int = 500,
     seed: int = 0,
     ids: Sequence[Any] | None = None,
-    per_sample: bool = True,
-) -> dict[str, Any]:
+) -> Evaluation:
     """Every metric of every evaluator in ``metrics`` (default: the offline set) with a percentile 95% CI
     from ``bootstrap`` resamples, ``higher_is_better``, evaluator version and options; ``options`` maps
-    evaluator name -> its options (e.g. ``{"chexpert": {"uncertain": "negative"}}``)."""
+    evaluator name -> its options (e.g. ``{"chexpert": {"uncertain": "negative"}}``). Each evaluator runs once."""
     if len(predictions) != len(references):
         raise InputError(f"got {len(predictions)} predictions but {len(references)} references")
     names = list(metrics or DEFAULT_METRICS)
@@ -62,7 +95,7 @@ def evaluate(
     ids = list(ids) if ids is not None else list(range(len(predictions)))
     result: dict[str, Any] = {"n": len(predictions), "bootstrap": {"resamples": bootstrap, "seed": seed,
                               "confidence": 0.95, "method": "percentile"}, "evaluators": {}, "metrics": {}}
-    samples: dict[str, Any] = {"id": ids}
+    evaluation = Evaluation(result, {}, {}, list(predictions), list(references), ids)
     for name in names:
         evaluator = create_evaluator(name, options.get(name))
         clash = sorted(set(evaluator.metric_names) & set(result["metrics"]))
@@ -70,9 +103,10 @@ def evaluate(
             raise InputError(f"evaluator {name!r} reports {', '.join(clash)}, already reported by another "
                              "evaluator in this run; evaluate them separately or rename the metrics")
         stats = evaluator.sample_stats(list(predictions), list(references))
+        evaluation.evaluators[name], evaluation.stats[name] = evaluator, stats
         values = evaluator.aggregate(stats)
         intervals = bootstrap_ci(evaluator, stats, resamples=bootstrap, seed=seed)
-        evaluator_options = evaluator.options() if hasattr(evaluator, "options") else {}
+        evaluator_options = _options(evaluator)
         result["evaluators"][name] = {"version": evaluator.version, "options": evaluator_options,
                                       "metrics": list(evaluator.metric_names)}
         for metric, value in values.items():
@@ -85,9 +119,26 @@ def evaluate(
                 "version": evaluator.version,
                 "options": evaluator_options,
             }
-        if per_sample:
-            samples.update(_per_sample(evaluator, stats, len(predictions)))
+    return evaluation
+
+
+def evaluate(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    metrics: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    bootstrap: int = 500,
+    seed: int = 0,
+    ids: Sequence[Any] | None = None,
+    per_sample: bool = True,
+) -> dict[str, Any]:
+    """``score``'s result; with ``per_sample``, plus ``per_sample``: the ids and every metric's value per sample."""
+    evaluation = score(predictions, references, metrics, options, bootstrap, seed, ids)
+    result = evaluation.result
     if per_sample:
+        samples: dict[str, Any] = {"id": evaluation.ids}
+        for name, evaluator in evaluation.evaluators.items():
+            samples.update(_per_sample(evaluator, evaluation.stats[name], len(evaluation.ids)))
         result["per_sample"] = samples
     return result
 

@@ -49,3 +49,16 @@ def paired_bootstrap_test(
         result[m] = {"delta": float(delta), "p_value": float((extreme + 1) / (resamples + 1)),
                      "a": float(observed_a[m]), "b": float(observed_b[m])}
     return result
+
+
+def bootstrap_sums(stats: np.ndarray, resamples: int, seed: int = 0) -> np.ndarray:
+    """[resamples, ...]: the sum of ``stats`` ([n, ...] additive per-sample counts) over each bootstrap resample.
+
+    The resamples are ``bootstrap_ci``'s (the same draws for the same seed), so tables of counts (per-finding
+    tp/fp/fn) get intervals that match the leaderboard's; one matrix product instead of a loop per resample.
+    """
+    n = len(stats)
+    rng = np.random.default_rng(seed)
+    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)]).astype(float)
+    flat = np.asarray(stats, dtype=float).reshape(n, -1)
+    return (weights.reshape(resamples, n) @ flat).reshape(resamples, *np.shape(stats)[1:])

@@ -88,7 +88,7 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
-def write_json_atomic(path: str | Path, payload: Any, *, indent: int = 1,
+def write_json_atomic(path: str | Path, payload: Any, *, indent: int | None = 1,
                       default: Callable[[Any], Any] | None = None) -> Path:
     """Write ``payload`` as JSON (newline-terminated) atomically."""
     return write_text_atomic(path, json.dumps(payload, indent=indent, default=default) + "\n")

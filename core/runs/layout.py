@@ -7,6 +7,7 @@ Layout of RUN_DIR (written by ``radzoo train``, ``radzoo import`` or ``radzoo ex
     export.json          an export: what was exported from where; its LM is the plain transformers dir llm/
     provenance.json      an import: each source file's name and sha256, the licence, the conversions done
     train_summary.json   a trained run: losses per stage; init.json: the run ``--init`` started from
+    checkpoints/         a training run's resumable checkpoints (radzoo.training.checkpoints)
     predictions.jsonl, metrics.json, efficiency.json   what ``radzoo compare`` generated, scored and measured
 """
 
@@ -30,6 +31,7 @@ METRICS_FILE = "metrics.json"
 PER_SAMPLE_FILE = "per_sample.json"
 EFFICIENCY_FILE = "efficiency.json"
 LLM_DIR = "llm"
+CHECKPOINTS_DIR = "checkpoints"
 ENCODER_DIR = "encoder"
 # provenance keys naming the upstream release, most specific first
 RELEASE_KEYS = ("hub_id", "repo", "repo_id", "upstream", "model")

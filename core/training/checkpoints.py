@@ -23,13 +23,14 @@ import torch
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.atomic import stale_temporaries, write_json_atomic
 from radzoo.files.weight_files import load_weights, save_weights
+from radzoo.runs.layout import CHECKPOINTS_DIR
 
 LAST = "last"
 
 
 def checkpoint_dir(run_dir: Path, name: str = LAST) -> Path:
     """``RUN_DIR/checkpoints/NAME``: the rolling ``last`` checkpoint, or a finished stage's."""
-    return Path(run_dir) / "checkpoints" / name
+    return Path(run_dir) / CHECKPOINTS_DIR / name
 
 
 def has_checkpoint(run_dir: Path) -> bool:

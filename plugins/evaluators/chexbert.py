@@ -19,16 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from radzoo.data.labels import CHEXPERT_OBSERVATIONS as CONDITIONS  # the order of CheXbert's heads
+from radzoo.data.labels import OBSERVATIONS
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.torch_files import load_weights_only
-from radzoo.plugins.evaluators.chexpert_f1 import POLICIES, CheXpertF1Evaluator, binarize
-from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS
-from radzoo.plugins.evaluators.ngram_metrics import check_pairs
+from radzoo.plugins.evaluators.chexpert_f1 import CheXpertF1Evaluator
 
-# The order of CheXbert's heads (its src/constants.py CONDITIONS), which differs from OBSERVATIONS.
-CONDITIONS = ("Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
-              "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
-              "Fracture", "Support Devices", "No Finding")
 CLASS_TO_LABEL = (None, 1.0, 0.0, -1.0)  # CheXbert classes blank, positive, negative, uncertain
 MAX_TOKENS = 512
 WEIGHTS_HELP = ("download chexbert.pth from the CheXbert authors (stanfordmlgroup/CheXbert README, or "
@@ -159,12 +155,6 @@ class CheXbertF1Evaluator(CheXpertF1Evaluator):
     def options(self) -> dict[str, Any]:
         return {**super().options(), "labeler": "chexbert", "checkpoint_path": str(self.labeler.checkpoint_path)}
 
-    def sample_stats(self, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
-        """[n, 2 policies, 14 observations, (tp, fp, fn)], as ``chexpert`` but from CheXbert's labels."""
-        check_pairs(predictions, references)
-        pred_labels, ref_labels = self.labeler.label(predictions), self.labeler.label(references)
-        per_policy = []
-        for policy in POLICIES:
-            pred, ref = binarize(pred_labels, policy), binarize(ref_labels, policy)
-            per_policy.append(np.stack([pred & ref, pred & ~ref, ~pred & ref], axis=-1))
-        return np.stack(per_policy, axis=1).astype(np.float64).reshape(len(predictions), 2, 14, 3)
+    def label(self, reports: Sequence[str]) -> list[list[float | None]]:
+        """CheXbert's labels (the statistics are ``chexpert``'s, from these labels)."""
+        return self.labeler.label(reports)

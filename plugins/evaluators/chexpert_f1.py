@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from radzoo.data.labels import FIVE, OBSERVATIONS
 from radzoo.errors import InputError
-from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS, label_reports
+from radzoo.plugins.evaluators.chexpert_labeler import label_reports
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
 
-FIVE = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
 POLICIES = ("positive", "negative")
 _FIVE_INDEX = np.array([OBSERVATIONS.index(o) for o in FIVE])
 
@@ -44,11 +44,17 @@ def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, zero_division: float) ->
 
 
 class CheXpertF1Evaluator:
-    """F1 micro/macro over 14 and 5 CheXpert observations, uncertain policy explicit."""
+    """F1 micro/macro over 14 and 5 CheXpert observations, uncertain policy explicit.
+
+    Beside the evaluator protocol it gives each report's labels (``label_names``, ``sample_labels``) and the
+    per-observation counts under its options (``finding_counts``), which the viewer shows; each distinct report
+    is labelled once per evaluator.
+    """
 
     name = "chexpert"
     version = "1"
     metric_prefix = "chexpert"  # a subclass with another labeler sets its own, so names never collide
+    label_names = OBSERVATIONS
 
     def __init__(self, uncertain: str = "positive", zero_division: float = 0.0) -> None:
         if uncertain not in POLICIES:
@@ -61,19 +67,35 @@ class CheXpertF1Evaluator:
         self.metric_names = tuple(_metric_names(prefix, "") + [n for p in POLICIES
                                                                for n in _metric_names(prefix, f"_uncertain_{p}")])
         self.higher_is_better = {m: True for m in self.metric_names}
+        self._labelled: dict[str, list[float | None]] = {}
 
     def options(self) -> dict[str, Any]:
         return {"uncertain": self.uncertain, "zero_division": self.zero_division, "labeler": "radzoo-rules-1"}
 
+    def label(self, reports: Sequence[str]) -> list[list[float | None]]:
+        """The labeler this evaluator scores with: rows in ``label_names`` order (1.0 / 0.0 / -1.0 / None)."""
+        return label_reports(reports)
+
+    def sample_labels(self, reports: Sequence[str]) -> list[list[float | None]]:
+        """Each report's labels (``label``), every distinct text labelled once for this evaluator."""
+        new = [text for text in dict.fromkeys(reports) if text not in self._labelled]
+        if new:
+            self._labelled.update(zip(new, self.label(new), strict=True))
+        return [self._labelled[text] for text in reports]
+
     def sample_stats(self, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
         """[n, 2 policies, 14 observations, (tp, fp, fn)] as float64."""
         check_pairs(predictions, references)
-        pred_labels, ref_labels = label_reports(predictions), label_reports(references)
+        pred_labels, ref_labels = self.sample_labels(predictions), self.sample_labels(references)
         per_policy = []
         for policy in POLICIES:
             pred, ref = binarize(pred_labels, policy), binarize(ref_labels, policy)
             per_policy.append(np.stack([pred & ref, pred & ~ref, ~pred & ref], axis=-1))
-        return np.stack(per_policy, axis=1).astype(np.float64)
+        return np.stack(per_policy, axis=1).astype(np.float64).reshape(len(predictions), 2, len(OBSERVATIONS), 3)
+
+    def finding_counts(self, stats: np.ndarray) -> np.ndarray:
+        """[n, 14, (tp, fp, fn)] under this evaluator's uncertain policy: the per-observation tables' counts."""
+        return stats[:, POLICIES.index(self.uncertain)]
 
     def _scores(self, counts: np.ndarray) -> list[float]:
         """micro/macro F1 over 14 then 5 from summed [14, 3] counts."""

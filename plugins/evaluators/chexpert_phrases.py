@@ -5,12 +5,8 @@ matched on lowercased text at word boundaries.
 
 from __future__ import annotations
 
-# Output order of the original chexpert-labeler (its labeled_reports.csv header).
-OBSERVATIONS = (
-    "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Lesion", "Lung Opacity", "Edema",
-    "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
-    "Fracture", "Support Devices",
-)
+from radzoo.data.labels import OBSERVATIONS as OBSERVATIONS  # the labeler's output order (the paper's)
+
 NO_FINDING = "No Finding"
 SUPPORT_DEVICES = "Support Devices"
 OTHER_FINDING = "other finding"  # not an output column: a positive one only blocks "No Finding"

@@ -35,8 +35,8 @@ def _fake_run_recipe(cfg, runs_dir: Path, test: Sequence[Study], log, batch_size
                         efficiency, run_dir)
 
 
-def small_comparison(root: Path) -> Path:
-    """Run the comparison under ``root`` and return its folder (OUT)."""
+def small_comparison(root: Path, **settings) -> Path:
+    """Run the comparison under ``root`` (``settings``: more arguments of ``compare``) and return its folder."""
     import importlib
 
     from radzoo.comparison.pipeline import compare
@@ -48,5 +48,5 @@ def small_comparison(root: Path) -> Path:
             for name in SHIFTS]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(importlib.import_module("radzoo.comparison.pipeline"), "run_recipe", _fake_run_recipe)
-        compare(cfgs, root / "out", bootstrap=50)
+        compare(cfgs, root / "out", **{"bootstrap": 50, **settings})
     return root / "out"

@@ -49,8 +49,17 @@ def test_same_rng_same_pairs_and_no_report_without_text() -> None:
     assert build_instructions(Study(id="e", image="e.png"), random.Random(0)) == []
 
 
-def test_label_name_lists() -> None:
-    from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS as LABELER_OBSERVATIONS
+def test_the_chexpert_vocabulary_is_written_once() -> None:
+    from radzoo.data import labels
+    from radzoo.plugins.evaluators import chexbert, chexpert_f1, chexpert_labeler
 
-    assert len(CHEXPERT_OBSERVATIONS) == 14 and CHEXPERT_OBSERVATIONS[-1] == "No Finding"
-    assert set(LABELER_OBSERVATIONS) == set(CHEXPERT_OBSERVATIONS)  # the labeler labels what the readers read
+    # the paper's order (Irvin et al. 2019, table 1), which the chexpert-labeler also writes
+    assert labels.OBSERVATIONS[:3] == ("No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly")
+    assert labels.OBSERVATIONS[3:5] == ("Lung Lesion", "Lung Opacity") and len(set(labels.OBSERVATIONS)) == 14
+    # CheXbert's heads: the same names, No Finding last and Lung Opacity before Lung Lesion
+    assert sorted(CHEXPERT_OBSERVATIONS) == sorted(labels.OBSERVATIONS) and CHEXPERT_OBSERVATIONS[-1] == "No Finding"
+    assert CHEXPERT_OBSERVATIONS[2:4] == ("Lung Opacity", "Lung Lesion")
+    # the labeler, the F1 evaluators and CheXbert's head order use these very tuples, not copies
+    assert chexpert_labeler.OBSERVATIONS is labels.OBSERVATIONS
+    assert chexpert_f1.CheXpertF1Evaluator.label_names is labels.OBSERVATIONS
+    assert chexbert.CONDITIONS is CHEXPERT_OBSERVATIONS and set(labels.FIVE) < set(labels.OBSERVATIONS)

@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from radzoo.plugins.evaluators.chexpert_f1 import FIVE, POLICIES, CheXpertF1Evaluator
-from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS
+from radzoo.evaluation.statistics import bootstrap_sums
 
 MEASURES = ("f1", "precision", "recall")
 
@@ -39,31 +38,29 @@ def _cell(value: float, low: float, high: float) -> list[float | None]:
     return [None if np.isnan(x) else round(float(x), 3) for x in (value, low, high)]
 
 
-def finding_tables(predictions: Mapping[str, Sequence[str]], references: Sequence[str], *, uncertain: str,
-                   zero_division: float, resamples: int, seed: int) -> dict[str, Any]:
-    """For the 14 and the 5 observations: rows (observations, then micro and macro averages) x systems x
-    measures, each [value, ci_low, ci_high], and how many studies' references are positive for each
-    observation; uncertain labels count as ``uncertain`` says (as on the leaderboard)."""
-    evaluator = CheXpertF1Evaluator(uncertain=uncertain, zero_division=zero_division)
-    policy = POLICIES.index(uncertain)
-    n = len(references)
-    rng = np.random.default_rng(seed)
-    # one resample = how often each study is drawn; counts over a resample are then a matrix product
-    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)]).astype(float)
-    subsets = {"14": list(range(len(OBSERVATIONS))), "5": [OBSERVATIONS.index(o) for o in FIVE]}
-    tables: dict[str, Any] = {k: {"rows": [OBSERVATIONS[i] for i in v] + ["micro average", "macro average"],
-                                  "systems": {}} for k, v in subsets.items()}
-    for name, reports in predictions.items():
-        stats = evaluator.sample_stats(list(reports), list(references))[:, policy]  # [n, 14, 3]
+def finding_tables(counts: Mapping[str, np.ndarray], names: Sequence[str], subsets: Mapping[str, Sequence[str]], *,
+                   uncertain: str, zero_division: float, resamples: int, seed: int) -> dict[str, Any]:
+    """For each subset of observations (e.g. the 14 and the 5): rows (observations, then micro and macro averages)
+    x systems x measures, each [value, ci_low, ci_high], and how many studies' references are positive for each
+    observation. ``counts``: per system the evaluator's per-study [n, len(names), (tp, fp, fn)] under its options
+    (``uncertain`` says how it counted uncertain labels), as ``evaluate`` wrote them."""
+    chosen = {key: [list(names).index(o) for o in subset] for key, subset in subsets.items()}
+    tables: dict[str, Any] = {k: {"rows": [names[i] for i in v] + ["micro average", "macro average"],
+                                  "systems": {}} for k, v in chosen.items()}
+    for name, stats in counts.items():
+        stats = np.asarray(stats, dtype=float)  # [n, observations, 3]
         total = stats.sum(axis=0)
-        for key, rows in subsets.items():  # tp + fn: the reference's positives, the same for every system
+        for key, rows in chosen.items():  # tp + fn: the reference's positives, the same for every system
             tables[key]["reference_positives"] = [int(total[i, 0] + total[i, 2]) for i in rows]
-        boot = (weights @ stats.reshape(n, -1)).reshape(resamples, len(OBSERVATIONS), 3)
-        for key, rows in subsets.items():
-            value, spread = _with_averages(total, rows, zero_division), _with_averages(boot, rows, zero_division)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # a measure with nothing to count in any resample
-                low, high = np.nanpercentile(spread, [2.5, 97.5], axis=0) if resamples else (value * np.nan,) * 2
+        boot = bootstrap_sums(stats, resamples, seed) if resamples else None
+        for key, rows in chosen.items():
+            value = _with_averages(total, rows, zero_division)
+            if boot is None:
+                low = high = value * np.nan
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # a measure with nothing to count in any resample
+                    low, high = np.nanpercentile(_with_averages(boot, rows, zero_division), [2.5, 97.5], axis=0)
             tables[key]["systems"][name] = {
                 measure: [_cell(value[r, k], low[r, k], high[r, k]) for r in range(len(rows) + 2)]
                 for k, measure in enumerate(MEASURES)}

@@ -13,9 +13,11 @@ from radzoo.comparison.viewer.comparison_files import Comparison, read_compariso
 from radzoo.comparison.viewer.finding_tables import finding_tables
 from radzoo.comparison.viewer.study_images import write_study_images
 from radzoo.comparison.viewer.study_records import study_records
+from radzoo.data.labels import FIVE
 from radzoo.data.study import Study
+from radzoo.errors import MissingFileError
 from radzoo.files.atomic import write_text_atomic
-from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS
+from radzoo.runs.layout import PER_SAMPLE_FILE
 
 VIEWER_DIR = "viewer"
 VIEWER_FILE = "index.html"
@@ -24,6 +26,7 @@ PLOTS = {"metrics": ("metrics.png", "Bar chart: each system's value of the plott
          "speed": ("quality_vs_speed.png", "Scatter plot: headline metric against reports generated per second")}
 SCRIPTS = ("common.js", "leaderboard.js", "findings.js", "studies.js")
 PAGE_SIZE = 50  # study cards per page: a 3,858-study test set renders 50 at a time
+LABELERS = ("chexpert", "chexbert")  # whose labels the chips and finding tables show, the first one evaluated
 
 
 def _asset(name: str) -> str:
@@ -43,18 +46,43 @@ def _origin(row: dict[str, Any]) -> str:
     return str(row.get("encoder_trained_on") or "–")
 
 
-def _evaluation_settings(comparison: Comparison) -> tuple[dict[str, Any], int, int]:
-    """(evaluator options, bootstrap resamples, seed) the comparison used, read from evaluation.json."""
-    result = next(iter(comparison.evaluation.values()), {})
-    options = {name: e.get("options", {}) for name, e in result.get("evaluators", {}).items()}
-    boot = result.get("bootstrap", {})
-    return options, int(boot.get("resamples", 1000)), int(boot.get("seed", 0))
+def _bootstrap_settings(comparison: Comparison) -> tuple[int, int]:
+    """(bootstrap resamples, seed) the comparison used, read from evaluation.json."""
+    boot = next(iter(comparison.evaluation.values()), {}).get("bootstrap", {})
+    return int(boot.get("resamples", 1000)), int(boot.get("seed", 0))
+
+
+def read_samples(comparison: Comparison) -> dict[str, dict[str, Any]]:
+    """Each row's per-sample data, from the file ``evaluate`` wrote beside the row's metrics.json."""
+    samples = {}
+    for row in comparison.board["rows"]:
+        path = comparison.manifest.row(row["name"]).folder / PER_SAMPLE_FILE
+        if not path.is_file():
+            raise MissingFileError(f"{path}: no per-sample data for leaderboard row {row['name']!r}; rerun the "
+                                   "comparison (it reuses what is done and scores again)")
+        samples[row["name"]] = json.loads(path.read_text(encoding="utf-8"))
+    return samples
+
+
+def _findings(samples: dict[str, dict[str, Any]], labeler: str | None, resamples: int, seed: int) -> dict[str, Any]:
+    """The per-finding tables from the labeler's per-study counts (empty without a labelling evaluator)."""
+    if labeler is None:
+        return {"measures": [], "uncertain": "positive", "resamples": resamples, "tables": {}}
+    first = samples[next(iter(samples))]["findings"][labeler]
+    names, options = first["names"], first["options"]
+    subsets = {"14": names, "5": [n for n in FIVE if n in names]}
+    return finding_tables({name: s["findings"][labeler]["counts"] for name, s in samples.items()}, names, subsets,
+                          uncertain=str(options.get("uncertain", "positive")),
+                          zero_division=float(options.get("zero_division", 0.0)), resamples=resamples, seed=seed)
 
 
 def page_data(comparison: Comparison, images: list[dict[str, str]]) -> dict[str, Any]:
     """Everything the page shows, as one JSON-ready dict."""
     board = comparison.board
-    options, resamples, seed = _evaluation_settings(comparison)
+    resamples, seed = _bootstrap_settings(comparison)
+    samples = read_samples(comparison)
+    first = samples[next(iter(samples))]
+    labeler = next((name for name in LABELERS if name in first["labels"] and name in first["findings"]), None)
     studies = comparison.studies
     ids, references = [str(s.id) for s in studies], [s.report or "" for s in studies]
     names = [row["name"] for row in board["rows"]]
@@ -63,16 +91,13 @@ def page_data(comparison: Comparison, images: list[dict[str, str]]) -> dict[str,
              "metrics": {m: [c["value"], c["ci_low"], c["ci_high"], c["p_vs_best"], c["higher_is_better"]]
                          for m, c in r["metrics"].items() if m in board["metrics"]},
              "efficiency": r.get("efficiency", {})} for r in board["rows"]]
-    chexpert = options.get("chexpert", {})
     return {
         "context": board.get("context", {}), "headline": board["headline"], "metrics": board["metrics"],
         "best": board.get("best", {}), "rows": rows,
         "plots": {key: {"src": _plot(comparison.out_dir / file), "alt": alt} for key, (file, alt) in PLOTS.items()},
-        "findings": finding_tables(reports, references, uncertain=str(chexpert.get("uncertain", "positive")),
-                                   zero_division=float(chexpert.get("zero_division", 0.0)), resamples=resamples,
-                                   seed=seed),
-        "studies": {**study_records(ids, references, reports, board["metrics"], options), "images": images},
-        "page_size": PAGE_SIZE, "observations": list(OBSERVATIONS),
+        "findings": _findings(samples, labeler, resamples, seed),
+        "studies": {**study_records(ids, references, reports, samples, board["metrics"], labeler), "images": images},
+        "page_size": PAGE_SIZE, "observations": list(first["labels"][labeler]["names"]) if labeler else [],
     }
 
 

@@ -88,8 +88,8 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     text_config = AutoConfig.for_model(text_type, **text)
     files = weight_files(src)
     keep: dict[str, torch.Tensor] = {}
-    stream_lm(files, stage / "llm", text_config, out_dtype, rename=llm_name, keep=keep)
-    tokenizer_files = copy_tokenizer(src, stage / "llm", "LLaVA directory")
+    stream_lm(files, stage / run_writer.LLM_DIR, text_config, out_dtype, rename=llm_name, keep=keep)
+    tokenizer_files = copy_tokenizer(src, stage / run_writer.LLM_DIR, "LLaVA directory")
     tower = strip_prefix(keep, TOWER_PREFIXES)
     if not tower:
         raise ReleaseError(f"{src}: no vision_tower.* tensors")

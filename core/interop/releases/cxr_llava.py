@@ -63,8 +63,8 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     text_config = AutoConfig.for_model("llama", **llama)
     files = weight_files(src)
     keep: dict[str, torch.Tensor] = {}
-    stream_lm(files, stage / "llm", text_config, out_dtype, rename=llm_name, keep=keep)
-    tokenizer_files = copy_tokenizer(src, stage / "llm", "CXR-LLaVA release")
+    stream_lm(files, stage / run_writer.LLM_DIR, text_config, out_dtype, rename=llm_name, keep=keep)
+    tokenizer_files = copy_tokenizer(src, stage / run_writer.LLM_DIR, "CXR-LLaVA release")
     tower = {k[len("vision_tower."):]: v for k, v in keep.items() if k.startswith("vision_tower.")}
     if not tower:
         raise ReleaseError(f"{src}: no vision_tower.* tensors")

@@ -145,10 +145,10 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
         return (weight.float() + scale * (b.float() @ a.float())).to(weight.dtype)
 
     files = weight_files(base_llm)
-    stream_lm(files, stage / "llm", base_cfg, out_dtype, rename=lambda n: n, transform=merge)
+    stream_lm(files, stage / run_writer.LLM_DIR, base_cfg, out_dtype, rename=lambda n: n, transform=merge)
     if set(lora) - merged:
         raise ReleaseError(f"{adapter_file}: LoRA target {sorted(set(lora) - merged)[0]} is not in the base LLM")
-    tokenizer_files = copy_tokenizer(base_llm, stage / "llm", "base LLM (--base-llm)")
+    tokenizer_files = copy_tokenizer(base_llm, stage / run_writer.LLM_DIR, "base LLM (--base-llm)")
     n_tower = write_open_clip_tower(src / TOWER_CHECKPOINT, src / TOWER_CONFIG, stage / run_writer.ENCODER_DIR,
                                     out_dtype)
     adapter_state, adapter = projector_state(read_weights(src / "non_lora_trainables.bin"),

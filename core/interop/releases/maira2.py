@@ -60,8 +60,8 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
                                        **{k: v for k, v in text.items() if k != "model_type"})
     files = weight_files(src)
     keep: dict[str, torch.Tensor] = {}
-    stream_lm(files, stage / "llm", text_config, out_dtype, rename=llm_name, keep=keep)
-    tokenizer_files = copy_tokenizer(src, stage / "llm", "MAIRA-2 release")
+    stream_lm(files, stage / run_writer.LLM_DIR, text_config, out_dtype, rename=llm_name, keep=keep)
+    tokenizer_files = copy_tokenizer(src, stage / run_writer.LLM_DIR, "MAIRA-2 release")
     tower = strip_prefix(keep, ("model.vision_tower.", "vision_tower."))
     if not tower:
         raise ReleaseError(f"{src}: no vision_tower.* tensors")

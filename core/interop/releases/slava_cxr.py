@@ -46,9 +46,9 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     text_config = AutoConfig.for_model("phi", **phi)
     files = weight_files(src)
     keep: dict[str, torch.Tensor] = {}
-    stream_lm(files, stage / "llm", text_config, out_dtype,
+    stream_lm(files, stage / run_writer.LLM_DIR, text_config, out_dtype,
               rename=lambda n: None if n.startswith(NOT_LLM) else n, keep=keep)
-    tokenizer_files = copy_tokenizer(src, stage / "llm", "SLaVA-CXR release")
+    tokenizer_files = copy_tokenizer(src, stage / run_writer.LLM_DIR, "SLaVA-CXR release")
     tower = {k[len("model.vision_tower."):]: v for k, v in keep.items() if k.startswith("model.vision_tower.")}
     if not tower:
         raise ReleaseError(f"{src}: no model.vision_tower.* tensors")
