@@ -67,7 +67,10 @@ class Evaluator(Protocol):
     """Per-sample sufficient statistics, aggregated into metrics, so bootstrap resamples statistics.
 
     Optional: ``options() -> dict`` naming the choices that change the numbers (tokenisation, uncertain
-    policy, ...); ``radzoo evaluate`` saves them beside the metrics.
+    policy, ...); ``radzoo evaluate`` saves them beside the metrics. A labelling evaluator (chexpert, chexbert)
+    may also give ``label_names``, ``sample_labels(reports) -> [n][len(label_names)]`` (1.0 / 0.0 / -1.0 / None)
+    and ``finding_counts(stats) -> [n, len(label_names), (tp, fp, fn)]`` under its options: compare writes them
+    beside metrics.json, and the viewer's label chips and per-finding tables read them.
     """
 
     name: str
