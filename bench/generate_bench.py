@@ -35,7 +35,8 @@ from PIL import Image
 from shaped_models import shaped_model
 
 from radzoo.data.study import Study
-from radzoo.generation.pipeline import ReportGenerator, generation_kwargs
+from radzoo.generation.pipeline import ReportGenerator
+from radzoo.recipe.decode_settings import DecodeSettings
 from radzoo.runs.open import open_model
 
 RESULTS = Path(__file__).parent / "results"
@@ -67,7 +68,7 @@ def timed_generation(run: ReportGenerator, studies: list[Study], batch: int, dev
     start = time.perf_counter()
     for i in range(0, len(studies), batch):
         chunk = studies[i:i + batch]
-        ids = run.new_token_ids(chunk)
+        ids = run.generate(run.inputs(chunk))
         tokens += int((ids != pad).sum())
         predictions += [r["prediction"] for r in run.records(chunk, ids)]
     sync(device)
@@ -80,7 +81,7 @@ def cpu_part(n_studies: int, max_new_tokens: int) -> dict:
         studies = synthetic_studies(Path(tmp), n_studies)
         for recipe in DEMO_RECIPES:
             model, cfg = open_model(recipe, overrides=[f"generation.max_new_tokens={max_new_tokens}"])
-            run = ReportGenerator(model, {**generation_kwargs(cfg.generation), "engine": "hf"}, cfg.name)
+            run = ReportGenerator(model, DecodeSettings.from_recipe(cfg.generation).replace(engine="hf"), cfg.name)
             run(studies[:2])  # warm-up
             rows, reference = {}, None
             for batch in (1, 8, 32):
@@ -106,7 +107,7 @@ def load_average() -> float:
 
 def paired_engine_times(runs: dict[str, ReportGenerator], prepared: list, first: int = 0
                         ) -> tuple[dict, dict, dict]:
-    """(token ids, seconds, generated tokens) per engine of ``generate_ids`` alone over inputs prepared beforehand.
+    """(token ids, seconds, generated tokens) per engine of ``generate`` alone over inputs prepared beforehand.
 
     The engines take turns batch by batch, in ABBA order (``first``: which one starts), so a change of machine
     load falls on both alike; image reading and text decoding are the same for both and stay out of the time."""
@@ -115,7 +116,7 @@ def paired_engine_times(runs: dict[str, ReportGenerator], prepared: list, first:
     for i, inputs in enumerate(prepared):
         for engine in (list(runs) if (i + first) % 2 == 0 else list(runs)[::-1]):
             start = time.perf_counter()
-            ids = runs[engine].generate_ids(inputs)
+            ids = runs[engine].generate(inputs)
             seconds[engine] += time.perf_counter() - start
             tokens[engine] += int((ids != pad).sum())
             out[engine] += ids.tolist()
@@ -129,8 +130,8 @@ def engine_part(n_studies: int, max_new_tokens: int, rounds: int, batches: tuple
         studies = synthetic_studies(Path(tmp), n_studies)
         for recipe in DEMO_RECIPES:
             model, cfg = open_model(recipe, overrides=[f"generation.max_new_tokens={max_new_tokens}"])
-            kwargs = generation_kwargs(cfg.generation)
-            runs = {e: ReportGenerator(model, {**kwargs, "engine": e}, cfg.name) for e in ("hf", "radzoo")}
+            settings = DecodeSettings.from_recipe(cfg.generation)
+            runs = {e: ReportGenerator(model, settings.replace(engine=e), cfg.name) for e in ("hf", "radzoo")}
             for run in runs.values():
                 run(studies[:2])  # warm-up
             rows = {}
@@ -173,9 +174,8 @@ def memory_bandwidth(device: str) -> float:
 
 def decode_rate(run: ReportGenerator, studies: list[Study], device: str, new_tokens: int, ttft: float,
                 extra: dict) -> tuple[float, float]:
-    """(batch-1 decode tokens/s, reports/s of the per-image loop) with ``extra`` generate kwargs."""
-    fixed = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, **extra}
-    run.gen_kwargs = fixed
+    """(batch-1 decode tokens/s, reports/s of the per-image loop) with ``extra`` decode settings."""
+    run.settings = DecodeSettings(max_new_tokens=new_tokens, min_new_tokens=new_tokens, **extra)
     timed_generation(run, studies[:1], 1, device)  # warm-up (and, for the static cache, compilation)
     _, loop_s, _ = timed_generation(run, studies, 1, device)
     return (new_tokens - 1) / max(loop_s / len(studies) - ttft, 1e-9), len(studies) / loop_s
@@ -184,7 +184,7 @@ def decode_rate(run: ReportGenerator, studies: list[Study], device: str, new_tok
 def gpu_measures(run: ReportGenerator, studies: list[Study], device: str, new_tokens: int, loop_n: int,
                  bandwidth: float, static_cache: bool, radzoo: bool) -> dict:
     model = run.model
-    run.gen_kwargs = {"max_new_tokens": 1, "min_new_tokens": 1, "do_sample": False}
+    run.settings = DecodeSettings(max_new_tokens=1, min_new_tokens=1)
     timed_generation(run, studies[:1], 1, device)  # warm-up
     _, ttft, _ = timed_generation(run, studies[:1], 1, device)
     lm_bytes = sum(p.numel() * p.element_size() for p in model.language_model.parameters())
@@ -197,12 +197,12 @@ def gpu_measures(run: ReportGenerator, studies: list[Study], device: str, new_to
     if static_cache:  # static KV cache: transformers compiles the decode step (CUDA graphs) on a GPU
         began = time.perf_counter()
         static_tps, static_rate = decode_rate(run, studies[:loop_n], device, new_tokens, ttft,
-                                              {"cache_implementation": "static"})
+                                              {"cache": "static"})
         row.update({"static_cache_decode_tokens_per_s_batch1": round(static_tps, 1),
                     "static_cache_fraction_of_roofline": round(static_tps / roofline_tps, 3),
                     "static_cache_loop_reports_per_s": round(static_rate, 3),
                     "static_cache_compile_and_run_s": round(time.perf_counter() - began, 1)})
-    run.gen_kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
+    run.settings = DecodeSettings(max_new_tokens=new_tokens, min_new_tokens=new_tokens)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     _, batch_s, tokens = timed_generation(run, studies[:32], 32, device)
@@ -213,7 +213,7 @@ def gpu_measures(run: ReportGenerator, studies: list[Study], device: str, new_to
                 "lm_weight_gib": round(lm_bytes / 2**30, 2)})
     if static_cache:
         row["batch32_speedup_vs_static_loop"] = round((32 / batch_s) / row["static_cache_loop_reports_per_s"], 2)
-        run.gen_kwargs = {**run.gen_kwargs, "cache_implementation": "static"}
+        run.settings = run.settings.replace(cache="static")
         timed_generation(run, studies[:32], 32, device)  # compiles the batch-32 decode step
         _, static_s, _ = timed_generation(run, studies[:32], 32, device)
         row.update({"static_cache_batch32_reports_per_s": round(32 / static_s, 3),
@@ -232,12 +232,11 @@ def radzoo_gpu_measures(run: ReportGenerator, studies: list[Study], device: str,
                         roofline_tps: float) -> dict:
     """TTFT, batch-1 decode (fraction of the roofline) and batch-32 reports/s of the radzoo engine."""
     began = time.perf_counter()
-    run.gen_kwargs = {"max_new_tokens": 1, "do_sample": False, "engine": "radzoo"}
+    run.settings = DecodeSettings(max_new_tokens=1, engine="radzoo")
     timed_generation(run, studies[:1], 1, device)
     _, ttft, _ = timed_generation(run, studies[:1], 1, device)
     decode_tps, loop_rate = decode_rate(run, studies[:loop_n], device, new_tokens, ttft, {"engine": "radzoo"})
-    run.gen_kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False,
-                      "engine": "radzoo"}
+    run.settings = DecodeSettings(max_new_tokens=new_tokens, min_new_tokens=new_tokens, engine="radzoo")
     timed_generation(run, studies[:32], 32, device)  # records the batch-32 graph
     _, batch_s, _ = timed_generation(run, studies[:32], 32, device)
     return {"radzoo_ttft_ms": round(ttft * 1e3, 1), "radzoo_decode_tokens_per_s_batch1": round(decode_tps, 1),
@@ -302,7 +301,7 @@ def main() -> None:
         if args.only in (None, "engines"):
             cpu["engines"] = {"env": {**env, "cores": os.cpu_count()}, "studies": args.studies,
                               "max_new_tokens": args.max_new_tokens, "rounds": args.rounds,
-                              "note": "generate_ids on prepared inputs (image encoder, prefill, decode; image "
+                              "note": "generate on prepared inputs (image encoder, prefill, decode; image "
                                       "reading and text decoding excluded); hf and radzoo take turns batch by "
                                       "batch (ABBA) in one process; speedup = median over rounds of hf seconds / "
                                       "radzoo seconds; load_average_1min before and after each round (shared "

@@ -83,7 +83,8 @@ def _check_source(source: str, checkpoint: str | None) -> None:
 def _one_image_reports(args: argparse.Namespace) -> int:
     """``--image``: print each image's report (no data set, no output file)."""
     # start-up time: radzoo --help imports every command
-    from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, prepare_model
+    from radzoo.generation.pipeline import ReportGenerator, prepare_model
+    from radzoo.recipe.decode_settings import DecodeSettings
     from radzoo.runs.open import open_model
 
     if args.data or args.out:
@@ -91,13 +92,13 @@ def _one_image_reports(args: argparse.Namespace) -> int:
                          "without --image for a data set)")
     model, recipe = open_model(args.source, args.overrides, args.checkpoint)
     model = prepare_model(model, args.device, args.dtype)
-    run = ReportGenerator(model, generation_kwargs(recipe.generation), str(recipe.name))
+    run = ReportGenerator(model, DecodeSettings.from_recipe(recipe.generation), str(recipe.name))
     studies = [Study(id=image, image=image, indication=args.indication, split="test") for image in args.image]
     batch = run.prepare(studies)
     for study_id, problem in batch.failed:
         print(f"radzoo generate: error: {study_id}: {problem}", file=sys.stderr)
     if batch.studies:
-        for record in run.records(batch.studies, run.generate_ids(batch.inputs)):
+        for record in run.records(batch.studies, run.generate(batch.inputs)):
             print(record["prediction"] if len(studies) == 1 else f"{record['id']}: {record['prediction']}")
     return 1 if batch.failed else 0
 

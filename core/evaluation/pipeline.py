@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +12,7 @@ import numpy as np
 from radzoo.components.discovery import create_component
 from radzoo.errors import InputError, MissingFileError
 from radzoo.evaluation.statistics import bootstrap_ci, paired_bootstrap_test
-from radzoo.files.jsonl import decode_line
+from radzoo.files.jsonl import read_records
 
 # Runs offline with no weights: the recipe default for `evaluation.metrics`.
 DEFAULT_METRICS = ("bleu", "rouge_l", "cider", "chexpert")
@@ -167,36 +165,15 @@ def paired_test(
 
 
 def read_predictions(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a predictions JSONL (``id``, ``prediction``, ``reference`` per line); a torn last line (a
-    crash mid-write) is reported with a warning and skipped, any other bad line is an error naming it."""
+    """Rows of a predictions JSONL (``id``, ``prediction``, ``reference`` per line), read by the one JSONL reader
+    (a torn last line is skipped with a warning); a prediction or reference that is not text is an error."""
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"predictions file {path} does not exist (write it with `radzoo generate`)")
-    lines = [decode_line(raw, path, n) for n, raw in enumerate(path.read_bytes().splitlines(), start=1)]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):
-                warnings.warn(f"{path}:{number}: skipped a torn last line ({exc.msg}); rerun generation to "
-                              "finish it", stacklevel=2)
-                break
-            raise InputError(f"{path}:{number}: not valid JSON at column {exc.colno} ({exc.msg}); fix or delete "
-                             "the line") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{path}:{number}: expected a JSON object with keys {', '.join(PREDICTION_KEYS)}")
-        missing = [k for k in PREDICTION_KEYS if k not in row]
-        if missing:
-            raise InputError(f"{path}:{number}: missing key(s) {', '.join(missing)}; each line needs "
-                             f"{', '.join(PREDICTION_KEYS)}")
+    rows = read_records(path, required=PREDICTION_KEYS)
+    for number, row in enumerate(rows, start=1):
         for key in ("prediction", "reference"):
             if not isinstance(row[key], str):
-                raise InputError(f"{path}:{number}: {key!r} is {type(row[key]).__name__}, expected a string")
-        rows.append(row)
+                raise InputError(f"{path}: record {number} (id {row['id']!r}): {key!r} is "
+                                 f"{type(row[key]).__name__}, expected a string")
     return rows
-

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,12 @@ def decode_line(raw: bytes, path: Path, number: int) -> str:
                          "JSONL files must be UTF-8: re-save the file as UTF-8 or fix the line") from None
 
 
-def read_records(path: str | Path) -> list[dict[str, Any]]:
-    """Every record of a JSONL file (a bad line is an error naming the file and line)."""
+def read_records(path: str | Path, required: Sequence[str] = ("id",)) -> list[dict[str, Any]]:
+    """Every record (a JSON object with the ``required`` keys) of a JSONL file: the one JSONL reader.
+
+    A last line without its newline that is not valid JSON is a write a crash cut short: it is skipped with a
+    warning (generation resumes it). Any other bad line is an error naming the file and line.
+    """
     path = Path(path)
     records = []
     with path.open("rb") as f:
@@ -63,11 +68,20 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{n}: not a JSON line ({exc.msg}); delete or fix the line and rerun") from None
-            if not isinstance(record, dict) or "id" not in record:
-                raise InputError(f"{path}:{n}: a record must be a JSON object with an 'id'")
+                if not raw.endswith(b"\n"):
+                    warnings.warn(f"{path}:{n}: skipped a torn last line ({exc.msg}); rerun generation to finish it",
+                                  stacklevel=2)
+                    break
+                raise InputError(f"{path}:{n}: not valid JSON at column {exc.colno} ({exc.msg}); fix or delete "
+                                 "the line") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path}:{n}: expected a JSON object with keys {', '.join(required)}")
+            missing = [k for k in required if k not in record]
+            if missing:
+                raise InputError(f"{path}:{n}: missing key(s) {', '.join(missing)}; each line needs "
+                                 f"{', '.join(required)}")
             records.append(record)
     return records
 

@@ -18,46 +18,19 @@ from typing import Any
 
 import torch
 
-from radzoo.errors import InputError, RecipeError
-from radzoo.generation.engine_settings import engine_problem
 from radzoo.generation.lean_decode_step import lean_step
 from radzoo.generation.token_choice import HF_DEFAULT_TOP_K, ChoiceRules, next_tokens
+from radzoo.recipe.decode_settings import DecodeSettings
 
-ENGINES = ("auto", "hf", "radzoo")
-# keys of the generation kwargs that only radzoo reads; the hf engine drops them before calling generate
-RADZOO_KEYS = ("engine", "seed", "eos_check_every")
-# generate() kwargs the radzoo engine understands; any other is refused rather than silently ignored
-_HF_KEYS = {"max_new_tokens", "min_new_tokens", "do_sample", "num_beams", "temperature", "top_k", "top_p",
-            "no_repeat_ngram_size", "repetition_penalty", "cache_implementation", "pad_token_id", "eos_token_id"}
 # decode steps compile for each cache length, so lengths are rounded up to a multiple of this on CUDA
 _CUDA_CACHE_ROUND = 256
-
-
-def pick_engine(gen_kwargs: dict[str, Any], device: torch.device) -> str:
-    """``hf`` or ``radzoo`` for these kwargs; ``auto`` is radzoo where it is measured faster (CPU, no beams)."""
-    engine = str(gen_kwargs.get("engine", "hf"))
-    if engine not in ENGINES:
-        raise InputError(f"generation engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    if engine != "auto":
-        return engine
-    # no GPU figures yet (bench/README.md): on CUDA the measured transformers path stays the default
-    return "radzoo" if int(gen_kwargs.get("num_beams", 1)) == 1 and device.type != "cuda" else "hf"
-
-
-def engine_kwargs(gen_cfg: Any) -> dict[str, Any]:
-    """The ``RADZOO_KEYS`` of a recipe's ``generation`` section (the hf engine drops them); RecipeError for
-    settings the engine cannot run."""
-    engine = {"engine": str(gen_cfg.get("engine", "auto")), "seed": int(gen_cfg.get("seed", 0)),
-              "eos_check_every": int(gen_cfg.get("eos_check_every", 8))}
-    problem = engine_problem(engine["engine"], int(gen_cfg.num_beams), engine["eos_check_every"])
-    if problem:
-        raise RecipeError(problem)
-    return engine
+# called with the tokens each step chose ([B]; pad for rows that ended); returns the rows to end now, or None
+TokenHook = Callable[[torch.Tensor], "torch.Tensor | None"]
 
 
 @dataclass(frozen=True)
-class DecodeSettings:
-    """One decode: how many tokens, which ids end and pad a row, how tokens are chosen, how often to check EOS."""
+class EngineSteps:
+    """One decode as the engine runs it: how many tokens, which ids end and pad a row, how tokens are chosen."""
 
     max_new_tokens: int
     pad_token_id: int
@@ -65,32 +38,21 @@ class DecodeSettings:
     eos_check_every: int = 8
 
     @classmethod
-    def from_kwargs(cls, gen_kwargs: dict[str, Any], tokenizer: Any) -> DecodeSettings:
-        """Settings from ``generate``-style kwargs (plus ``RADZOO_KEYS``); the tokenizer gives EOS and pad."""
-        unknown = sorted(set(gen_kwargs) - _HF_KEYS - set(RADZOO_KEYS))
-        if unknown:
-            raise InputError(f"the radzoo engine does not support {', '.join(unknown)}; use generation.engine=hf")
-        if "max_new_tokens" not in gen_kwargs:
-            raise InputError("the radzoo engine needs max_new_tokens (generation.max_new_tokens in a recipe)")
-        problem = engine_problem("radzoo", int(gen_kwargs.get("num_beams", 1)),
-                                 int(gen_kwargs.get("eos_check_every", 8)))
-        if problem:
-            raise InputError(problem)
-        eos = gen_kwargs.get("eos_token_id", tokenizer.eos_token_id)
+    def of(cls, settings: DecodeSettings, tokenizer: Any) -> EngineSteps:
+        """The engine's view of ``settings``; the tokenizer gives EOS and pad (as ``generate`` takes them)."""
+        eos = tokenizer.eos_token_id if settings.eos_token_ids is None else settings.eos_token_ids
         eos_ids = tuple(int(e) for e in eos) if isinstance(eos, (list, tuple)) else (int(eos),)
-        sample = bool(gen_kwargs.get("do_sample", False))
+        sample = settings.do_sample
         rules = ChoiceRules(
-            eos_token_ids=eos_ids,
-            min_new_tokens=int(gen_kwargs.get("min_new_tokens") or 0), do_sample=sample,
-            temperature=float(gen_kwargs.get("temperature", 1.0)) if sample else 1.0,
-            top_k=int(gen_kwargs.get("top_k", HF_DEFAULT_TOP_K)) if sample else 0,
-            top_p=float(gen_kwargs.get("top_p", 1.0)) if sample else 1.0,
-            no_repeat_ngram_size=int(gen_kwargs.get("no_repeat_ngram_size") or 0),
-            repetition_penalty=float(gen_kwargs.get("repetition_penalty", 1.0)))
-        pad = gen_kwargs.get("pad_token_id", tokenizer.pad_token_id)
+            eos_token_ids=eos_ids, min_new_tokens=settings.min_new_tokens, do_sample=sample,
+            temperature=settings.temperature if sample else 1.0,
+            top_k=(HF_DEFAULT_TOP_K if settings.top_k is None else settings.top_k) if sample else 0,
+            top_p=settings.top_p if sample else 1.0, no_repeat_ngram_size=settings.no_repeat_ngram_size,
+            repetition_penalty=settings.repetition_penalty)
+        pad = tokenizer.pad_token_id
         pad = eos_ids[0] if pad is None else pad  # as generate, for a tokenizer without a pad token
-        return cls(max_new_tokens=int(gen_kwargs["max_new_tokens"]), pad_token_id=int(pad), rules=rules,
-                   eos_check_every=int(gen_kwargs.get("eos_check_every", 8)))
+        return cls(max_new_tokens=settings.max_new_tokens, pad_token_id=int(pad), rules=rules,
+                   eos_check_every=settings.eos_check_every)
 
 
 def causal_lm(language_model: Any) -> Any:
@@ -111,12 +73,15 @@ class DecodeEngine:
         self._lock = threading.Lock()
 
     @torch.no_grad()
-    def generate(self, inputs: dict[str, torch.Tensor], settings: DecodeSettings) -> torch.Tensor:
-        """``[B, T]`` new token ids for ``ReportGenerator.inputs``, pad after each row's EOS (as ``generate``)."""
+    def generate(self, inputs: dict[str, torch.Tensor], settings: DecodeSettings,
+                 on_token: TokenHook | None = None) -> torch.Tensor:
+        """``[B, T]`` new token ids for ``ReportGenerator.inputs``, pad after each row's EOS (as ``generate``);
+        ``on_token`` sees every step's tokens and may end rows (a server's streams, budgets and cancellations)."""
         with self._lock:  # one KV cache per engine: a server's threads take turns
-            return self._generate(inputs, settings)
+            return self._generate(inputs, EngineSteps.of(settings, self.model.tokenizer), on_token)
 
-    def _generate(self, inputs: dict[str, torch.Tensor], settings: DecodeSettings) -> torch.Tensor:
+    def _generate(self, inputs: dict[str, torch.Tensor], settings: EngineSteps,
+                  on_token: TokenHook | None) -> torch.Tensor:
         model = self.model
         image_embeds = model.encode_images(inputs.get("pixel_values"), inputs.get("image_features"))
         embeds, mask, _ = model.splice(inputs["input_ids"], inputs["attention_mask"], image_embeds, left_pad=True)
@@ -131,7 +96,7 @@ class DecodeEngine:
                       cache=cache, use_cache=True, logits_to_keep=1)
         logits = out.logits[:, -1].to(torch.float32, copy=True)
         position = positions[:, -1:] + 1
-        return self._decode(logits, full_mask, position, cache, settings, self._step_function(cache_len))
+        return self._decode(logits, full_mask, position, cache, settings, self._step_function(cache_len), on_token)
 
     def _step_function(self, cache_len: int) -> Callable[..., torch.Tensor]:
         """``(token ids [B,1], mask, position ids [B,1], cache) -> float32 logits [B,V]`` for one decode step."""
@@ -157,7 +122,8 @@ class DecodeEngine:
         return plain
 
     def _decode(self, logits: torch.Tensor, full_mask: torch.Tensor, position: torch.Tensor, cache: Any,
-                settings: DecodeSettings, step_logits: Callable[..., torch.Tensor]) -> torch.Tensor:
+                settings: EngineSteps, step_logits: Callable[..., torch.Tensor],
+                on_token: TokenHook | None = None) -> torch.Tensor:
         batch, steps, device = logits.shape[0], settings.max_new_tokens, logits.device
         eos = torch.tensor(settings.rules.eos_token_ids, device=device)
         tokens = torch.full((batch, steps), settings.pad_token_id, dtype=torch.long, device=device)
@@ -169,11 +135,15 @@ class DecodeEngine:
             chosen = chosen.masked_fill(ended, settings.pad_token_id)  # rows that ended get pad, as generate
             tokens[:, step] = chosen
             now_ended = (chosen == eos if eos.numel() == 1 else torch.isin(chosen, eos)) & ~ended
+            stop = on_token(chosen) if on_token is not None else None
+            if stop is not None:  # the hook ends rows after this token, as a transformers stopping criterion
+                now_ended |= stop.to(device=device, dtype=torch.bool) & ~ended
             last = torch.where(now_ended, step, last)
             ended |= now_ended
             step += 1
-            # the only read-back: every eos_check_every tokens, whether all rows have ended
-            if step == steps or (step % settings.eos_check_every == 0 and bool(ended.all())):
+            # the only read-back: every eos_check_every tokens (every token with a hook, which reads anyway)
+            check = on_token is not None or step % settings.eos_check_every == 0
+            if step == steps or (check and bool(ended.all())):
                 break
             logits = step_logits(chosen[:, None], full_mask, position, cache)
             position = position + 1

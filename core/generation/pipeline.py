@@ -22,7 +22,7 @@ from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
 from radzoo.errors import InputError
 from radzoo.files.jsonl import JsonlWriter
-from radzoo.generation.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_kwargs, pick_engine
+from radzoo.generation.decode_engine import DecodeEngine, TokenHook
 from radzoo.generation.sharding import (
     distributed_rank,
     join_process_group,
@@ -30,8 +30,10 @@ from radzoo.generation.sharding import (
     merged_ids,
     shard_path,
 )
+from radzoo.generation.token_hooks import hook_kwargs
 from radzoo.model.prompting import encode_example
 from radzoo.progress import Progress
+from radzoo.recipe.decode_settings import DecodeSettings
 from radzoo.recipe.load import save_recipe
 from radzoo.runs.open import open_model
 
@@ -62,22 +64,6 @@ class PreparedBatch:
     failed: list[tuple[str, str]]
 
 
-def generation_kwargs(gen_cfg: Any) -> dict[str, Any]:
-    """``generate`` keyword arguments from a recipe's ``generation`` section (greedy unless do_sample), plus the
-    engine's own keys (``decode_engine.RADZOO_KEYS``); RecipeError for settings the engine cannot run."""
-    kwargs: dict[str, Any] = {"max_new_tokens": int(gen_cfg.max_new_tokens), "do_sample": bool(gen_cfg.do_sample),
-                              "num_beams": int(gen_cfg.num_beams)}
-    if gen_cfg.do_sample:
-        kwargs.update(temperature=float(gen_cfg.temperature), top_p=float(gen_cfg.top_p))
-    if gen_cfg.no_repeat_ngram_size:
-        kwargs["no_repeat_ngram_size"] = int(gen_cfg.no_repeat_ngram_size)
-    if float(gen_cfg.repetition_penalty) != 1.0:
-        kwargs["repetition_penalty"] = float(gen_cfg.repetition_penalty)
-    if gen_cfg.get("cache", "dynamic") == "static":  # validated against recipe_schema.CHOICES at load
-        kwargs["cache_implementation"] = "static"
-    return {**kwargs, **engine_kwargs(gen_cfg)}  # which decoder runs them (ReportGenerator.generate_ids)
-
-
 def _image_loader() -> Callable[[str], Any]:
     """radzoo's image reader (DICOM, 16-bit PNG)."""
     return load_image
@@ -89,11 +75,15 @@ def read_data(data_cfg: Any, split: str | None = None) -> Any:
 
 
 class ReportGenerator:
-    """Turns a batch of studies into records with the model's greedy (or recipe-configured) reports."""
+    """Turns a batch of studies into records with the model's greedy (or recipe-configured) reports.
 
-    def __init__(self, model: Any, gen_kwargs: dict[str, Any], model_name: str) -> None:
+    ``generate(inputs, settings, on_token)`` is the one decode call of generate, serve and the export check:
+    ``settings`` default to the recipe's, a request passes its own copy, and nothing shared is changed.
+    """
+
+    def __init__(self, model: Any, settings: DecodeSettings, model_name: str) -> None:
         self.model = model
-        self.gen_kwargs = gen_kwargs
+        self.settings = settings
         self.model_name = model_name
         self.transform = model.encoder.image_transform(False)
         self.load_image = _image_loader()
@@ -114,40 +104,48 @@ class ReportGenerator:
         return PreparedBatch(kept, self.inputs(kept, torch.stack(pixels)) if kept else None, failed)
 
     def inputs(self, studies: Sequence[Study], pixels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values."""
+        """``prompt_inputs`` of the studies' indications and images (read and transformed unless given)."""
+        if pixels is None:
+            pixels = torch.stack([self.transform(self.load_image(s.image)) for s in studies])
+        return self.prompt_inputs([s.indication for s in studies], pixels)
+
+    def prompt_inputs(self, indications: Sequence[str | None], pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values, one row per
+        (indication, transformed image)."""
         tok = self.model.tokenizer
-        rows = [encode_example(tok, self.model.prompt, None, indication=s.indication)["input_ids"] for s in studies]
+        rows = [encode_example(tok, self.model.prompt, None, indication=text)["input_ids"] for text in indications]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for i, row in enumerate(rows):
             ids[i, :len(row)] = torch.tensor(row)
             mask[i, :len(row)] = 1
-        if pixels is None:
-            pixels = torch.stack([self.transform(self.load_image(s.image)) for s in studies])
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device),
                 "pixel_values": pixels.to(self.device)}
 
-    def new_token_ids(self, studies: Sequence[Study]) -> torch.Tensor:
-        """``[B, T]`` generated ids (pad after a row's EOS)."""
-        return self.generate_ids(self.inputs(studies))
-
-    def generate_ids(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """``[B, T]`` new ids for ``inputs`` from the engine ``gen_kwargs`` pick (``generation.engine``)."""
-        if pick_engine(self.gen_kwargs, self.device) == "radzoo":
+    def generate(self, inputs: dict[str, torch.Tensor], settings: DecodeSettings | None = None,
+                 on_token: TokenHook | None = None) -> torch.Tensor:
+        """``[B, T]`` new ids for ``inputs`` (pad after a row's EOS) with ``settings`` (default: the recipe's) on
+        the engine they pick; ``on_token`` gets each step's tokens and may end rows, on either engine."""
+        settings = settings or self.settings
+        if settings.engine_for(self.device.type) == "radzoo":
             if self._engine is None:
-                self._engine = DecodeEngine(self.model, seed=int(self.gen_kwargs.get("seed", 0)))
-            return self._engine.generate(inputs, DecodeSettings.from_kwargs(self.gen_kwargs, self.model.tokenizer))
-        hf_kwargs = {k: v for k, v in self.gen_kwargs.items() if k not in RADZOO_KEYS}
-        return self.model.generate(**inputs, **hf_kwargs)
+                self._engine = DecodeEngine(self.model, seed=settings.seed)
+            return self._engine.generate(inputs, settings, on_token)
+        hooks = hook_kwargs(on_token) if on_token is not None else {}
+        return self.model.generate(**inputs, **settings.hf_kwargs(), **hooks)
 
     def __call__(self, studies: Sequence[Study]) -> list[dict[str, Any]]:
-        return self.records(studies, self.new_token_ids(studies))
+        return self.records(studies, self.generate(self.inputs(studies)))
+
+    def texts(self, new_ids: torch.Tensor) -> list[str]:
+        """Each row's report text from its generated ids."""
+        return [text.strip() for text in self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]
 
     def records(self, studies: Sequence[Study], new_ids: torch.Tensor) -> list[dict[str, Any]]:
         """One output record per study from its generated ids."""
-        texts = self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True)
-        return [{"id": s.id, "prediction": text.strip(), "reference": s.report,
+        texts = self.texts(new_ids)
+        return [{"id": s.id, "prediction": text, "reference": s.report,
                  "prompt": self.model.prompt.render(s.indication), "model": self.model_name}
                 for s, text in zip(studies, texts, strict=True)]
 
@@ -171,6 +169,27 @@ def prepare_model(model: Any, device: str, dtype: str) -> Any:
     elif dtype == "fp16":
         raise InputError("--dtype fp16 needs a GPU; use fp32 or bf16 on CPU")
     return model.to(device=device, dtype=DTYPES[dtype]).eval()
+
+
+def _write_reports(run: ReportGenerator, writer: JsonlWriter, chunks: list[Sequence[Study]], name: str
+                   ) -> list[tuple[str, str]]:
+    """Generate and write each chunk's reports; returns (study id, problem) of the studies left out."""
+    progress = Progress(sum(len(c) for c in chunks), f"generate {name}", log.info, unit="studies")
+    failed: list[tuple[str, str]] = []
+    # read and transform the next batch's images while the model generates this one
+    with ThreadPoolExecutor(max_workers=1) as loader:
+        upcoming = loader.submit(run.prepare, chunks[0]) if chunks else None
+        for i in range(len(chunks)):
+            batch = upcoming.result()
+            if i + 1 < len(chunks):
+                upcoming = loader.submit(run.prepare, chunks[i + 1])
+            for study_id, problem in batch.failed:
+                log.info(f"study {study_id}: left out, {problem}")
+            failed += batch.failed
+            if batch.studies:
+                writer.write_batch(run.records(batch.studies, run.generate(batch.inputs)))
+            progress.advance(len(chunks[i]))
+    return failed
 
 
 def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | None = None,
@@ -205,7 +224,7 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     out = Path(out)
     target = out if world_size == 1 else shard_path(out, rank, world_size)
     mine = list(studies)[rank::world_size]
-    run = ReportGenerator(model, generation_kwargs(recipe.generation), str(recipe.name))
+    run = ReportGenerator(model, DecodeSettings.from_recipe(recipe.generation), str(recipe.name))
     size = int(batch_size or recipe.generation.batch_size)
     if size < 1:
         raise InputError(f"--batch-size must be at least 1, got {size}")
@@ -219,22 +238,7 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
         skipped = len(mine) - len(todo)
         if skipped:
             log.info(f"{target}: {skipped} studies already done, {len(todo)} to go")
-        chunks = list(batches(todo, size))
-        progress = Progress(len(todo), f"generate {target.name}", log.info, unit="studies")
-        failed: list[tuple[str, str]] = []
-        # read and transform the next batch's images while the model generates this one
-        with ThreadPoolExecutor(max_workers=1) as loader:
-            upcoming = loader.submit(run.prepare, chunks[0]) if chunks else None
-            for i in range(len(chunks)):
-                batch = upcoming.result()
-                if i + 1 < len(chunks):
-                    upcoming = loader.submit(run.prepare, chunks[i + 1])
-                for study_id, problem in batch.failed:
-                    log.info(f"study {study_id}: left out, {problem}")
-                failed += batch.failed
-                if batch.studies:
-                    writer.write_batch(run.records(batch.studies, run.generate_ids(batch.inputs)))
-                progress.advance(len(chunks[i]))
+        failed = _write_reports(run, writer, list(batches(todo, size)), target.name)
         repaired = writer.repaired_bytes
     if world_size > 1:
         merge_after_ranks(out, world_size, rank, ids)

@@ -19,6 +19,7 @@ from radzoo.components.discovery import get_plugins, unknown_component_message
 from radzoo.errors import RecipeError
 from radzoo.files.atomic import write_text_atomic
 from radzoo.model.chat_formats import placeholder_problem
+from radzoo.recipe.decode_settings import DecodeSettings
 from radzoo.recipe.schema import CHOICES, Recipe, StageConfig, schema_default
 from radzoo.recipe.secrets import refuse_credentials_from_env
 from radzoo.recipe.stage_keys import resolve_stage_key
@@ -240,10 +241,7 @@ def _check_prompt(cfg: DictConfig, source: str) -> None:
 
 def _check_generation(cfg: DictConfig, source: str) -> None:
     """Settings the chosen decode engine cannot run (beams on radzoo): caught at load, not after training."""
-    from radzoo.generation.engine_settings import engine_problem  # deferred like the rest of generation
-
-    gen = cfg.generation
-    problem = engine_problem(str(gen.engine), int(gen.num_beams), int(gen.eos_check_every))
+    problem = DecodeSettings.problem_of(cfg.generation)
     if problem:
         raise RecipeError(f"{source}: {problem}")
 

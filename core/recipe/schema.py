@@ -10,6 +10,7 @@ from omegaconf import MISSING
 
 from radzoo.data.readers import FORMATS as DATA_FORMATS
 from radzoo.model.chat_formats import FORMATS as CHAT_FORMATS
+from radzoo.recipe.decode_settings import CACHES, ENGINES
 
 
 @dataclass
@@ -178,7 +179,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "trainer.uncertain_labels": ("mask", "positive"),
     "trainer.loggers[]": ("csv", "tensorboard", "wandb"),
     "trainer.optimizer": ("adamw", "adamw-fused", "adamw-8bit"),
-    "generation.cache": ("dynamic", "static"),
-    "generation.engine": ("auto", "hf", "radzoo"),
+    "generation.cache": CACHES,
+    "generation.engine": ENGINES,
     "prompt.format": tuple(CHAT_FORMATS),
 }

@@ -1,5 +1,6 @@
-"""One batch of report jobs through ``ReportGenerator.generate_ids``: per-row token budgets, cancellation, and
-token streaming, all without changing a row's greedy tokens (so a served report equals ``radzoo generate``'s)."""
+"""One batch of report jobs through ``ReportGenerator.generate``: per-row token budgets, cancellation, and
+token streaming through its per-token hook (on either engine), all without changing a row's greedy tokens (so a
+served report equals ``radzoo generate``'s)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
-from transformers.generation.streamers import BaseStreamer
 
-from radzoo.data.study import Study
 from radzoo.generation.pipeline import ReportGenerator
 
 
@@ -37,21 +35,9 @@ class Report:
     finish_reason: str  # "stop" (end of report) or "length" (the token budget ran out)
 
 
-class RowStop(StoppingCriteria):
-    """Ends a row when its request is cancelled or its own ``max_tokens`` is reached; the others go on."""
-
-    def __init__(self, jobs: Sequence[ReportJob]) -> None:
-        self.jobs = jobs
-        self.steps = 0
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        self.steps += 1  # called once per generated token
-        return torch.tensor([j.cancelled.is_set() or self.steps >= j.max_tokens for j in self.jobs],
-                            dtype=torch.bool, device=input_ids.device)
-
-
-class RowStreamer(BaseStreamer):
-    """Sends each streaming row's new text as generation produces it (held back while a character is partial)."""
+class RowHooks:
+    """The batch's per-token hook: sends each streaming row's new text as it comes (held back while a character
+    is partial) and ends a row when its request is cancelled or its own ``max_tokens`` is reached."""
 
     def __init__(self, tokenizer: Any, jobs: Sequence[ReportJob], stop_ids: set[int]) -> None:
         self.tokenizer = tokenizer
@@ -59,33 +45,32 @@ class RowStreamer(BaseStreamer):
         self.stop_ids = stop_ids
         self.tokens: list[list[int]] = [[] for _ in jobs]
         self.sent = [""] * len(jobs)
-        self.done = [job.on_text is None for job in jobs]
-        self.prompt_seen = False
+        self.done = [False] * len(jobs)
+        self.steps = 0
 
-    def put(self, value: torch.Tensor) -> None:
-        if not self.prompt_seen and value.dim() == 2:  # generate() first hands over the prompt ids
-            self.prompt_seen = True
-            return
-        self.prompt_seen = True
-        for i, token in enumerate(value.reshape(len(self.jobs), -1)[:, -1].tolist()):
-            if self.done[i] or self.jobs[i].cancelled.is_set():
+    def __call__(self, chosen: torch.Tensor) -> torch.Tensor:
+        self.steps += 1
+        for i, token in enumerate(chosen.tolist()):
+            job = self.jobs[i]
+            if self.done[i] or job.cancelled.is_set():
                 continue
             if token in self.stop_ids:
                 self.done[i] = True
                 continue
             self.tokens[i].append(token)
-            self.done[i] = len(self.tokens[i]) >= self.jobs[i].max_tokens
+            self.done[i] = len(self.tokens[i]) >= job.max_tokens
+            if job.on_text is None:
+                continue
             text = self.tokenizer.decode(self.tokens[i], skip_special_tokens=True).strip().rstrip("\ufffd").rstrip()
             if len(text) > len(self.sent[i]) and text.startswith(self.sent[i]):
-                self.jobs[i].on_text(text[len(self.sent[i]):])
+                job.on_text(text[len(self.sent[i]):])
                 self.sent[i] = text
-
-    def end(self) -> None:
-        pass
+        return torch.tensor([j.cancelled.is_set() or self.steps >= j.max_tokens for j in self.jobs], dtype=torch.bool)
 
 
 class ReportRunner:
-    """Runs batches of jobs on one model; call it from one thread only (it swaps the generation arguments)."""
+    """Runs batches of jobs on one model, each batch with its own decode settings (the recipe's, with the
+    batch's token budget); the generator's shared settings are never changed."""
 
     def __init__(self, generator: ReportGenerator) -> None:
         self.generator = generator
@@ -93,7 +78,7 @@ class ReportRunner:
         tok = generator.model.tokenizer
         eos = tok.eos_token_id if isinstance(tok.eos_token_id, list) else [tok.eos_token_id]
         self.stop_ids = {int(t) for t in [*eos, tok.pad_token_id] if t is not None}
-        self.max_tokens = int(generator.gen_kwargs["max_new_tokens"])
+        self.max_tokens = int(generator.settings.max_new_tokens)
 
     def pixels(self, image: Any) -> torch.Tensor:
         """The encoder's own transform of a decoded image (what ``radzoo generate`` feeds the model)."""
@@ -106,33 +91,24 @@ class ReportRunner:
         if not live:
             return results
         run = [jobs[i] for i in live]
-        studies = [Study(id=str(i), image="", indication=job.indication) for i, job in zip(live, run, strict=True)]
-        inputs = self.generator.inputs(studies, torch.stack([job.pixels for job in run]))
-        streamer = RowStreamer(self.generator.model.tokenizer, run, self.stop_ids)
-        base = self.generator.gen_kwargs
+        inputs = self.generator.prompt_inputs([job.indication for job in run], torch.stack([job.pixels for job in run]))
+        hooks = RowHooks(self.generator.model.tokenizer, run, self.stop_ids)
         # greedy rows do not depend on each other, so a shorter budget or an early stop only truncates a row
-        kwargs = {**base, "max_new_tokens": max(job.max_tokens for job in run)}
-        if "engine" not in base or any(job.on_text is not None for job in run):
-            # the token hooks are transformers generate()'s: a streamed batch runs there (same greedy tokens);
-            # other batches keep the recipe's generation.engine, where one exists
-            kwargs.update(streamer=streamer, stopping_criteria=StoppingCriteriaList([RowStop(run)]))
-            if "engine" in base:
-                kwargs["engine"] = "hf"
-        self.generator.gen_kwargs = kwargs
-        try:
-            new_ids = self.generator.generate_ids(inputs)
-        finally:
-            self.generator.gen_kwargs = base
+        settings = self.generator.settings.replace(max_new_tokens=max(job.max_tokens for job in run))
+        # the hook reads every token back (a host sync per step): only for batches that stream or whose budgets
+        # differ, and never with beams (transformers streams no beam search); otherwise rows are cut afterwards
+        needed = any(job.on_text is not None for job in run) or len({job.max_tokens for job in run}) > 1
+        new_ids = self.generator.generate(inputs, settings, on_token=hooks if needed and settings.num_beams == 1
+                                          else None)
         prompt_lengths = inputs["attention_mask"].sum(dim=1).tolist()
         for row, (i, job) in enumerate(zip(live, run, strict=True)):
             if job.cancelled.is_set():
                 continue
             ids = new_ids[row, :job.max_tokens].tolist()
             length = next((n for n, t in enumerate(ids) if t in self.stop_ids), len(ids))
-            text = self.generator.records([studies[row]], torch.tensor([ids[:length]], dtype=torch.long))[0]
-            text = text["prediction"]
-            if job.on_text is not None and text.startswith(streamer.sent[row]) and text != streamer.sent[row]:
-                job.on_text(text[len(streamer.sent[row]):])  # what the streamer held back (or an engine without one)
+            text = self.generator.texts(torch.tensor([ids[:length]], dtype=torch.long))[0]
+            if job.on_text is not None and text.startswith(hooks.sent[row]) and text != hooks.sent[row]:
+                job.on_text(text[len(hooks.sent[row]):])  # what the hook held back
             results[i] = Report(text, int(prompt_lengths[row]) - 1 + self.image_tokens, length,
                                 "length" if length >= job.max_tokens else "stop")
         return results

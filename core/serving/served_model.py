@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, prepare_model
+from radzoo.generation.pipeline import ReportGenerator, prepare_model
+from radzoo.recipe.decode_settings import DecodeSettings
 from radzoo.runs.layout import origin_of
 from radzoo.runs.open import open_model
 from radzoo.serving.report_runner import ReportRunner
@@ -27,7 +28,7 @@ def load_served_model(source: str, overrides: Sequence[str] = (), device: str = 
     """Load SOURCE (a recipe, run, export or imported model directory) exactly as ``radzoo generate`` does."""
     model, recipe = open_model(source, overrides)
     model = prepare_model(model, device, dtype)
-    generator = ReportGenerator(model, generation_kwargs(recipe.generation), str(recipe.name))
+    generator = ReportGenerator(model, DecodeSettings.from_recipe(recipe.generation), str(recipe.name))
     origin = origin_of(source)
     return ServedModel(str(recipe.name), ReportRunner(generator), origin.text, origin.provenance)
 

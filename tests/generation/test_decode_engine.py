@@ -7,10 +7,11 @@ import torch
 from test_generate import INDICATION, make_studies
 
 from radzoo import load_recipe
-from radzoo.generation.decode_engine import causal_lm, pick_engine
+from radzoo.generation.decode_engine import causal_lm
 from radzoo.generation.lean_decode_step import lean_step
-from radzoo.generation.pipeline import ReportGenerator, generation_kwargs
+from radzoo.generation.pipeline import ReportGenerator
 from radzoo.generation.token_choice import ban_repeated_ngrams, keep_top_k, keep_top_p
+from radzoo.recipe.decode_settings import DecodeSettings
 from radzoo.recipe.load import RecipeError
 from radzoo.runs.open import open_model
 
@@ -28,14 +29,15 @@ def engines(name: str, extra: list[str] = ()) -> tuple[ReportGenerator, ReportGe
     """(hf, radzoo) generators of one model; ``name`` is a MODELS key."""
     recipe = "demo/llava-rad" if name == "mistral" else name
     model, cfg = open_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=24", *MODELS[name], *extra])
-    kwargs = generation_kwargs(cfg.generation)
-    return (ReportGenerator(model, {**kwargs, "engine": "hf"}, cfg.name),
-            ReportGenerator(model, {**kwargs, "engine": "radzoo"}, cfg.name))
+    settings = DecodeSettings.from_recipe(cfg.generation)
+    return (ReportGenerator(model, settings.replace(engine="hf"), cfg.name),
+            ReportGenerator(model, settings.replace(engine="radzoo"), cfg.name))
 
 
-def ids(run: ReportGenerator, studies, **override) -> torch.Tensor:
-    run.gen_kwargs = {**run.gen_kwargs, **override}
-    return run.generate_ids(run.inputs(studies))
+def ids(run: ReportGenerator, studies, eos_token_id: int | None = None, **override) -> torch.Tensor:
+    if eos_token_id is not None:
+        override["eos_token_ids"] = (int(eos_token_id),)
+    return run.generate(run.inputs(studies), run.settings.replace(**override))
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -49,7 +51,7 @@ def test_greedy_tokens_equal_transformers_on_left_padded_batches(name, studies):
     assert torch.equal(ids(radzoo, studies), expected)
     assert torch.equal(ids(radzoo, studies[2:3]), ids(hf, studies[2:3]))  # batch 1, and a cache of another size
     if name == "demo/slava-cxr":
-        assert radzoo.gen_kwargs["no_repeat_ngram_size"] == 3
+        assert radzoo.settings.no_repeat_ngram_size == 3
 
 
 @pytest.mark.parametrize("name", ["demo/llava-rad", "demo/slava-cxr"])
@@ -98,6 +100,46 @@ def test_repetition_penalty_and_min_new_tokens_match_transformers(studies):
     assert torch.equal(ids(radzoo, studies[:2], **settings), expected)
 
 
+def test_a_token_hook_sees_each_step_and_ends_rows_alike_on_both_engines(studies):
+    hf, radzoo = engines("demo/llava-rad")
+    free = ids(hf, studies[:3])
+    out, seen = {}, {}
+    for name, run in (("hf", hf), ("radzoo", radzoo)):
+        steps: list[list[int]] = []
+
+        def hook(tokens, steps=steps):  # row 1 ends after its 5th token, as a server's max_tokens=5 would
+            steps.append(tokens.tolist())
+            return torch.tensor([len(steps) >= 5 and row == 1 for row in range(len(tokens))])
+
+        out[name], seen[name] = run.generate(run.inputs(studies[:3]), on_token=hook), steps
+    assert torch.equal(out["radzoo"], out["hf"]) and seen["radzoo"] == seen["hf"]
+    pad = hf.model.tokenizer.pad_token_id
+    assert torch.equal(out["hf"][1, :5], free[1, :5]) and set(out["hf"][1, 5:].tolist()) <= {pad}
+    assert torch.equal(out["hf"][[0, 2]], free[[0, 2]])  # the other rows go on as they would
+    assert [step[0] for step in seen["hf"]] == out["hf"][0, :len(seen["hf"])].tolist()
+
+
+def test_the_lean_step_is_checked_on_this_transformers():
+    import transformers
+
+    from radzoo.generation import lean_decode_step
+
+    assert lean_decode_step.checked_transformers(), (
+        f"transformers {transformers.__version__} is not in lean_decode_step.CHECKED_TRANSFORMERS "
+        f"{lean_decode_step.CHECKED_TRANSFORMERS}: the radzoo engine now falls back to the model's own forward on "
+        "CPU; run this file's equality tests on this version and add it there once they pass")
+    assert not lean_decode_step.checked_transformers("4.46.3") and lean_decode_step.checked_transformers("5.25.1")
+
+
+def test_an_unchecked_transformers_falls_back_to_the_models_forward(monkeypatch, studies):
+    from radzoo.generation import lean_decode_step
+
+    hf, radzoo = engines("demo/llava-rad")
+    monkeypatch.setattr(lean_decode_step, "CHECKED_TRANSFORMERS", ())
+    assert lean_step(causal_lm(radzoo.model.language_model), 64) is None
+    assert torch.equal(ids(radzoo, studies[:2]), ids(hf, studies[:2]))  # the engine still runs, on the plain step
+
+
 def test_no_repeat_ngram_ban_equals_transformers_processor():
     from transformers import NoRepeatNGramLogitsProcessor
 
@@ -136,18 +178,18 @@ def test_beams_on_the_radzoo_engine_are_a_recipe_error():
     cfg = load_recipe("demo/llava-rad", ["generation.num_beams=3"])
     cfg.generation.engine = "radzoo"  # set after loading: generate still refuses it
     with pytest.raises(RecipeError, match=r"num_beams=3 needs generation.engine=hf"):
-        generation_kwargs(cfg.generation)
+        DecodeSettings.from_recipe(cfg.generation)
     with pytest.raises(RecipeError, match=r"eos_check_every must be at least 1"):
         load_recipe("demo/llava-rad", ["generation.eos_check_every=0"])
-    auto = generation_kwargs(load_recipe("demo/llava-rad", ["generation.num_beams=3"]).generation)
-    assert pick_engine(auto, torch.device("cpu")) == "hf"  # auto keeps beams on transformers
+    auto = DecodeSettings.from_recipe(load_recipe("demo/llava-rad", ["generation.num_beams=3"]).generation)
+    assert auto.engine_for("cpu") == "hf"  # auto keeps beams on transformers
     with pytest.raises(RecipeError, match=r"generation.engine.*Allowed values: auto, hf, radzoo"):
         load_recipe("demo/llava-rad", ["generation.engine=fast"])
 
 
 def test_auto_picks_radzoo_on_cpu_and_hf_on_cuda_until_gpu_figures_exist():
-    kwargs = generation_kwargs(load_recipe("demo/llava-rad").generation)
-    assert kwargs["engine"] == "auto"
-    assert pick_engine(kwargs, torch.device("cpu")) == "radzoo"
-    assert pick_engine(kwargs, torch.device("cuda")) == "hf"
-    assert pick_engine({"max_new_tokens": 4}, torch.device("cpu")) == "hf"  # plain generate kwargs: transformers
+    settings = DecodeSettings.from_recipe(load_recipe("demo/llava-rad").generation)
+    assert settings.engine == "auto"
+    assert settings.engine_for("cpu") == "radzoo"
+    assert settings.engine_for("cuda") == "hf"
+    assert DecodeSettings(max_new_tokens=4).engine_for("cpu") == "hf"  # settings made by hand: transformers

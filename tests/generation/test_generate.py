@@ -18,8 +18,9 @@ from PIL import Image
 
 from radzoo.data.study import Study
 from radzoo.files.jsonl import JsonlWriter, read_records
-from radzoo.generation.pipeline import ReportGenerator, generate, generation_kwargs
+from radzoo.generation.pipeline import ReportGenerator, generate
 from radzoo.generation.sharding import merge_shards
+from radzoo.recipe.decode_settings import DecodeSettings
 from radzoo.runs.open import open_model
 
 # every demo recipe gets an indication variant so prompts differ in length (left padding is exercised)
@@ -44,7 +45,7 @@ def make_studies(folder: Path, n: int = 6) -> list[Study]:
 def test_batched_greedy_equals_unbatched(recipe, tmp_path):
     studies = make_studies(tmp_path)
     model, cfg = open_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=24"])
-    run = ReportGenerator(model, generation_kwargs(cfg.generation), cfg.name)
+    run = ReportGenerator(model, DecodeSettings.from_recipe(cfg.generation), cfg.name)
     lengths = {int(m.sum()) for m in run.inputs(studies)["attention_mask"]}
     assert len(lengths) > 1, "prompts must differ in length for the test to exercise left padding"
     prefill = []
@@ -68,14 +69,14 @@ def test_static_kv_cache_gives_the_dynamic_cache_reports(recipe, tmp_path):
     # generation.cache=static is the fast GPU setting (compiled decode); on CPU it runs uncompiled, same tokens
     studies = make_studies(tmp_path, 4)
     model, cfg = open_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=16"])
-    dynamic = ReportGenerator(model, {**generation_kwargs(cfg.generation), "engine": "hf"}, cfg.name)(studies)
+    dynamic = ReportGenerator(model, DecodeSettings.from_recipe(cfg.generation).replace(engine="hf"), cfg.name)(studies)
     from radzoo import load_recipe
 
     static_cfg = load_recipe(recipe, ["generation.max_new_tokens=16", "generation.cache=static",
                                       "generation.engine=hf"])
-    kwargs = generation_kwargs(static_cfg.generation)
-    assert kwargs["cache_implementation"] == "static"
-    static = ReportGenerator(model, kwargs, cfg.name)(studies)
+    settings = DecodeSettings.from_recipe(static_cfg.generation)
+    assert settings.hf_kwargs()["cache_implementation"] == "static"
+    static = ReportGenerator(model, settings, cfg.name)(studies)
     assert [r["prediction"] for r in static] == [r["prediction"] for r in dynamic]
     assert all(r["prediction"] for r in static)
 
@@ -89,13 +90,16 @@ def test_radzoo_generate_is_callable_even_after_the_module_is_imported(tmp_path)
     assert result.generated == 1 and read_records(tmp_path / "p.jsonl")[0]["id"] == "s0"
 
 
-def test_generation_kwargs_follow_the_recipe():
+def test_decode_settings_follow_the_recipe():
     from radzoo import load_recipe
 
-    greedy = generation_kwargs(load_recipe("demo/slava-cxr").generation)
+    greedy = DecodeSettings.from_recipe(load_recipe("demo/slava-cxr").generation).hf_kwargs()
     assert greedy["do_sample"] is False and greedy["no_repeat_ngram_size"] == 3 and "temperature" not in greedy
-    sampled = generation_kwargs(load_recipe("cxr-llava", ["generation.do_sample=true"]).generation)
-    assert sampled["do_sample"] is True and "temperature" in sampled and "top_p" in sampled
+    assert "engine" not in greedy and "seed" not in greedy  # radzoo's own keys never reach transformers
+    sampled = DecodeSettings.from_recipe(load_recipe("cxr-llava", ["generation.do_sample=true"]).generation)
+    assert sampled.do_sample is True and {"temperature", "top_p"} <= set(sampled.hf_kwargs())
+    shorter = sampled.replace(max_new_tokens=3)  # a request's own copy: the recipe's settings stay as they were
+    assert shorter.max_new_tokens == 3 and sampled.max_new_tokens == 512
 
 
 def test_torn_last_line_is_truncated_and_ids_resume(tmp_path):
@@ -112,7 +116,7 @@ def test_torn_last_line_is_truncated_and_ids_resume(tmp_path):
 def test_corrupt_complete_line_is_a_clear_error(tmp_path):
     out = tmp_path / "p.jsonl"
     out.write_text('{"id": "a"}\nnot json\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"p.jsonl:2: not a JSON line"):
+    with pytest.raises(ValueError, match=r"p.jsonl:2: not valid JSON"):
         JsonlWriter(out)
 
 

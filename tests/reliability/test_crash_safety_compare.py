@@ -48,7 +48,7 @@ def test_kill_9_in_training_and_in_generation_then_rerun_equals_an_uninterrupted
         return any(len(p.read_bytes().splitlines()) >= 1 for p in runs.glob("*/predictions.jsonl"))
 
     log = tmp_path / "first.log"
-    child = radzoo_process([*command, "--out", out], log, slow=("radzoo.training.pipeline:save_checkpoint", 0.4))
+    child = radzoo_process([*command, "--out", out], log, slow=("radzoo.training.stage_run:save_checkpoint", 0.4))
     wait_for(checkpointed, child, log)
     assert stop(child, signal.SIGKILL) == -signal.SIGKILL
     assert not list(runs.glob("*/model.safetensors"))  # killed while training

@@ -18,7 +18,7 @@ from radzoo.training.checkpoints import LAST, TrainState, load_checkpoint, save_
 # 3 + 5 optimizer steps, a checkpoint after every one; the save is slowed in the children so signals land mid-run
 STEPS = ["stages.0.max_steps=3", "stages.1.max_steps=5", "stages.0.batch_size=4", "stages.1.batch_size=4",
          "trainer.checkpoint_every_n_steps=1", "llm.lora.dropout=0.1"]
-SLOW_SAVE = ("radzoo.training.pipeline:save_checkpoint", 0.4)
+SLOW_SAVE = ("radzoo.training.stage_run:save_checkpoint", 0.4)
 
 
 def checkpoint_step(run: Path) -> tuple[int, int] | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from radzoo.data.images import load_image
 from radzoo.data.study import Study
+from radzoo.files.atomic import atomic_target
 
 THUMB_PX = 160  # longest side of the thumbnail in the card
 FULL_PX = 1024  # longest side of the image opened on click: enough to read a CXR, small enough for thousands
@@ -32,12 +33,13 @@ def write_study_images(studies: Sequence[Study], viewer_dir: Path) -> list[dict[
             image = load_image(study.image)
             small = max(image.size) <= THUMB_PX
             image.thumbnail((FULL_PX, FULL_PX))
-            tmp = full.with_suffix(".tmp.png")
-            image.save(tmp, optimize=True)
-            tmp.replace(full)
-            if not small:
-                image.thumbnail((THUMB_PX, THUMB_PX))
-                image.convert("L").save(thumb, quality=80)
+            if not small:  # the thumbnail first: a kill between the two leaves no full view, so both are redone
+                thumbnail = image.copy()
+                thumbnail.thumbnail((THUMB_PX, THUMB_PX))
+                with atomic_target(thumb) as tmp:
+                    thumbnail.convert("L").save(tmp, format="JPEG", quality=80)
+            with atomic_target(full) as tmp:
+                image.save(tmp, format="PNG", optimize=True)
         names = {"full": f"{IMAGE_DIR}/{full.name}"}
         names["thumb"] = f"{IMAGE_DIR}/{thumb.name}" if thumb.is_file() else names["full"]
         out.append(names)

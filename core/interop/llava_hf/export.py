@@ -21,10 +21,10 @@ from typing import Any
 import torch
 
 from radzoo.files.atomic import atomic_directory, write_text_atomic
-from radzoo.generation.pipeline import generation_kwargs
 from radzoo.interop.llava_hf.processor import check_prompt_ids, llava_processor
 from radzoo.interop.llava_hf.towers import ConvertedTower, ExportRefused, convert_tower
 from radzoo.model.lora import merged_language_model
+from radzoo.recipe.decode_settings import DecodeSettings
 from radzoo.runs.layout import require_run_dir
 from radzoo.runs.open import open_model
 
@@ -133,7 +133,7 @@ def classic_tower_keys(out: Path, model_type: str) -> None:
 def _generation_config(recipe: Any, tokenizer: Any, image_id: int) -> Any:
     from transformers import GenerationConfig
 
-    kwargs = generation_kwargs(recipe.generation)
+    kwargs = DecodeSettings.from_recipe(recipe.generation).hf_kwargs()
     kwargs.pop("cache_implementation", None)
     return GenerationConfig(**kwargs, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                             pad_token_id=tokenizer.pad_token_id, suppress_tokens=[image_id])
