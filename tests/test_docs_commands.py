@@ -49,6 +49,8 @@ import pytest
 
 from radzoo.cli import COMMANDS, _parser, main
 
+pytestmark = pytest.mark.slow  # runs every README command (training and comparisons among them)
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 TINY = os.environ.get("RADZOO_DOCS_TINY", "1") != "0"
 TINY_STUDIES = 60

@@ -37,7 +37,7 @@ from radzoo.comparison.systems import (
 from radzoo.comparison.viewer import build_viewer
 from radzoo.data.readers import read_studies
 from radzoo.errors import InputError
-from radzoo.evaluation.pipeline import DEFAULT_METRICS, Evaluation
+from radzoo.evaluation.pipeline import DEFAULT_METRICS
 from radzoo.files.atomic import write_json_atomic
 from radzoo.recipe.load import apply_overrides, load_recipe
 from radzoo.runs.layout import METRICS_FILE, PER_SAMPLE_FILE
@@ -107,15 +107,14 @@ def _rank(rows: list[LeaderboardRow], headline: str) -> None:
     rows.sort(key=key)
 
 
-def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], evaluations: Mapping[str, Evaluation],
-                   headline: str, out_dir: Path, context: dict[str, Any]) -> dict[str, Path]:
-    results = {name: evaluation.result for name, evaluation in evaluations.items()}
+def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], results: Mapping[str, Any],
+                   samples: Mapping[str, Any], headline: str, out_dir: Path,
+                   context: dict[str, Any]) -> dict[str, Path]:
     for system in systems:
         if system.folder is not None:
             write_json_atomic(system.folder / METRICS_FILE, results[system.name], default=str)
             # beside metrics.json: what the viewer's per-study and per-finding numbers are read from
-            write_json_atomic(system.folder / PER_SAMPLE_FILE, evaluations[system.name].per_sample(), indent=None,
-                              default=str)
+            write_json_atomic(system.folder / PER_SAMPLE_FILE, samples[system.name], indent=None, default=str)
     metric_names = list(rows[0].metrics)
     if headline not in metric_names:
         raise InputError(f"headline metric {headline!r} is not among the computed metrics: {', '.join(metric_names)}")
@@ -169,7 +168,7 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
     options = metric_options if metric_options is not None else dict(evaluation.options or {})
     resamples = int(bootstrap if bootstrap is not None else evaluation.bootstrap_samples)
     log.info(f"[{steps}/{steps}] scoring {len(systems)} systems on {len(test)} test studies: {', '.join(metrics)}")
-    rows, evaluations = score_systems(systems, [str(s.id) for s in test], [s.report or "" for s in test], metrics,
+    rows, results, samples = score_systems(systems, [str(s.id) for s in test], [s.report or "" for s in test], metrics,
                                   options, bootstrap=resamples, seed=seed, paired_resamples=PAIRED_RESAMPLES)
     _rank(rows, headline)
     context = {"test_set": f"{len(test)} test-split studies of {data.format} data ({data.path or 'default set'})",
@@ -177,7 +176,7 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
                "intervals": f"95% percentile bootstrap over studies ({resamples} resamples, seed {seed})",
                "p_vs_best": f"paired bootstrap test against the best row on each metric ({PAIRED_RESAMPLES} "
                                 "resamples)"}
-    files = _write_outputs(systems, rows, evaluations, headline, out_dir, context)
+    files = _write_outputs(systems, rows, results, samples, headline, out_dir, context)
     files["manifest"] = write_manifest(out_dir, [ManifestRow(s.name, s.kind, s.folder, s.weights_from)
                                                  for s in systems], OmegaConf.to_container(data, resolve=True), "test")
     files["viewer"] = build_viewer(out_dir, list(test))

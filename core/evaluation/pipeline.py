@@ -79,10 +79,14 @@ def score(
     bootstrap: int = 500,
     seed: int = 0,
     ids: Sequence[Any] | None = None,
+    sample_stats: Mapping[str, Any] | None = None,
+    evaluators: Mapping[str, Any] | None = None,
 ) -> Evaluation:
     """Every metric of every evaluator in ``metrics`` (default: the offline set) with a percentile 95% CI
     from ``bootstrap`` resamples, ``higher_is_better``, evaluator version and options; ``options`` maps
-    evaluator name -> its options (e.g. ``{"chexpert": {"uncertain": "negative"}}``). Each evaluator runs once."""
+    evaluator name -> its options (e.g. ``{"chexpert": {"uncertain": "negative"}}``). Each evaluator runs once:
+    ``sample_stats`` (evaluator name -> its per-sample statistics of these predictions) and ``evaluators`` (name
+    -> the evaluator) may be given already computed (compare labels and counts every report once)."""
     if len(predictions) != len(references):
         raise InputError(f"got {len(predictions)} predictions but {len(references)} references")
     names = list(metrics or DEFAULT_METRICS)
@@ -95,12 +99,16 @@ def score(
                               "confidence": 0.95, "method": "percentile"}, "evaluators": {}, "metrics": {}}
     evaluation = Evaluation(result, {}, {}, list(predictions), list(references), ids)
     for name in names:
-        evaluator = create_evaluator(name, options.get(name))
+        evaluator = evaluators[name] if evaluators is not None and name in evaluators else create_evaluator(
+            name, options.get(name))
         clash = sorted(set(evaluator.metric_names) & set(result["metrics"]))
         if clash:
             raise InputError(f"evaluator {name!r} reports {', '.join(clash)}, already reported by another "
                              "evaluator in this run; evaluate them separately or rename the metrics")
-        stats = evaluator.sample_stats(list(predictions), list(references))
+        if sample_stats is not None and name in sample_stats:
+            stats = sample_stats[name]
+        else:
+            stats = evaluator.sample_stats(list(predictions), list(references))
         evaluation.evaluators[name], evaluation.stats[name] = evaluator, stats
         values = evaluator.aggregate(stats)
         intervals = bootstrap_ci(evaluator, stats, resamples=bootstrap, seed=seed)

@@ -15,6 +15,8 @@ import pytest
 from radzoo.comparison.pipeline import compare
 from radzoo.recipe.load import load_recipe
 
+pytestmark = pytest.mark.slow  # trains and compares demo recipes
+
 TRAIN_MODULE = importlib.import_module("radzoo.training.pipeline")
 GENERATE_MODULE = importlib.import_module("radzoo.generation.pipeline")
 QUIET = ["trainer.progress_bar=false", "generation.max_new_tokens=8", "generation.batch_size=4"]

@@ -14,6 +14,8 @@ import pytest
 from radzoo.files.jsonl import read_records
 from radzoo.recipe.load import load_recipe
 
+pytestmark = pytest.mark.slow  # trains a run and compares it
+
 TRAIN_MODULE = importlib.import_module("radzoo.training.pipeline")
 SETTINGS = ["trainer.progress_bar=false", "generation.max_new_tokens=8", "generation.batch_size=4",
             "stages.0.max_steps=1", "stages.1.max_steps=1", "stages.0.batch_size=4", "stages.1.batch_size=4"]

@@ -6,9 +6,13 @@ import importlib
 import json
 from pathlib import Path
 
+import pytest
+
 from radzoo.cli import main
 from radzoo.comparison.demo import DEMO_RECIPES, DemoSize, run_demo, verdict
 from radzoo.comparison.leaderboard import LeaderboardRow, MetricCell
+
+pytestmark = pytest.mark.slow  # runs the demo's comparison
 
 TINY = ["trainer.progress_bar=false", "generation.max_new_tokens=8", "stages.0.max_steps=2", "stages.1.max_steps=2"]
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from viewer_fixture import SHIFTS, small_comparison
 
+pytestmark = pytest.mark.slow  # a comparison and a headless Chromium
+
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGE_SIZE = 8  # the 20 test studies span three pages, so paging is exercised too

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from viewer_fixture import small_comparison
 
+pytestmark = pytest.mark.slow  # runs a comparison
+
 NEGATIVE = {"chexpert": {"uncertain": "negative"}}
 
 

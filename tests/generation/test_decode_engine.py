@@ -40,6 +40,7 @@ def ids(run: ReportGenerator, studies, eos_token_id: int | None = None, **overri
     return run.generate(run.inputs(studies), run.settings.replace(**override))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(MODELS))
 def test_greedy_tokens_equal_transformers_on_left_padded_batches(name, studies):
     hf, radzoo = engines(name)

@@ -164,6 +164,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_matches_uninterrupted_run(tmp_path, caplog):
     studies = make_studies(tmp_path / "img", 10)
     out = tmp_path / "killed.jsonl"
@@ -231,6 +232,7 @@ TORCHRUN_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_torchrun_two_ranks_merge_into_one_file(tmp_path):
     studies = make_studies(tmp_path / "img", 5)
     script = tmp_path / "child.py"

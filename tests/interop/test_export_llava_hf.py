@@ -21,6 +21,8 @@ from radzoo.files.jsonl import read_records
 from radzoo.generation.pipeline import generate
 from radzoo.runs.store import save_run
 
+pytestmark = pytest.mark.slow  # trains, exports and reloads with transformers
+
 LM = ("llm: {name: tiny-llama, args: {hidden_size: 32, intermediate_size: 64, num_heads: 2},"
       " lora: {r: 4, alpha: 8, dropout: 0.0}}")
 REST = """

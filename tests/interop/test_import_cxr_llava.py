@@ -28,6 +28,8 @@ from release_replicas import (
     write_safetensors_shards,
 )
 
+pytestmark = pytest.mark.slow  # builds and imports release replicas
+
 MEAN, STD = 0.5518136078431373, 0.3821719215686275
 PROMPT = ("[INST] <<SYS>>\nYou are a helpful radiologist. Try to interpret chest x ray image and answer to the "
           "question that user provides.\n<</SYS>>\n\n<image>\nWrite a radiologic report on the given chest "

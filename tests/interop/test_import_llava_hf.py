@@ -16,6 +16,8 @@ from release_replicas import (
     write_llama_tokenizer,
 )
 
+pytestmark = pytest.mark.slow  # builds and imports release replicas
+
 IMAGE_TOKEN = "<image>"
 
 

@@ -28,6 +28,8 @@ from release_replicas import (
     write_base_llm,
 )
 
+pytestmark = pytest.mark.slow  # builds and imports release replicas
+
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
           "detailed, and polite answers to the user's questions.")

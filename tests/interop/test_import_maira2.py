@@ -24,6 +24,8 @@ from release_replicas import (
     write_safetensors_shards,
 )
 
+pytestmark = pytest.mark.slow  # builds and imports release replicas
+
 PROMPT = ("You are an expert radiology assistant tasked with interpreting a chest X-ray study.  USER:  Given the "
           "current frontal image only<image> Provide a structured description of the findings in the radiology "
           "study in comparison to the prior frontal image. INDICATION: N/A TECHNIQUE: N/A COMPARISON: N/A "

@@ -17,6 +17,8 @@ from release_replicas import (
     write_safetensors_shards,
 )
 
+pytestmark = pytest.mark.slow  # builds and imports release replicas
+
 SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
           "detailed, and polite answers to the user's questions.")
 PROMPT = f"{SYSTEM} USER: <image>\nWrite a findings report of this image: ASSISTANT:"

@@ -10,6 +10,8 @@ import sys
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # exports, imports and generates
+
 VICUNA_TEMPLATE = ("{% for m in messages %}{% if m.role == 'system' %}{{ m.content }} {% elif m.role == 'user' %}"
                    "USER: {% if m.content is string %}{{ m.content }}{% else %}{% for p in m.content %}"
                    "{% if p.type == 'image' %}<image>\n{% else %}{{ p.text }}{% endif %}{% endfor %}{% endif %} "

@@ -41,6 +41,7 @@ def test_corpus_is_large_and_covers_the_ptb_rules(corpus):
         assert needle in text, needle
 
 
+@pytest.mark.slow
 def test_simple_equals_pycocoevalcap_ptb_on_the_corpus(corpus, java):
     ptb = tokenize(corpus, "ptb")  # pycocoevalcap's PTBTokenizer: one java process for all lines
     differing = [(line, theirs, simple_tokenize(line)) for line, theirs in zip(corpus, ptb)

@@ -110,6 +110,7 @@ def test_monochrome1_loads_inverted(tmp_path: Path) -> None:
     assert inverted[0, 0] == 255  # the lowest stored value is white in MONOCHROME1
 
 
+@pytest.mark.slow
 def test_10000_px_image_loads_resizes_and_stays_within_memory(tmp_path: Path, tiny_llava_rad) -> None:
     row = np.linspace(0, 65535, 10_000).astype(np.uint16)  # a 16-bit scan: the widest conversion path
     path = tmp_path / "huge.png"

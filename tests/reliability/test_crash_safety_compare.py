@@ -15,6 +15,8 @@ from conftest import radzoo_process, run_cli, stop, wait_for
 
 from radzoo.files.jsonl import read_records
 
+pytestmark = pytest.mark.slow  # kills and resumes child processes
+
 SETTINGS = ["trainer.progress_bar=false", "generation.max_new_tokens=6", "stages.0.max_steps=3",
             "stages.1.max_steps=3", "stages.0.batch_size=4", "stages.1.batch_size=4",
             "trainer.checkpoint_every_n_steps=1"]

@@ -11,10 +11,13 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
 from conftest import SHORT_GENERATION, radzoo_process, run_cli, stop, wait_for
 from test_chexprompt import ANSWERS, SECRET, JudgeServer, answer
 
 from radzoo.files.jsonl import read_records
+
+pytestmark = pytest.mark.slow  # kills and resumes child processes
 
 
 def lines_in(path: Path) -> int:

@@ -15,6 +15,8 @@ from conftest import QUIET_TRAIN, radzoo_process, run_cli, stop, wait_for
 from radzoo.files.weight_files import load_weights
 from radzoo.training.checkpoints import LAST, TrainState, load_checkpoint, save_checkpoint
 
+pytestmark = pytest.mark.slow  # kills and resumes child processes
+
 # 3 + 5 optimizer steps, a checkpoint after every one; the save is slowed in the children so signals land mid-run
 STEPS = ["stages.0.max_steps=3", "stages.1.max_steps=5", "stages.0.batch_size=4", "stages.1.batch_size=4",
          "trainer.checkpoint_every_n_steps=1", "llm.lora.dropout=0.1"]

@@ -31,6 +31,8 @@ from serve_process import (
 )
 from test_data_images import write_dicom
 
+pytestmark = pytest.mark.slow  # starts a server process
+
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory) -> list[Case]:

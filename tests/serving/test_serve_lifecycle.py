@@ -16,6 +16,7 @@ from serve_process import KEY, RECIPE, ServerProcess, ask, raw_request, write_ca
 from radzoo.cli import main as radzoo_main
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_streams_in_flight_and_the_key_is_never_logged(tmp_path):
     cases = write_cases(tmp_path, generate=False)
     server = ServerProcess(tmp_path / "server.log", "--max-batch-size", "4", tokens=96)

@@ -16,6 +16,8 @@ from radzoo.files.jsonl import read_records
 from radzoo.generation.pipeline import generate
 from radzoo.runs.store import save_run
 
+pytestmark = pytest.mark.slow  # trains
+
 QUICK = ["trainer.progress_bar=false", "generation.max_new_tokens=12", "stages.0.max_steps=1",
          "stages.1.max_steps=1", "stages.0.batch_size=4", "stages.1.batch_size=4"]
 

@@ -10,6 +10,8 @@ from test_train_run import QUIET, make_studies, steps
 
 from radzoo.training.pipeline import train
 
+pytestmark = pytest.mark.slow  # trains
+
 
 def test_resume_names_the_changed_key_and_the_summary_lists_every_stage(tmp_path: Path) -> None:
     studies = make_studies(tmp_path / "images", 8)

@@ -15,6 +15,8 @@ from radzoo.files.weight_files import load_weights
 from radzoo.runs.open import open_model
 from radzoo.training.pipeline import train
 
+pytestmark = pytest.mark.slow  # trains
+
 REPORTS = ("The heart is enlarged. Small right pleural effusion.",
            "The heart size is normal. The lungs are clear. No pleural effusion.")
 QUIET = ["trainer.accelerator=cpu", "trainer.progress_bar=false", "trainer.loggers=[csv]"]

@@ -13,6 +13,8 @@ from test_train_run import QUIET, make_studies, steps
 from radzoo.files.weight_files import load_weights
 from radzoo.training.pipeline import train
 
+pytestmark = pytest.mark.slow  # trains
+
 # constant LR, no warmup: a run cut at step k has the same weights as a longer run at its step k
 FLAT = [f"stages.{i}.{key}" for i in (0, 1) for key in ("scheduler=constant", "warmup_ratio=0")]
 
