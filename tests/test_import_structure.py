@@ -176,6 +176,14 @@ def test_no_cycle_hides_behind_a_function_level_import():
     assert cycle is None, "import cycle through a function-level import: " + " -> ".join(cycle)
 
 
+def test_core_imports_nothing_from_the_built_in_plugins():
+    """The built-in plugins are replaceable: core reaches them only through the registry (entry points)."""
+    reaching = sorted(f"{module} -> {target}" for module, targets in full_import_graph().items()
+                      if not module.startswith("radzoo.plugins") for target in targets
+                      if target.startswith("radzoo.plugins"))
+    assert not reaching, "core imports built-in plugin modules; go through the registry:\n" + "\n".join(reaching)
+
+
 def test_a_cycle_is_found_and_printed():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None

@@ -26,7 +26,6 @@ from radzoo.files.weight_files import read_weights, save_weights
 from radzoo.interop.releases import run_writer
 from radzoo.interop.releases.lm_shards import copy_tokenizer, stream_lm, weight_files
 from radzoo.interop.releases.run_writer import ImportInfo, ReleaseError
-from radzoo.plugins.encoders.base import CLIP_MEAN, CLIP_STD
 from radzoo.runs.layout import WEIGHTS_FILE
 
 HUB_ID = "microsoft/llava-rad"
@@ -58,6 +57,11 @@ def projector_state(state: dict[str, torch.Tensor], projector_type: str, source:
     return state, {"name": "mlp2x_gelu", "args": args}
 
 
+# BiomedCLIP's preprocessing (open_clip's OPENAI_DATASET_MEAN/STD), which the release's tower was trained with
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
 def write_open_clip_tower(checkpoint: Path, config_file: Path, out_dir: Path, dtype: torch.dtype | None) -> int:
     """The open_clip checkpoint's ``visual.*`` tensors + model config as an open_clip local-dir; returns #tensors."""
     from safetensors.torch import save_file
@@ -72,7 +76,7 @@ def write_open_clip_tower(checkpoint: Path, config_file: Path, out_dir: Path, dt
     out_dir.mkdir(parents=True, exist_ok=True)
     # only the image half: the text half (BiomedBERT) would make open_clip reach the hub for its config
     config = {"model_cfg": {"embed_dim": model_cfg["embed_dim"], "vision_cfg": model_cfg["vision_cfg"]},
-              "preprocess_cfg": {"mean": list(CLIP_MEAN), "std": list(CLIP_STD), "interpolation": "bicubic",
+              "preprocess_cfg": {"mean": list(OPENAI_MEAN), "std": list(OPENAI_STD), "interpolation": "bicubic",
                                  "resize_mode": "shortest"}}
     (out_dir / "open_clip_config.json").write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
     save_file(visual, str(out_dir / "open_clip_model.safetensors"), metadata={"format": "pt"})
