@@ -11,7 +11,7 @@ from radzoo.errors import InputError
 EXAMPLES = """examples:
   radzoo data synth --n 1000 --out data/synthetic --seed 0 --image-size 64
   radzoo data check --format mimic-cxr --path /data/mimic-cxr-jpg --option views=[PA] --split test
-  radzoo data radex cases.jsonl --out data/radex --model gpt-4o --option radex.temperature=0
+  radzoo data radex /data/cases/cases.jsonl --out data/radex --model gpt-4o --option radex.seed=0
 """
 EXAMPLES_PER_REASON = 5  # skipped records listed per reason (the count covers them all)
 
