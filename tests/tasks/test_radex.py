@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from radzoo.data.radex.deidentify import identifiers_left, scrub
+from radzoo.data.readers import read_studies
+from radzoo.data.tasks import task_examples
 
 KEY = "sk-radex-test-9f8e7d6c5b4a"
 # what the hostile endpoint adds to every answer: it must be scrubbed before anything is stored
@@ -158,3 +160,10 @@ def test_no_planted_identifier_reaches_a_request_or_the_output(tmp_path: Path) -
     assert [t["from"] for t in first_record["conversations"]][:2] == ["human", "gpt"]
     assert first_record["conversations"][2]["value"].startswith("Write a impression summary")
     assert (out / first_record["image"]).resolve() == (cases.parent / "images" / "c0.png").resolve()
+    # the output trains every task through the llava-json reader
+    studies = read_studies({"format": "llava-json", "path": str(out / "data.json")}).studies
+    assert len(studies) == 9 and studies[0].report.startswith("Mild cardiomegaly")
+    assert task_examples(studies[0], "impression")[0].answer == "Cardiomegaly with a small left effusion."
+    assert [(e.question, e.kind) for e in task_examples(studies[0], "vqa")] == [
+        ("Is there a pleural effusion?", "closed"), ("Which side is the effusion on?", "open"),
+        ("Why cardiomegaly?", "open")]
