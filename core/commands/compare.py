@@ -17,7 +17,7 @@ EXAMPLES = """examples:
   radzoo compare llava-rad cxr-llava --out runs/mimic --data mimic-cxr:/data/mimic-cxr-jpg trainer.devices=4
   radzoo compare demo/llava-rad --out runs/quick --data synthetic stages.1.max_steps=20 --baselines none
   radzoo compare llava-rad run:runs/llava-rad-published --out runs/vs-published --data mimic-cxr:/data/mimic-cxr-jpg
-  radzoo compare demo/slava-cxr-impression --out runs/impression --task impression
+  radzoo compare demo/slava-cxr-tasks --out runs/tasks --task impression
 """
 
 
