@@ -12,6 +12,7 @@ Layout of OUT (``radzoo compare --out``):
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ class Manifest:
     rows: list[ManifestRow]
     data: dict[str, Any]
     split: str
+    task: str = "findings"  # what each test study was asked (radzoo.data.tasks)
+    predictions: str = "predictions.jsonl"  # the file name of each row's predictions in its folder
 
     def row(self, name: str) -> ManifestRow:
         found = [r for r in self.rows if r.name == name]
@@ -55,14 +58,19 @@ class Manifest:
 
 
 def _stored(folder: Path, out_dir: Path) -> str:
-    """A row folder as stored: relative to OUT when inside it, so the comparison folder can be moved."""
-    folder, out_dir = folder.resolve(), out_dir.resolve()
-    return str(folder.relative_to(out_dir)) if folder.is_relative_to(out_dir) else str(folder)
+    """A row folder as stored: relative to the manifest's folder (``runs/...``, or ``../runs/...`` from a task's
+    ``OUT/<task>``), so the comparison folder can be moved; absolute on another drive."""
+    try:
+        return os.path.relpath(folder.resolve(), out_dir.resolve())
+    except ValueError:  # no relative path between drives (Windows)
+        return str(folder.resolve())
 
 
-def write_manifest(out_dir: Path, rows: list[ManifestRow], data: Mapping[str, Any], split: str) -> Path:
+def write_manifest(out_dir: Path, rows: list[ManifestRow], data: Mapping[str, Any], split: str,
+                   task: str = "findings", predictions: str = "predictions.jsonl") -> Path:
     """Write ``out_dir/comparison.json`` (atomically) and return its path."""
-    payload = {"version": MANIFEST_VERSION, "data": dict(data), "split": split,
+    payload = {"version": MANIFEST_VERSION, "data": dict(data), "split": split, "task": task,
+               "predictions": predictions,
                "rows": [{"name": r.name, "kind": r.kind, "folder": _stored(r.folder, out_dir),
                          "weights_from": r.weights_from} for r in rows]}
     return write_json_atomic(out_dir / MANIFEST_FILE, payload, default=str)
@@ -79,7 +87,8 @@ def read_manifest(out_dir: str | Path) -> Manifest:
         payload = json.loads(path.read_text(encoding="utf-8"))
         rows = [ManifestRow(str(r["name"]), str(r["kind"]), out_dir / r["folder"], str(r.get("weights_from", "")))
                 for r in payload["rows"]]
-        return Manifest(out_dir, rows, dict(payload["data"]), str(payload["split"]))
+        return Manifest(out_dir, rows, dict(payload["data"]), str(payload["split"]),
+                        str(payload.get("task", "findings")), str(payload.get("predictions", "predictions.jsonl")))
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path} cannot be read ({type(exc).__name__}: {exc}); rerun the comparison to write it "
                          "again") from None

@@ -20,6 +20,7 @@ import torch
 from radzoo.data.images import load_image
 from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
+from radzoo.data.tasks import TASK_PROMPT, task_fields, task_studies
 from radzoo.errors import InputError
 from radzoo.files.jsonl import JsonlWriter
 from radzoo.generation.decode_engine import DecodeEngine, TokenHook
@@ -107,13 +108,15 @@ class ReportGenerator:
         """``prompt_inputs`` of the studies' indications and images (read and transformed unless given)."""
         if pixels is None:
             pixels = torch.stack([self.transform(self.load_image(s.image)) for s in studies])
-        return self.prompt_inputs([s.indication for s in studies], pixels)
+        return self.prompt_inputs([s.indication for s in studies], pixels, [s.meta.get(TASK_PROMPT) for s in studies])
 
-    def prompt_inputs(self, indications: Sequence[str | None], pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def prompt_inputs(self, indications: Sequence[str | None], pixels: torch.Tensor,
+                      questions: Sequence[str | None] | None = None) -> dict[str, torch.Tensor]:
         """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values, one row per
-        (indication, transformed image)."""
+        (indication, transformed image), with a task's question where given (radzoo.data.tasks)."""
         tok = self.model.tokenizer
-        rows = [encode_example(tok, self.model.prompt, None, indication=text)["input_ids"] for text in indications]
+        rows = [encode_example(tok, self.model.prompt, None, indication=text, question=question)["input_ids"]
+                for text, question in zip(indications, questions or [None] * len(indications), strict=True)]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -146,8 +149,8 @@ class ReportGenerator:
         """One output record per study from its generated ids."""
         texts = self.texts(new_ids)
         return [{"id": s.id, "prediction": text, "reference": s.report,
-                 "prompt": self.model.prompt.render(s.indication), "model": self.model_name}
-                for s, text in zip(studies, texts, strict=True)]
+                 "prompt": self.model.prompt.render(s.indication, s.meta.get(TASK_PROMPT)), "model": self.model_name,
+                 **task_fields(s)} for s, text in zip(studies, texts, strict=True)]
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -195,18 +198,20 @@ def _write_reports(run: ReportGenerator, writer: JsonlWriter, chunks: list[Seque
 def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | None = None,
              data: Any = None, studies: Sequence[Study] | None = None, split: str | None = None,
              batch_size: int | None = None, device: str = "cpu", dtype: str = "fp32",
-             overrides: Sequence[str] = (), rank: int | None = None, world_size: int | None = None) -> GenerateResult:
+             overrides: Sequence[str] = (), rank: int | None = None, world_size: int | None = None,
+             task: str = "findings") -> GenerateResult:
     """Generate a report per study into ``out`` (JSONL, resumable).
 
     ``source``: recipe path/name, run directory or exported directory; ``checkpoint``: a run directory;
-    ``data``: a recipe ``data`` section (default: the recipe's own) unless ``studies`` are given.
+    ``data``: a recipe ``data`` section (default: the recipe's own) unless ``studies`` are given;
+    ``task``: what is asked of each study read (radzoo.data.tasks; given ``studies`` are taken as they are).
     Under several ranks each rank writes ``<out>.rankR-of-W.jsonl``; rank 0 merges them into ``out``.
     """
     model, recipe = open_model(source, overrides, checkpoint)
     unread: list[tuple[str, str]] = []  # records the reader skipped are left out too: the exit status says so
     if studies is None:
         read = read_data(data if data is not None else recipe.data, split)
-        studies = list(read.studies)
+        studies = task_studies(read.studies, task)
         unread = [(where.removeprefix("study "), f"{reason}: {detail}")
                   for reason, items in sorted(read.skipped.items()) for where, detail in items]
     ids = [str(s.id) for s in studies]

@@ -18,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from radzoo.data.labels import CHEXPERT_OBSERVATIONS
+from radzoo.data.readers.mixture import source_weights
 from radzoo.data.study import Study
 from radzoo.progress import Progress
 from radzoo.training.checkpoints import TrainState, checkpoint_dir, restore_optimizer, restore_rng, save_checkpoint
@@ -43,6 +44,7 @@ class StageResult:
     seconds: float
     validation: list[tuple[int, float]] = field(default_factory=list)  # (step, validation loss)
     best_step: int | None = None  # the step whose weights the stage kept (trainer.keep_best)
+    examples_by_group: dict[str, int] = field(default_factory=dict)  # per data source / task, when mixed
 
 
 class StageRun:
@@ -75,7 +77,8 @@ class StageRun:
         cache = fill_feature_cache(cfg, model, stage, studies, self.run_dir)
         self.dataset = StageDataset(studies, model, stage.task, features=cache, seed=self.seed,
                                     uncertain=cfg.trainer.uncertain_labels,
-                                    max_answer_tokens=cfg.trainer.max_answer_tokens)
+                                    max_answer_tokens=cfg.trainer.max_answer_tokens,
+                                    source_weights=source_weights(cfg.data))
         # a resumed stage logs beside the interrupted part instead of overwriting it
         self.trainer = build_trainer(cfg, model, stage, self.run_dir,
                                      stage.name + (f"-from-step{self.start}" if self.start else ""))
@@ -165,11 +168,16 @@ class StageRun:
         self.model.to("cpu")
         steps = len(self.losses) - self.start
         replica_checksums[stage.name] = self.module.checksums
+        mixed = self.dataset.group_counts(int(stage.batch_size), len(self.losses) * self.accumulate, seed=self.seed,
+                                          world_size=trainer.world_size)  # the whole stage's, earlier attempts too
         outcome = StageResult(stage.name, steps, steps * int(stage.batch_size) * self.accumulate * trainer.world_size,
                               edge_mean(self.losses, True), edge_mean(self.losses, False),
                               time.perf_counter() - began,
-                              self.validation.history if self.validation is not None else [], best)
+                              self.validation.history if self.validation is not None else [], best, mixed)
         if trainer.is_global_zero:
+            if mixed:
+                log.info(f"stage {stage.name}: examples by source/task: "
+                         + ", ".join(f"{name} {count}" for name, count in mixed.items()))
             log.info(f"stage {stage.name}: loss {outcome.start_loss:.4f} -> {outcome.end_loss:.4f} "
                      f"({len(self.losses)}/{self.total} steps, {outcome.seconds:.1f} s)")
             if self.stop_at >= self.total:

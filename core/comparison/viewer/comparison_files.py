@@ -13,7 +13,6 @@ from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.jsonl import read_records
-from radzoo.runs.layout import PREDICTIONS_FILE
 
 
 @dataclass
@@ -49,7 +48,7 @@ def read_comparison(out_dir: str | Path, studies: list[Study] | None = None) -> 
     studies = read_studies(manifest.data, split=manifest.split).studies if studies is None else list(studies)
     predictions = {}
     for row in board["rows"]:
-        path = manifest.row(row["name"]).folder / PREDICTIONS_FILE
+        path = manifest.row(row["name"]).folder / manifest.predictions
         if not path.is_file():
             raise MissingFileError(f"{path}: no predictions for leaderboard row {row['name']!r}; rerun the "
                                    "comparison to finish it")
