@@ -1,7 +1,7 @@
 """Runs one LLM-judge call per (reference, candidate) pair: concurrent, cached, unparseable answers retried.
 
 Shared by the judge evaluators (CheXprompt, GREEN-style). A parsed answer is cached as soon as it arrives
-(judge_cache.py), so a crash loses nothing already paid for; an answer that still does not parse after
+(radzoo.chat_endpoint.judge_cache), so a crash loses nothing already paid for; an answer that still does not parse after
 ``parse_retries`` further calls is recorded (``unparsed_answers``) and flagged in its row, never dropped.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from radzoo.chat_endpoint.judge_cache import JudgeCache, endpoint_host, judge_key
+from radzoo.chat_endpoint.judge_client import JudgeClient, JudgeError
 from radzoo.errors import InputError
-from radzoo.plugins.evaluators.judge_cache import JudgeCache, endpoint_host, judge_key
-from radzoo.plugins.evaluators.judge_client import JudgeClient, JudgeError
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
 from radzoo.progress import Progress
 

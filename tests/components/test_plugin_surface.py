@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # the modules docs/ARCHITECTURE.md lists under "The plugin-support surface"
 SURFACE = {"radzoo", "radzoo.errors", "radzoo.progress", "radzoo.components.registry", "radzoo.files.weights",
            "radzoo.files.torch_files", "radzoo.files.weight_files", "radzoo.files.atomic", "radzoo.model.chat_formats",
-           "radzoo.data.synthetic", "radzoo.data.labels", "radzoo.data.vqa_questions"}
+           "radzoo.data.synthetic", "radzoo.data.labels", "radzoo.data.vqa_questions",
+           "radzoo.chat_endpoint.judge_client", "radzoo.chat_endpoint.judge_cache"}
 
 
 def radzoo_imports(path: Path) -> list[tuple[int, str]]:

@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
+from radzoo.chat_endpoint.judge_client import JudgeClient, JudgeError
 from radzoo.plugins.evaluators.chexprompt import CheXpromptEvaluator
 from radzoo.plugins.evaluators.chexprompt_prompt import PROMPT_VERSION, parse_answer
-from radzoo.plugins.evaluators.judge_client import JudgeClient, JudgeError
 
 SECRET = "sk-test-DO-NOT-LEAK-4242"
 PINNED_PROMPT_HASH = "7a20d5e824f4fd5d"  # sha256 of the CheXprompt messages for ("REF", "CAND")

@@ -12,10 +12,10 @@ import pytest
 import test_chexprompt
 from test_chexprompt import ANSWERS, CANDS, REFS, SECRET, JudgeServer, ok
 
+from radzoo.chat_endpoint.judge_cache import endpoint_host
+from radzoo.chat_endpoint.judge_client import JudgeError
 from radzoo.cli import main
 from radzoo.plugins.evaluators.chexprompt import CheXpromptEvaluator
-from radzoo.plugins.evaluators.judge_cache import endpoint_host
-from radzoo.plugins.evaluators.judge_client import JudgeError
 
 judge = test_chexprompt.judge  # fixtures: the CheXprompt evaluator on a local server, the pairs as a JSONL
 

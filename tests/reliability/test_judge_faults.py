@@ -18,7 +18,7 @@ import test_chexprompt
 from conftest import run_cli
 from test_chexprompt import ANSWERS, CANDS, REFS, SECRET, JudgeServer
 
-from radzoo.plugins.evaluators.judge_client import JudgeError
+from radzoo.chat_endpoint.judge_client import JudgeError
 
 NULL_CONTENT = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "judge-test",
                            "choices": [{"index": 0, "finish_reason": "stop",
