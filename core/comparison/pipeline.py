@@ -134,6 +134,13 @@ def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], 
     return files
 
 
+def _write_manifest(out_dir: Path, systems: Sequence[SystemOutput], data: DictConfig, task: str) -> Path:
+    """comparison.json: each row's folder, kind and origin, and the data and split every row was scored on."""
+    rows = [ManifestRow(s.name, s.kind, s.folder, s.weights_from) for s in systems]
+    return write_manifest(task_folder(out_dir, task), rows, OmegaConf.to_container(data, resolve=True), "test", task,
+                          task_file(PREDICTIONS_FILE, task))
+
+
 def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, overrides: Sequence[str] = (),
             metrics: Sequence[str] | None = None, metric_options: Mapping[str, Mapping[str, Any]] | None = None,
             baselines: Sequence[str] = BASELINES, headline: str = DEFAULT_HEADLINE, bootstrap: int | None = None,
@@ -189,10 +196,7 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
                "p_vs_best": f"paired bootstrap test against the best row on each metric ({PAIRED_RESAMPLES} "
                                 "resamples)"}
     files = _write_outputs(systems, rows, results, samples, headline, task_folder(out_dir, task), context, task)
-    files["manifest"] = write_manifest(task_folder(out_dir, task), [ManifestRow(s.name, s.kind, s.folder,
-                                                                                s.weights_from) for s in systems],
-                                       OmegaConf.to_container(data, resolve=True), "test", task,
-                                       task_file(PREDICTIONS_FILE, task))
+    files["manifest"] = _write_manifest(out_dir, systems, data, task)
     if task == "findings":  # the viewer shows reports; another task's answers are in its predictions files
         files["viewer"] = build_viewer(out_dir, list(test))
     return ComparisonResult(out_dir, rows, files, headline)

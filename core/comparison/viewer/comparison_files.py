@@ -31,7 +31,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _row_predictions(path: Path) -> dict[str, str]:
+def row_predictions(path: Path) -> dict[str, str]:
     """study id -> predicted report of one row's predictions.jsonl."""
     return {str(r["id"]): str(r.get("prediction") or "") for r in read_records(path)}
 
@@ -52,7 +52,7 @@ def read_comparison(out_dir: str | Path, studies: list[Study] | None = None) -> 
         if not path.is_file():
             raise MissingFileError(f"{path}: no predictions for leaderboard row {row['name']!r}; rerun the "
                                    "comparison to finish it")
-        found = _row_predictions(path)
+        found = row_predictions(path)
         missing = [s.id for s in studies if str(s.id) not in found]
         if missing:
             raise InputError(f"{path}: no prediction for {len(missing)} of the {len(studies)} test studies "
