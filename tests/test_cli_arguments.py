@@ -106,14 +106,16 @@ def test_the_command_list_shows_whole_first_sentences(capsys):
 def test_threads_default_to_one_and_set_torch(command):
     import torch
 
-    from radzoo.commands.threads_option import apply_threads
+    from radzoo.api import set_torch_threads
+    from radzoo.commands.threads_option import thread_count
 
     assert _parser().parse_args(command).threads == 1
+    assert thread_count(_parser().parse_args([*command, "--threads", "0"])) is None  # torch's default
     before = torch.get_num_threads()
     try:
-        apply_threads(_parser().parse_args([*command, "--threads", "2"]))
+        set_torch_threads(thread_count(_parser().parse_args([*command, "--threads", "2"])))
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match="--threads -1"):
-        apply_threads(_parser().parse_args([*command, "--threads", "-1"]))
+        thread_count(_parser().parse_args([*command, "--threads", "-1"]))

@@ -147,6 +147,12 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
     if not test:
         raise InputError(f"the data set ({data.format}: {data.path or 'default'}) has no test-split studies; "
                          "a comparison scores every recipe on the test split")
+    # the needs of the reference rows are checked before any row trains or generates
+    train = read_studies(data, split="train").studies if "nearest-neighbour" in baselines else []
+    if "nearest-neighbour" in baselines and not train:
+        log.warning(f"nearest-neighbour: left out, the data set ({data.format}: {data.path or 'default'}) has no "
+                    "train-split studies to retrieve reports from")
+        baselines = [b for b in baselines if b != "nearest-neighbour"]
     learned = len(cfgs) + len(runs)
     steps = learned + (1 if baselines else 0) + 1
     systems = []
@@ -158,7 +164,7 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
         systems.append(run_given(run, name, out_dir / "runs", test, batch_size))
     if baselines:
         log.info(f"[{learned + 1}/{steps}] reference rows: {', '.join(baselines)}")
-        systems += run_baselines(read_studies(data, split="train").studies, test, baselines, out_dir)
+        systems += run_baselines(train, test, baselines, out_dir)
     evaluation = first.evaluation
     metrics = list(metrics or evaluation.metrics or DEFAULT_METRICS)
     options = metric_options if metric_options is not None else dict(evaluation.options or {})
