@@ -56,16 +56,17 @@ def check_recipe(source: str | Path | DictConfig, overrides: Sequence[str] = (),
     return load_recipe(source, list(overrides))
 
 
-def selection_problem(read: ReadResult, data_cfg: Any, split: str | None) -> str | None:
-    """Why a read selected no studies (``"0 studies in split test (4 in train); ..."``), or None if it did."""
+def selection_problem(read: ReadResult, data_cfg: Any, split: str | None, fix: str | None = None) -> str | None:
+    """Why a read selected no studies (``"0 studies in split test (4 in train); ..."``), or None if it did;
+    ``fix`` replaces the hint to pass another --split (for commands that have none)."""
     if read.studies:
         return None
     where = f"{data_cfg.get('format') or 'synthetic'} data {data_cfg.get('path') or '(default set)'}"
     others = read.other_splits
     if split is not None and others:
         counts = ", ".join(f"{n} in {name}" for name, n in sorted(others.items()))
-        choices = " or ".join([*sorted(others), "all"])
-        return f"0 studies in split {split} of {where} ({counts}); pass --split {choices} (split= in Python)"
+        fix = fix or f"pass --split {' or '.join([*sorted(others), 'all'])}"
+        return f"0 studies in split {split} of {where} ({counts}); {fix}"
     reasons = [f"{n} {reason}" for reason, n in sorted(read.filtered.items()) if reason != "other_split"]
     reasons += [f"{len(items)} skipped ({reason}, e.g. {items[0][0]}: {items[0][1]})"
                 for reason, items in sorted(read.skipped.items())]
@@ -75,12 +76,12 @@ def selection_problem(read: ReadResult, data_cfg: Any, split: str | None) -> str
             "(radzoo data check --format FORMAT --path PATH lists what is read)")
 
 
-def read_selection(data_cfg: Any, split: str | None, what: str) -> ReadResult:
+def read_selection(data_cfg: Any, split: str | None, fix: str | None = None) -> ReadResult:
     """The studies of ``split`` (None: all) of a recipe ``data`` section; InputError if none is selected."""
     read = read_studies(data_cfg, split=split)
-    problem = selection_problem(read, data_cfg, split)
+    problem = selection_problem(read, data_cfg, split, fix)
     if problem:
-        raise InputError(f"{what}: {problem}")
+        raise InputError(problem)
     return read
 
 
@@ -118,7 +119,7 @@ def generate(source: str | Path, data: DataArg = None, *, out: str | Path, split
     recipe = check_recipe(source, [*overrides, *extra], checkpoint)
     unread: list[tuple[str, str]] = []
     if studies is None:
-        read = read_selection(data_cfg if data_cfg is not None else recipe.data, _split(split), "generate")
+        read = read_selection(data_cfg if data_cfg is not None else recipe.data, _split(split))
         studies, unread = read.studies, read.skipped_items()
     elif not studies:
         raise InputError("generate: data is an empty list of studies")
@@ -142,7 +143,7 @@ def train(recipe: str | Path | DictConfig, out: str | Path, data: DataArg = None
     validation = None
     if studies is None:
         source = data_cfg if data_cfg is not None else cfg.data
-        studies = read_selection(source, "train", "train").studies
+        studies = read_selection(source, "train", "training reads the train split: mark some studies train").studies
         if cfg.trainer.val_every_n_steps:
             validation = read_studies(source, split="validate").studies
     set_torch_threads(threads)
