@@ -50,7 +50,7 @@ def documented_names() -> dict[str, str]:
         for match in DOTTED.finditer(text):
             names.setdefault(match.group(1), where)
         for match in FROM_IMPORT.finditer(text):
-            for name in (n.strip() for n in match.group(2).split(",")):
+            for name in (n.split(" as ")[0].strip() for n in match.group(2).split(",")):
                 if name:
                     names.setdefault(f"{match.group(1)}.{name}", where)
     return names
@@ -113,7 +113,14 @@ def test_a_missing_name_is_caught():
         resolve("radzoo_missing.x")
 
 
-@pytest.mark.parametrize("where,code", python_snippets(), ids=[w for w, _ in python_snippets()])
+def _snippet_params() -> list:
+    """Snippets that build a model (generate, train, compare) take seconds: marked slow."""
+    slow = re.compile(r"radzoo\.(generate|train|compare)\(")
+    return [pytest.param(where, code, id=where, marks=[pytest.mark.slow] if slow.search(code) else [])
+            for where, code in python_snippets()]
+
+
+@pytest.mark.parametrize("where,code", _snippet_params())
 def test_every_python_snippet_runs(where, code, tmp_path):
     external = [why for marker, why in EXTERNAL.items() if marker in code]
     if external:  # its imports still run: the names it uses exist

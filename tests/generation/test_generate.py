@@ -83,7 +83,7 @@ def test_radzoo_generate_is_callable_even_after_the_module_is_imported(tmp_path)
     import radzoo
     import radzoo.generation.pipeline  # binds the package attribute to the module
 
-    result = radzoo.generate("demo/llava-rad", out=tmp_path / "p.jsonl", studies=make_studies(tmp_path, 1),
+    result = radzoo.generate("demo/llava-rad", make_studies(tmp_path, 1), out=tmp_path / "p.jsonl",
                              overrides=["generation.max_new_tokens=2"])
     assert result.generated == 1 and read_records(tmp_path / "p.jsonl")[0]["id"] == "s0"
 
