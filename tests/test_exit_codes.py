@@ -62,6 +62,7 @@ CASES = [
     ("build", ["build", "demo/llava-rad", "encoder.nme=x"], 2),
     ("data", ["data", "check", "--format", "csv", "--path", "{bad_csv}"], 1),
     ("data", ["data", "check", "--format", "csv", "--path", "{root}/none.csv"], 2),
+    ("data", ["data", "check", "--path", "{train_only}", "--split", "test"], 2),
     ("train", ["train", "demo/llava-rad", "--out", "{root}/run", "stages.0.lrr=1"], 2),
     ("train", ["train", "demo/llava-rad", "--out", "{root}/run", "data.path={root}/none"], 2),
     ("generate", ["generate", "demo/llava-rad", "--image", "{root}/missing.png"], 2),
