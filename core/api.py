@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from radzoo.data.readers import FORMATS, ReadResult, read_studies
 from radzoo.data.study import Study
+from radzoo.data.tasks import task_studies
 from radzoo.errors import InputError, MissingFileError
 from radzoo.recipe.load import apply_overrides, load_recipe
 
@@ -112,15 +113,20 @@ def set_torch_threads(threads: int | None) -> None:
 def generate(source: str | Path, data: DataArg = None, *, out: str | Path, split: str | None = "test",
              format: str | None = None, image_root: str | Path | None = None, checkpoint: str | Path | None = None,
              overrides: Sequence[str] = (), batch_size: int | None = None, device: str = "cpu", dtype: str = "fp32",
-             rank: int | None = None, world_size: int | None = None, threads: int | None = None) -> Any:
+             rank: int | None = None, world_size: int | None = None, task: str = "findings",
+             threads: int | None = None) -> Any:
     """``radzoo generate``: a report per study of ``split`` (default test, as the command; "all" or None: every
-    study) into the JSONL ``out``, resumable. ``threads`` leaves torch's setting unless given (the command: 1)."""
+    study) into the JSONL ``out``, resumable; ``task`` as ``--task`` (a Study list is taken as it is). ``threads``
+    leaves torch's setting unless given (the command: 1)."""
     studies, data_cfg, extra = _studies_or_overrides(data, format, image_root)
     recipe = check_recipe(source, [*overrides, *extra], checkpoint)
     unread: list[tuple[str, str]] = []
     if studies is None:
         read = read_selection(data_cfg if data_cfg is not None else recipe.data, _split(split))
-        studies, unread = read.studies, read.skipped_items()
+        studies, unread = task_studies(read.studies, task), read.skipped_items()
+        if not studies:
+            raise InputError(f"none of the {len(read.studies)} studies has what task {task!r} needs (impression, "
+                             "labels); pass another --task, or data with those sections")
     elif not studies:
         raise InputError("generate: data is an empty list of studies")
     set_torch_threads(threads)
@@ -128,7 +134,7 @@ def generate(source: str | Path, data: DataArg = None, *, out: str | Path, split
 
     result = run_generation(source, out=out, checkpoint=checkpoint, studies=studies, batch_size=batch_size,
                             device=device, dtype=dtype, overrides=[*overrides, *extra], rank=rank,
-                            world_size=world_size)
+                            world_size=world_size, task=task)
     result.failed += unread
     return result
 
@@ -155,13 +161,17 @@ def train(recipe: str | Path | DictConfig, out: str | Path, data: DataArg = None
 
 def evaluate(predictions: str | Path | Sequence[str], references: Sequence[str] | None = None, *,
              metrics: Sequence[str] | None = None, options: Mapping[str, Mapping[str, Any]] | None = None,
-             bootstrap: int = 500, seed: int = 0, per_sample: bool = True) -> dict[str, Any]:
+             bootstrap: int = 500, seed: int = 0, per_sample: bool = True, task: str = "findings") -> dict[str, Any]:
     """``radzoo evaluate``: metrics with bootstrap CIs for a predictions JSONL (``id``, ``prediction``,
-    ``reference`` per line) or for lists of predictions and ``references``."""
+    ``reference`` per line; with ``task="vqa"`` also ``question`` and ``kind``) or for lists of predictions and
+    ``references`` (for vqa, references made with radzoo.plugins.evaluators.vqa_scores.vqa_reference)."""
     from radzoo.evaluation.pipeline import evaluate as run_evaluation  # loads the evaluators
     from radzoo.evaluation.pipeline import read_predictions
+    from radzoo.plugins.evaluators.vqa_scores import vqa_reference
 
     ids = None
+    if task == "vqa":
+        metrics = metrics or ["vqa"]
     if isinstance(predictions, (str, Path)):
         if references is not None:
             raise InputError("evaluate: a predictions file carries its references; leave references out")
@@ -169,6 +179,8 @@ def evaluate(predictions: str | Path | Sequence[str], references: Sequence[str] 
         if not rows:
             raise InputError(f"{predictions}: no predictions to evaluate")
         predictions, references, ids = ([r[k] for r in rows] for k in ("prediction", "reference", "id"))
+        if task == "vqa":  # the vqa evaluator reads each answer with its question
+            references = [vqa_reference(str(r.get("question") or ""), r["reference"], r.get("kind")) for r in rows]
     elif references is None:
         raise InputError("evaluate: pass references= with a list of predictions (or a predictions JSONL path)")
     return run_evaluation(list(predictions), list(references), metrics=metrics, options=options,
