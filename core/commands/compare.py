@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from radzoo.commands.evaluate import parse_options
-from radzoo.commands.threads_option import add_threads_option, apply_threads
+from radzoo.commands.threads_option import add_threads_option, thread_count
 from radzoo.errors import InputError
 
 EXAMPLES = """examples:
@@ -78,15 +78,16 @@ def split_items(items: list[str]) -> tuple[list[str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.comparison.console import print_leaderboard  # start-up time: radzoo --help imports every command
-    from radzoo.comparison.pipeline import compare
+    from radzoo.api import compare  # start-up time: radzoo --help imports every command
+    from radzoo.comparison.console import print_leaderboard
 
-    apply_threads(args)
     recipes, overrides = split_items(args.items)
     baselines = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",") if b.strip()]
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    # radzoo.api.compare checks every recipe, override and the data path before torch loads
     result = compare(recipes, args.out, overrides=data_overrides(args.data) + overrides, metrics=metrics,
                      metric_options=parse_options(args.option) if args.option else None, baselines=baselines,
-                     headline=args.headline, bootstrap=args.bootstrap, batch_size=args.batch_size, task=args.task)
+                     headline=args.headline, bootstrap=args.bootstrap, batch_size=args.batch_size, task=args.task,
+                     threads=thread_count(args))
     print_leaderboard(result.rows, result.headline, result.files)
     return 0

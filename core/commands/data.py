@@ -88,12 +88,16 @@ def _parse_options(items: list[str]) -> dict:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from radzoo.data.readers import read_studies  # start-up time: radzoo --help imports every command
+    # start-up time: radzoo --help imports every command
+    from radzoo.api import selection_problem
+    from radzoo.data.readers import read_studies
 
     # a check opens every image unless told not to: "skipped: none" must not hide corrupt files
     options = {"verify_images": True, **_parse_options(args.option)}
     cfg = {"format": args.format, "path": args.path, "image_root": args.image_root, "options": options}
-    result = read_studies(cfg, split=args.split)
+    result = read_studies(cfg, split=args.split if args.split != "all" else None)
+    if not result.studies and result.other_splits:  # the split left nothing: say where the studies are
+        raise InputError(selection_problem(result, cfg, args.split))
     print(f"{args.format} data: {len(result.studies)} studies")
     for split, count in result.split_counts().items():
         print(f"  {split:<9} {count}")

@@ -41,21 +41,11 @@ def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    # start-up time: radzoo --help imports every command
-    from radzoo.data.vqa_questions import vqa_reference
-    from radzoo.evaluation.pipeline import evaluate, read_predictions
+    from radzoo.api import evaluate  # start-up time: radzoo --help imports every command
 
-    rows = read_predictions(args.predictions)
-    if not rows:
-        raise InputError(f"{args.predictions}: no predictions to evaluate")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    references = [r["reference"] for r in rows]
-    if args.task == "vqa":  # the vqa evaluator reads each answer with its question
-        references = [vqa_reference(str(r.get("question") or ""), r["reference"], r.get("kind")) for r in rows]
-        metrics = metrics or ["vqa"]
-    result = evaluate([r["prediction"] for r in rows], references, metrics=metrics,
-                      options=parse_options(args.option), bootstrap=args.bootstrap, seed=args.seed,
-                      ids=[r["id"] for r in rows], per_sample=not args.no_per_sample)
+    result = evaluate(args.predictions, metrics=metrics, options=parse_options(args.option),
+                      bootstrap=args.bootstrap, seed=args.seed, per_sample=not args.no_per_sample, task=args.task)
     result["predictions"] = str(args.predictions)
     write_json_atomic(Path(args.out), result, indent=2)
     for metric, entry in result["metrics"].items():

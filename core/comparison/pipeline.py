@@ -169,6 +169,12 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
         raise InputError(f"the data set ({data.format}: {data.path or 'default'}) has no test-split studies"
                          + ("" if task == "findings" else f" with what task {task!r} needs (impression, labels)")
                          + "; a comparison scores every recipe on the test split")
+    # the needs of the reference rows are checked before any row trains or generates
+    train = read_studies(data, split="train").studies if "nearest-neighbour" in baselines else []
+    if "nearest-neighbour" in baselines and not train:
+        log.warning(f"nearest-neighbour: left out, the data set ({data.format}: {data.path or 'default'}) has no "
+                    "train-split studies to retrieve reports from")
+        baselines = [b for b in baselines if b != "nearest-neighbour"]
     learned = len(cfgs) + len(runs)
     steps = learned + (1 if baselines else 0) + 1
     systems = []
@@ -180,7 +186,7 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
         systems.append(run_given(run, name, out_dir / RUNS_DIR, test, batch_size, task))
     if baselines:
         log.info(f"[{learned + 1}/{steps}] reference rows: {', '.join(baselines)}")
-        systems += run_baselines(read_studies(data, split="train").studies, test, baselines, out_dir, task)
+        systems += run_baselines(train, test, baselines, out_dir, task)
     evaluation = first.evaluation
     metrics = list(metrics or METRICS.get(task) or evaluation.metrics or DEFAULT_METRICS)
     options = metric_options if metric_options is not None else dict(evaluation.options or {})

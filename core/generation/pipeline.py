@@ -212,8 +212,7 @@ def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | No
     if studies is None:
         read = read_data(data if data is not None else recipe.data, split)
         studies = task_studies(read.studies, task)
-        unread = [(where.removeprefix("study "), f"{reason}: {detail}")
-                  for reason, items in sorted(read.skipped.items()) for where, detail in items]
+        unread = read.skipped_items()
     ids = [str(s.id) for s in studies]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
