@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from radzoo.data.readers import FORMATS, ReadResult, read_studies
 from radzoo.data.study import Study
 from radzoo.data.tasks import task_studies
+from radzoo.data.vqa_questions import vqa_reference
 from radzoo.errors import InputError, MissingFileError
 from radzoo.recipe.load import apply_overrides, load_recipe
 from radzoo.runs.layout import RunDir, require_run_dir
@@ -163,7 +164,6 @@ def evaluate(predictions: str | Path | Sequence[str], references: Sequence[str] 
     """``radzoo evaluate``: metrics with bootstrap CIs for a predictions JSONL (``id``, ``prediction``,
     ``reference`` per line; with ``task="vqa"`` also ``question`` and ``kind``) or for lists of predictions and
     ``references`` (for vqa, references made with radzoo.data.vqa_questions.vqa_reference)."""
-    from radzoo.data.vqa_questions import vqa_reference
     from radzoo.evaluation.pipeline import evaluate as run_evaluation  # loads the evaluators
     from radzoo.evaluation.pipeline import read_predictions
 
