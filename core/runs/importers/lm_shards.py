@@ -171,13 +171,13 @@ def type_name_for(config: Any) -> str:
     return name
 
 
-def copy_tokenizer(src: Path, out_dir: Path, what: str) -> list[Path]:
-    """Copy the tokenizer (and generation config) files of ``src``; check transformers loads the tokenizer."""
+def copy_tokenizer(src: Path, out_dir: Path, what: str, skip: tuple[str, ...] = ()) -> list[Path]:
+    """Copy the tokenizer (and generation config) files of ``src`` but ``skip``; check transformers loads them."""
     from transformers import AutoTokenizer
 
     copied = []
     for name in TOKENIZER_FILES:
-        if (src / name).is_file():
+        if name not in skip and (src / name).is_file():
             shutil.copyfile(src / name, out_dir / name)
             copied.append(src / name)
     if not any(p.name in ("tokenizer.model", "tokenizer.json", "vocab.json") for p in copied):
