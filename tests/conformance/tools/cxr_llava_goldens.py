@@ -86,7 +86,9 @@ def main() -> None:
             studies.append({"prompt_ids": prompt_ids, "greedy_ids": new, "text": text,
                             "pixels": replicas.pixel_summary(seen["images"]),
                             "first_logits": [round(float(x), 6) for x in scores[0]],
-                            "min_margin_over_std": float(margins.min())})
+                            "min_margin_over_std": float(margins.min()),
+                            "min_margin": float((top2[:, 0] - top2[:, 1]).min()),
+                            "logit_std": float(scores.std(dim=-1).mean())})
         golden = {
             "format": "cxr-llava",
             "upstream": {"repo": "ECOFRI/CXR_LLaVA", "commit": _commit(args.upstream),
@@ -96,7 +98,8 @@ def main() -> None:
                          "tokenizers": __import__("tokenizers").__version__},
             "tokenizer_class": type(model.tokenizer).__name__,
             "prompt_text": seen["prompt"], "replica_digests": replicas.digests(src),
-            "min_margin_over_std": min(s["min_margin_over_std"] for s in studies), "studies": studies}
+            "min_margin_over_std": min(s["min_margin_over_std"] for s in studies),
+            "min_margin": min(s["min_margin"] for s in studies), "studies": studies}
     args.out.write_text(json.dumps(golden, indent=1) + "\n")
     print(f"wrote {args.out}: {len(studies)} studies, greedy lengths {[len(s['greedy_ids']) for s in studies]}, "
           f"min margin/std {golden['min_margin_over_std']:.3f}, threads {threading.active_count()}")
