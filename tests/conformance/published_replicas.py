@@ -36,6 +36,16 @@ PHI_CORPUS = [
 ]
 MAIRA2_ADDED = (["<obj>", "</obj>"] + [f"<{a}{i}>" for i in range(100) for a in "xy"]
                 + ["<box>", "</box>", "<image>", "<prev_im>", "<lat_image>"])
+# MAIRA-2's chat_template.json was not found in public text: this template is radzoo's reading of it (the system
+# sentence, double spaces after "study." and "USER:", items as text / "<image>", " ASSISTANT:"), so the MAIRA-2
+# goldens verify the processor, pixels, ids given this text, the model and decoding, but not the template itself
+MAIRA2_TEMPLATE = (
+    "{{ 'You are an expert radiology assistant tasked with interpreting a chest X-ray study.' }}"
+    "{% for message in messages %}{% if message['role'] == 'user' %}{{ '  USER:  ' }}"
+    "{% for item in message['content'] %}{% if item['type'] == 'text' %}{{ item['text'] }}"
+    "{% elif item['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}"
+    "{% else %}{{ ' ASSISTANT: ' }}{% for item in message['content'] %}{{ item['text'] }}{% endfor %}"
+    "{{ eos_token }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ ' ASSISTANT:' }}{% endif %}")
 CXR_LLAVA_VISION = {"image_size": 64, "layers": 2, "patch_size": 16, "width": 128}
 CXR_LLAVA_MEAN, CXR_LLAVA_STD = 0.5518136078431373, 0.3821719215686275
 STUDIES = 6
@@ -88,7 +98,7 @@ def sentencepiece_model(vocab_size: int = 400) -> bytes:
     return buffer.getvalue()
 
 
-def write_llama_tokenizer(directory: Path, added: list[str] = ()) -> int:
+def write_llama_tokenizer(directory: Path, added: list[str] = (), chat_template: str | None = None) -> int:
     """LLaMA-2-chat's slow-tokenizer files (``legacy: false``); returns the vocabulary size (added tokens included)."""
     model = sentencepiece_model()
     (directory / "tokenizer.model").write_bytes(model)
@@ -101,6 +111,8 @@ def write_llama_tokenizer(directory: Path, added: list[str] = ()) -> int:
                                                            "normalized": False, "single_word": False,
                                                            "special": True} for i, t in enumerate(added)}
         (directory / "added_tokens.json").write_text(json.dumps({t: first + i for i, t in enumerate(added)}))
+    if chat_template is not None:
+        config["chat_template"] = chat_template
     (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=1))
     (directory / "special_tokens_map.json").write_text(json.dumps(
         {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<unk>", "unk_token": "<unk>"}))
@@ -186,10 +198,10 @@ def write_slava_cxr(src: Path, projector: str) -> None:
     h, inter, d, di, image, patch = 64, 128, 48, 96, 28, 7
     spec = {"model.embed_tokens.weight": (vocab, h), "model.final_layernorm.weight": (h,),
             "model.final_layernorm.bias": (h,), "lm_head.weight": (vocab, h), "lm_head.bias": (vocab,)}
-    for i in range(2):
+    for i in range(2):  # transformers 4.36.2's Phi (the version SLaVA-CXR pins) saves a fused query_key_value
         b = f"model.layers.{i}."
-        for p in ("q_proj", "k_proj", "v_proj", "dense"):
-            spec.update({f"{b}self_attn.{p}.weight": (h, h), f"{b}self_attn.{p}.bias": (h,)})
+        spec.update({f"{b}self_attn.query_key_value.weight": (3 * h, h), f"{b}self_attn.query_key_value.bias": (3 * h,),
+                     f"{b}self_attn.dense.weight": (h, h), f"{b}self_attn.dense.bias": (h,)})
         spec.update({f"{b}mlp.fc1.weight": (inter, h), f"{b}mlp.fc1.bias": (inter,), f"{b}mlp.fc2.weight": (h, inter),
                      f"{b}mlp.fc2.bias": (h,), f"{b}input_layernorm.weight": (h,), f"{b}input_layernorm.bias": (h,)})
     v = "model.vision_tower.vision_model."
@@ -219,6 +231,7 @@ def write_slava_cxr(src: Path, projector: str) -> None:
               "num_key_value_heads": 4, "hidden_act": "gelu_new", "max_position_embeddings": 2048,
               "layer_norm_eps": 1e-5, "partial_rotary_factor": 0.5, "rope_theta": 10000.0, "qk_layernorm": False,
               "tie_word_embeddings": False, "bos_token_id": 0, "eos_token_id": 0, "torch_dtype": "float32",
+              "mm_use_im_start_end": False, "mm_use_im_patch_token": False, "image_aspect_ratio": "pad",
               "transformers_version": "4.36.2",
               "vision_config": {"vision_tower": {**clip, "mm_vision_select_layer": -2,
                                                  "mm_vision_select_feature": "patch"},
@@ -237,7 +250,8 @@ def write_slava_cxr(src: Path, projector: str) -> None:
 def write_maira2(src: Path) -> None:
     """microsoft/maira-2's layout: old Llava keys, float32, 3 shards, 207 added tokens, Dinov2 backbone, processor."""
     src.mkdir(parents=True)
-    vocab = write_llama_tokenizer(src, MAIRA2_ADDED)
+    vocab = write_llama_tokenizer(src, MAIRA2_ADDED, MAIRA2_TEMPLATE)
+    (src / "chat_template.json").write_text(json.dumps({"chat_template": MAIRA2_TEMPLATE}, indent=1))
     d, image, patch = 32, 28, 7
     spec = llama_spec("language_model.model.", "language_model.lm_head.weight", vocab, 64, 128, 2)
     t = "vision_tower."
@@ -279,11 +293,14 @@ def write_maira2(src: Path) -> None:
         {"image_processor_type": "BitImageProcessor", "do_resize": True, "size": {"shortest_edge": image},
          "resample": 3, "do_center_crop": True, "crop_size": {"height": image, "width": image}, "do_rescale": True,
          "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.5307] * 3, "image_std": [0.2583] * 3,
-         "do_convert_rgb": True, "processor_class": "Maira2Processor"}, indent=1))
+         "do_convert_rgb": True, "processor_class": "Maira2Processor",
+         "auto_map": {"AutoProcessor": "processing_maira2.Maira2Processor"}}, indent=1))
     (src / "processor_config.json").write_text(json.dumps(
         {"image_token": "<image>", "phrase_start_token": "<obj>", "phrase_end_token": "</obj>",
          "box_start_token": "<box>", "box_end_token": "</box>", "num_box_coord_bins": 100, "patch_size": patch,
-         "vision_feature_select_strategy": "default", "processor_class": "Maira2Processor"}, indent=1))
+         "num_additional_image_tokens": 1,  # the CLS token: LlavaProcessor >= 4.47 counts it only when told
+         "vision_feature_select_strategy": "default", "processor_class": "Maira2Processor",
+         "auto_map": {"AutoProcessor": "processing_maira2.Maira2Processor"}}, indent=1))
 
 
 def study_image(index: int) -> object:

@@ -140,10 +140,12 @@ def stream_lm(files: list[Path], out_dir: Path, config: Any, dtype: torch.dtype 
               rename: Callable[[str], str | None],
               transform: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
               keep: dict[str, torch.Tensor] | None = None,
-              max_shard_bytes: int = 1024**3) -> LMShardWriter:
+              max_shard_bytes: int = 1024**3,
+              split: Callable[[str, torch.Tensor], dict[str, torch.Tensor]] | None = None) -> LMShardWriter:
     """Copy the LLM tensors of ``files`` into ``out_dir``; ``rename`` maps a source name to an LLM name or None.
 
-    Tensors ``rename`` rejects go to ``keep`` (the tower and projector of full releases), if given.
+    Tensors ``rename`` rejects go to ``keep`` (the tower and projector of full releases), if given. ``split``
+    turns one renamed tensor into several (a fused projection an older transformers saved), or returns it alone.
     """
     writer = LMShardWriter(out_dir, config, dtype, max_shard_bytes)
     for file in files:
@@ -153,7 +155,8 @@ def stream_lm(files: list[Path], out_dir: Path, config: Any, dtype: torch.dtype 
                 if keep is not None:
                     keep[name] = tensor.clone()  # detached from the mapped file, which is closed next
                 continue
-            writer.add(target, transform(target, tensor) if transform else tensor, file)
+            for part, value in (split(target, tensor) if split else {target: tensor}).items():
+                writer.add(part, transform(part, value) if transform else value, file)
     writer.finish()
     if writer.stored_dtype is not None:
         config.dtype = writer.stored_dtype  # "auto" loading then keeps the stored (released) dtype
