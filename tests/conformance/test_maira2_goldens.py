@@ -10,12 +10,12 @@ the upstream processor's multi-image prompt ids for the multi-image work; radzoo
 
 from __future__ import annotations
 
+import published_replicas as replicas
 import pytest
 import torch
 from imported_goldens import agreement, assert_pixels_match, golden, import_replica, run_study, study_files
 from release_replicas import hub_calls_fail  # noqa: F401 (autouse: hub downloads raise)
 
-import published_replicas as replicas
 from radzoo.model.prompting import IMAGE_TOKEN_INDEX
 
 GOLDEN = golden("maira2.json")

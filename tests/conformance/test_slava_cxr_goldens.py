@@ -8,12 +8,11 @@ fused ``query_key_value`` that transformers 4.36.2 saves (and the only form that
 
 from __future__ import annotations
 
+import published_replicas as replicas
 import pytest
 import torch
 from imported_goldens import agreement, assert_pixels_match, golden, import_replica, run_study, study_files
 from release_replicas import hub_calls_fail  # noqa: F401 (autouse: hub downloads raise)
-
-import published_replicas as replicas
 
 PROJECTORS = ("linear", "mlp2x_gelu")
 
