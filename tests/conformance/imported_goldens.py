@@ -45,6 +45,13 @@ def import_replica(fmt: str, src: Path, out: Path, golden_digests: dict[str, str
     return ReportGenerator(model, generation_kwargs(recipe.generation), str(recipe.name))
 
 
+def import_and_run(fmt: str, write, root: Path, folder: str, gold: dict) -> tuple[ReportGenerator, list]:
+    """Build the replica with ``write(dir)``, import it and run every replica study through generate."""
+    write(root / folder)
+    generator = import_replica(fmt, root / folder, root / "run", gold["replica_digests"])
+    return generator, [run_study(generator, f) for f in study_files(root / "studies")]
+
+
 @torch.no_grad()
 def run_study(generator: ReportGenerator, image_file: Path, indication: str | None = None) -> StudyOutputs:
     """One study through the generate path; prompt ids with the image sentinel where the image goes."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import published_replicas as replicas
 import pytest
 import torch
-from imported_goldens import agreement, assert_pixels_match, golden, import_replica, run_study, study_files
+from imported_goldens import agreement, assert_pixels_match, golden, import_and_run
 from release_replicas import hub_calls_fail  # noqa: F401 (autouse: hub downloads raise)
 
 GOLDEN = golden("cxr_llava.json")
@@ -17,10 +17,8 @@ GOLDEN = golden("cxr_llava.json")
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cxr_llava_golden")
-    replicas.write_cxr_llava(root / "CXR-LLAVA-v2")
-    generator = import_replica("cxr-llava", root / "CXR-LLAVA-v2", root / "run", GOLDEN["replica_digests"])
-    return generator, [run_study(generator, f) for f in study_files(root / "studies")]
+    return import_and_run("cxr-llava", replicas.write_cxr_llava, tmp_path_factory.mktemp("cxr_llava_golden"),
+                          "CXR-LLAVA-v2", GOLDEN)
 
 
 def test_golden_came_from_the_official_code_at_its_pinned_versions():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import published_replicas as replicas
 import pytest
 import torch
-from imported_goldens import agreement, assert_pixels_match, golden, import_replica, run_study, study_files
+from imported_goldens import agreement, assert_pixels_match, golden, import_and_run
 from release_replicas import hub_calls_fail  # noqa: F401 (autouse: hub downloads raise)
 
 from radzoo.model.prompting import IMAGE_TOKEN_INDEX
@@ -37,10 +37,8 @@ def collapsed(ids: list[int], image_token: int, length: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("maira2_golden")
-    replicas.write_maira2(root / "maira-2")
-    generator = import_replica("maira-2", root / "maira-2", root / "run", GOLDEN["replica_digests"])
-    return generator, [run_study(generator, f) for f in study_files(root / "studies")]
+    return import_and_run("maira-2", replicas.write_maira2, tmp_path_factory.mktemp("maira2_golden"), "maira-2",
+                          GOLDEN)
 
 
 def test_goldens_came_from_maira2s_remote_code():
