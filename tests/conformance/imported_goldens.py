@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import open_clip.pretrained  # noqa: F401 (imported at collection: it binds the hub download hub_calls_fail patches)
 import published_replicas as replicas
 import torch
 
