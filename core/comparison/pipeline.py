@@ -39,6 +39,7 @@ from radzoo.comparison.systems import (
 from radzoo.comparison.task_rows import HEADLINES, METRICS, references, task_file, task_folder
 from radzoo.comparison.viewer import build_viewer
 from radzoo.data.readers import read_studies
+from radzoo.data.study import Study
 from radzoo.data.tasks import canonical_task, task_studies
 from radzoo.errors import InputError
 from radzoo.evaluation.pipeline import DEFAULT_METRICS
@@ -134,6 +135,22 @@ def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], 
     return files
 
 
+def _splits(data: DictConfig, task: str, baselines: Sequence[str]) -> tuple[list[Study], list[Study], list[str]]:
+    """(test studies, train studies, baselines that can run): the reference rows' needs are checked before any
+    row trains or generates; nearest-neighbour is left out, with a note, on data without a train split."""
+    test = task_studies(read_studies(data, split="test").studies, task)
+    if not test:
+        raise InputError(f"the data set ({data.format}: {data.path or 'default'}) has no test-split studies"
+                         + ("" if task == "findings" else f" with what task {task!r} needs (impression, labels)")
+                         + "; a comparison scores every recipe on the test split")
+    train = read_studies(data, split="train").studies if "nearest-neighbour" in baselines else []
+    if "nearest-neighbour" in baselines and not train:
+        log.warning(f"nearest-neighbour: left out, the data set ({data.format}: {data.path or 'default'}) has no "
+                    "train-split studies to retrieve reports from")
+        baselines = [b for b in baselines if b != "nearest-neighbour"]
+    return test, train, list(baselines)
+
+
 def _write_manifest(out_dir: Path, systems: Sequence[SystemOutput], data: DictConfig, task: str) -> Path:
     """comparison.json: each row's folder, kind and origin, and the data and split every row was scored on."""
     rows = [ManifestRow(s.name, s.kind, s.folder, s.weights_from) for s in systems]
@@ -144,7 +161,8 @@ def _write_manifest(out_dir: Path, systems: Sequence[SystemOutput], data: DictCo
 def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, overrides: Sequence[str] = (),
             metrics: Sequence[str] | None = None, metric_options: Mapping[str, Mapping[str, Any]] | None = None,
             baselines: Sequence[str] = BASELINES, headline: str = DEFAULT_HEADLINE, bootstrap: int | None = None,
-            seed: int = 0, batch_size: int | None = None, task: str = "findings") -> ComparisonResult:
+            seed: int = 0, batch_size: int | None = None, task: str = "findings",
+            not_computed: Mapping[str, str] | None = None) -> ComparisonResult:
     """Train (or reuse), generate and evaluate each recipe on the test split of their shared data, add the
     reference rows, and write the leaderboard, plots and per-run folders under ``out_dir`` (see module doc).
 
@@ -164,17 +182,7 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
     # runs are scored on the recipes' data; with runs alone, on the first run's (after --data / overrides)
     first = cfgs[0] if cfgs else apply_overrides(runs[0].recipe.copy(), list(overrides))
     data = first.data
-    test = task_studies(read_studies(data, split="test").studies, task)
-    if not test:
-        raise InputError(f"the data set ({data.format}: {data.path or 'default'}) has no test-split studies"
-                         + ("" if task == "findings" else f" with what task {task!r} needs (impression, labels)")
-                         + "; a comparison scores every recipe on the test split")
-    # the needs of the reference rows are checked before any row trains or generates
-    train = read_studies(data, split="train").studies if "nearest-neighbour" in baselines else []
-    if "nearest-neighbour" in baselines and not train:
-        log.warning(f"nearest-neighbour: left out, the data set ({data.format}: {data.path or 'default'}) has no "
-                    "train-split studies to retrieve reports from")
-        baselines = [b for b in baselines if b != "nearest-neighbour"]
+    test, train, baselines = _splits(data, task, baselines)
     learned = len(cfgs) + len(runs)
     steps = learned + (1 if baselines else 0) + 1
     systems = []
@@ -193,7 +201,7 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
     resamples = int(bootstrap if bootstrap is not None else evaluation.bootstrap_samples)
     log.info(f"[{steps}/{steps}] scoring {len(systems)} systems on {len(test)} test studies: {', '.join(metrics)}")
     rows, results, samples = score_systems(systems, [str(s.id) for s in test], references(test, task), metrics,
-                                  options, bootstrap=resamples, seed=seed, paired_resamples=PAIRED_RESAMPLES)
+                                           options, bootstrap=resamples, seed=seed, paired_resamples=PAIRED_RESAMPLES)
     _rank(rows, headline)
     what = "studies" if task == "findings" else f"{task} examples"
     context = {"test_set": f"{len(test)} test-split {what} of {data.format} data ({data.path or 'default set'})",
@@ -201,6 +209,8 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
                "intervals": f"95% percentile bootstrap over studies ({resamples} resamples, seed {seed})",
                "p_vs_best": f"paired bootstrap test against the best row on each metric ({PAIRED_RESAMPLES} "
                                 "resamples)"}
+    if not_computed:  # a suite's columns that could not run (compare --suite): named with what they miss
+        context["not_computed"] = "; ".join(f"{name}: {reason}" for name, reason in not_computed.items())
     files = _write_outputs(systems, rows, results, samples, headline, task_folder(out_dir, task), context, task)
     files["manifest"] = _write_manifest(out_dir, systems, data, task)
     if task == "findings":  # the viewer shows reports; another task's answers are in its predictions files
