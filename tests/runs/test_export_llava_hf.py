@@ -187,10 +187,10 @@ def test_a_siglip_tower_gives_llava_the_encoders_features(drop_cls):
         SiglipVisionModel,
     )
 
-    from radzoo.runs.llava_hf_export import projector_state
-    from radzoo.runs.llava_hf_towers import convert_tower
     from radzoo.plugins.adapters.modules import MLPAdapter
     from radzoo.plugins.encoders.hf_encoders import HFVisionEncoder
+    from radzoo.runs.llava_hf_export import projector_state
+    from radzoo.runs.llava_hf_towers import convert_tower
 
     torch.manual_seed(0)
     siglip = SiglipVisionModel(SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
