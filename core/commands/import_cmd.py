@@ -3,6 +3,9 @@
 SRC is the directory `hf download` wrote. The run directory (--out) loads like any trained run:
 `radzoo generate RUN --data ...`, `radzoo evaluate`, `radzoo compare run:RUN ...`, `radzoo export RUN`.
 Nothing is downloaded and no remote code runs; weights keep their released dtype unless --dtype.
+Conformance (docs/CONFORMANCE.md): llava-rad is verified against microsoft/LLaVA-Rad's own code, run (prompt ids,
+pixels, logits, greedy ids); llava-hf is checked against transformers live, with no committed golden (unverified
+as a golden).
 """
 
 from __future__ import annotations
