@@ -159,8 +159,8 @@ def test_export_prints_whether_vllm_can_serve_it(exported):
 
 
 @pytest.mark.parametrize(("encoder", "adapter", "expected"), [
-    ("{name: tiny-vit, args: {image_size: 28, patch_size: 7, embed_dim: 32, depth: 2, in_chans: 3}}", "mlp2x_gelu",
-     "has no transformers equivalent the LLaVA export converts"),
+    ("{name: timm, args: {model_name: vit_small_patch14_reg4_dinov2, image_size: 28, embed_dim: 32, depth: 2, "
+     "num_heads: 2}}", "mlp2x_gelu", "has register tokens, which transformers Dinov2Model does not have"),
     ("hf-clip", "linear", "adapter 'linear' (LinearAdapter) has no LlavaMultiModalProjector form"),
     ("rad-dino-final-norm", "mlp2x_gelu", "after the final layernorm"),
 ])

@@ -8,7 +8,8 @@ Layout of OUT (``save_pretrained`` of the model, its processor and generation co
     generation_config.json           the recipe's decoding settings; the added <image> id is suppressed
     radzoo_export.json               source run, the recipe's instruction(s), the vLLM verdict
 Before it is moved into place, the export is loaded back with transformers and checked against the run:
-the same image features and the same prompt ids, or no export is written.
+the same image features, and the same prompt ids for the message forms clients send (content parts in either
+order, a system message, a string; through AutoProcessor and AutoTokenizer), or no export is written.
 """
 
 from __future__ import annotations
@@ -142,14 +143,15 @@ def _generation_config(recipe: Any, tokenizer: Any, image_id: int) -> Any:
 def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
     """Load the written directory with transformers; its pixels, image features and prompt ids must be radzoo's."""
     from PIL import Image
-    from transformers import AutoProcessor, LlavaForConditionalGeneration
+    from transformers import AutoProcessor, AutoTokenizer, LlavaForConditionalGeneration
 
     processor = AutoProcessor.from_pretrained(out, backend="pil")
+    tokenizer = AutoTokenizer.from_pretrained(out)
     # square: transformers' centre crop floors the offset where torchvision rounds it (one pixel apart when
     # the resized long side exceeds the crop by 3 mod 4 pixels), so only the resize and normalisation are probed
     probe = Image.fromarray((torch.rand(45, 45, generator=torch.Generator().manual_seed(0)) * 255)
                             .to(torch.uint8).numpy())
-    check_prompt_ids(model, processor, image_id, tokens, probe)
+    check_prompt_ids(model, processor, image_id, tokens, probe, tokenizer)
     pixels = processor.image_processor(images=probe, return_tensors="pt").pixel_values
     llava = LlavaForConditionalGeneration.from_pretrained(out).eval()
     with torch.no_grad():
