@@ -24,6 +24,7 @@ from radzoo.data.study import Study
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.jsonl import JsonlWriter
 from radzoo.generation.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_kwargs, pick_engine
+from radzoo.generation.grounding import grounding_record
 from radzoo.generation.sharding import (
     distributed_rank,
     join_process_group,
@@ -33,6 +34,7 @@ from radzoo.generation.sharding import (
 )
 from radzoo.model.build import build_model
 from radzoo.model.prompting import encode_example
+from radzoo.model.study_prompt import inputs_record
 from radzoo.progress import Progress
 from radzoo.recipe.load import load_recipe, save_recipe
 from radzoo.runs.store import load_trained_model
@@ -144,7 +146,7 @@ class ReportGenerator:
         kept, pixels, failed = [], [], []
         for study in studies:
             try:
-                pixels.append(self.transform(self.load_image(study.image)))
+                pixels += [self.transform(self.load_image(path)) for path in self.model.prompt.render_study(study)[1]]
             except (ValueError, OSError) as exc:  # a bad file fails its own study, never the batch
                 source = f"{study.meta['source']}: " if study.meta.get("source") else ""  # its file and row
                 failed.append((str(study.id), source + " ".join(str(exc).split())))
@@ -153,9 +155,11 @@ class ReportGenerator:
         return PreparedBatch(kept, self.inputs(kept, torch.stack(pixels)) if kept else None, failed)
 
     def inputs(self, studies: Sequence[Study], pixels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values."""
+        """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values: every image
+        of every study, in prompt order (``RadiologyVLM.splice`` gives each placeholder the next one)."""
         tok = self.model.tokenizer
-        rows = [encode_example(tok, self.model.prompt, None, indication=s.indication)["input_ids"] for s in studies]
+        rendered = [self.model.prompt.render_study(s) for s in studies]
+        rows = [encode_example(tok, self.model.prompt, None, prompt=prompt)["input_ids"] for prompt, _ in rendered]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -163,7 +167,7 @@ class ReportGenerator:
             ids[i, :len(row)] = torch.tensor(row)
             mask[i, :len(row)] = 1
         if pixels is None:
-            pixels = torch.stack([self.transform(self.load_image(s.image)) for s in studies])
+            pixels = torch.stack([self.transform(self.load_image(p)) for _, paths in rendered for p in paths])
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device),
                 "pixel_values": pixels.to(self.device)}
 
@@ -186,9 +190,16 @@ class ReportGenerator:
     def records(self, studies: Sequence[Study], new_ids: torch.Tensor) -> list[dict[str, Any]]:
         """One output record per study from its generated ids."""
         texts = self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True)
-        return [{"id": s.id, "prediction": text.strip(), "reference": s.report,
-                 "prompt": self.model.prompt.render(s.indication), "model": self.model_name}
-                for s, text in zip(studies, texts, strict=True)]
+        records = [{"id": s.id, "prediction": text.strip(), "reference": s.report,
+                    "prompt": self.model.prompt.render_study(s)[0], "model": self.model_name}
+                   for s, text in zip(studies, texts, strict=True)]
+        if self.model.prompt.multi_image:
+            for record, study in zip(records, studies, strict=True):
+                record.update(inputs_record(study, self.model.prompt.render_study(study)[1]))
+                if self.model.prompt.grounded and Path(study.image).is_file():  # boxes in the frontal's own pixels
+                    width, height = self.load_image(study.image).size
+                    record.update(grounding_record(record["prediction"], width, height))
+        return records
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
