@@ -12,6 +12,7 @@ from radzoo.errors import InputError, MissingFileError
 
 EXAMPLES = """examples:
   radzoo data synth --n 1000 --out data/synthetic --seed 0 --image-size 64
+  radzoo data synth --n 200 --out data/synthetic-multi --multi-image
   radzoo data check --format mimic-cxr --path /data/mimic-cxr-jpg --option views=[PA] --split test
   radzoo data show --format mimic-cxr --path /data/mimic-cxr-jpg --id 50000002 --json
 """
@@ -27,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--image-size", type=int, default=64,
                        help="image side in pixels (default 64, the demo's size; the real sets' are larger)")
+    synth.add_argument("--multi-image", action="store_true",
+                       help="also draw lateral views and prior studies, and write report_vs_prior (the report with "
+                            "change sentences); the frontal images and reports stay the same")
     check = sub.add_parser("check", help="read a data set and print studies per split and skipped records")
     _source_arguments(check)
     check.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     from radzoo.data.synthetic import MANIFEST, generate  # start-up time: radzoo --help imports every command
 
-    out = generate(args.out, args.n, seed=args.seed, image_size=args.image_size)
+    out = generate(args.out, args.n, seed=args.seed, image_size=args.image_size, multi_image=args.multi_image)
     print(f"wrote {args.n} synthetic studies to {out} (reports.csv, llava.json, images/, {MANIFEST})")
     return 0
 

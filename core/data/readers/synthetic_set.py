@@ -16,12 +16,15 @@ from radzoo.data.study import Study
 from radzoo.data.synthetic import ensure_generated
 from radzoo.errors import MissingFileError
 
-OPTIONS = {"n": 1000, "seed": 0, "image_size": 128}
+# multi_image: the cached set with laterals, priors and report_vs_prior (``radzoo data synth --multi-image``)
+# report_column: report_vs_prior reads the reports with change sentences
+OPTIONS = {"n": 1000, "seed": 0, "image_size": 128, "multi_image": False, "report_column": "report"}
 
 
 def default_path(options: dict[str, Any]) -> Path:
     """The cached set for these options, generated on first use."""
-    return ensure_generated(int(options["n"]), int(options["seed"]), int(options["image_size"]))
+    return ensure_generated(int(options["n"]), int(options["seed"]), int(options["image_size"]),
+                            bool(options["multi_image"]))
 
 
 def read(source: Source, log: SkipLog) -> Iterator[Study]:
@@ -31,5 +34,7 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
     if not table.is_file():
         raise MissingFileError(f"{folder} holds no reports.csv: it is not a synthetic set; create one with "
                                 f"`radzoo data synth --out {folder}` or leave data.path empty to use the cached one")
-    options = {**csv_table.OPTIONS, **{k: v for k, v in source.options.items() if k not in OPTIONS}}
+    # csv options (report_column: report_vs_prior, ...) pass through
+    options = {**csv_table.OPTIONS, **{k: v for k, v in source.options.items() if k not in OPTIONS},
+               "report_column": source.options["report_column"]}
     yield from csv_table.read(Source("csv", table, source.image_root, options), log)
