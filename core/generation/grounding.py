@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from radzoo.errors import InputError
 
@@ -61,3 +62,11 @@ def grounding_record(text: str, width: int, height: int, bins: int = 100) -> dic
     return {"prediction": " ".join(p.phrase for p in phrases if p.phrase), "raw_prediction": text,
             "grounding": [{"phrase": p.phrase, "boxes": [box_in_pixels(b, width, height) for b in p.boxes]}
                           for p in phrases], "image_size": [width, height]}
+
+
+def grounded_texts(tokenizer: Any, new_ids: Any) -> list[str]:
+    """Each row's text with the grounding markup kept (a tokenizer may mark ``<obj>``/``<box>`` special): the ids
+    of padding, BOS and EOS are dropped, every other token is decoded."""
+    drop = {t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.bos_token_id) if t is not None}
+    return [tokenizer.decode([t for t in row.tolist() if t not in drop], skip_special_tokens=False)
+            for row in new_ids]

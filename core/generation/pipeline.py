@@ -24,7 +24,7 @@ from radzoo.data.study import Study
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.jsonl import JsonlWriter
 from radzoo.generation.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_kwargs, pick_engine
-from radzoo.generation.grounding import grounding_record
+from radzoo.generation.grounding import grounded_texts, grounding_record
 from radzoo.generation.sharding import (
     distributed_rank,
     join_process_group,
@@ -189,7 +189,8 @@ class ReportGenerator:
 
     def records(self, studies: Sequence[Study], new_ids: torch.Tensor) -> list[dict[str, Any]]:
         """One output record per study from its generated ids."""
-        texts = self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True)
+        texts = self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True) if not self.model.prompt.grounded \
+            else grounded_texts(self.model.tokenizer, new_ids)
         records = [{"id": s.id, "prediction": text.strip(), "reference": s.report,
                     "prompt": self.model.prompt.render_study(s)[0], "model": self.model_name}
                    for s, text in zip(studies, texts, strict=True)]

@@ -154,3 +154,80 @@ def test_imported_maira2_matches_the_official_forward(imported):
 def test_maira2_prompt_with_an_indication(imported):
     _, _, model, _ = imported
     assert model.prompt.render(indication="cough") == PROMPT.replace("INDICATION: N/A", "INDICATION: cough")
+
+
+# the release's format_reporting_input for a study with all three images and its sections (processing_maira2.py)
+FULL_PROMPT = ("You are an expert radiology assistant tasked with interpreting a chest X-ray study.  USER:  Given the "
+               "current frontal image<image> the current lateral image<image> and the prior frontal image<image> "
+               "PRIOR_REPORT: Small left effusion. Provide a structured description of the findings in the radiology "
+               "study in comparison to the prior frontal image. INDICATION: Dyspnea. TECHNIQUE: PA and lateral. "
+               "COMPARISON: N/A ASSISTANT:")
+
+
+def full_study(root):
+    from radzoo.data.study import Study, StudyImage
+
+    paths = {}
+    for i, name in enumerate(("frontal", "lateral", "prior")):
+        paths[name] = root / f"{name}.png"
+        sample_image(60 + 8 * i, seed=i).save(paths[name])
+    return Study("s", str(paths["frontal"]), images=[StudyImage(str(paths["frontal"])),
+                                                     StudyImage(str(paths["lateral"]), "lateral")],
+                 sections={"indication": "Dyspnea.", "technique": "PA and lateral."},
+                 prior=Study("p", str(paths["prior"]), "Small left effusion.")), paths
+
+
+def test_the_full_reporting_prompt_reads_three_images_as_the_release_does(imported):
+    from PIL import Image
+    from transformers import AutoTokenizer, BitImageProcessor
+
+    from radzoo.generation.pipeline import ReportGenerator, generation_kwargs
+
+    root, (state, text, vision, image_token), model, recipe = imported
+    study, paths = full_study(root)
+    prompt, order = model.prompt.render_study(study)
+    assert prompt == FULL_PROMPT and order == [str(paths[n]) for n in ("frontal", "lateral", "prior")]
+    tokenizer = AutoTokenizer.from_pretrained(root / "maira-2")
+    ref_ids = tokenizer(FULL_PROMPT.replace("<image>", "<image>" * 16)).input_ids
+    run = ReportGenerator(model, generation_kwargs(recipe.generation), recipe.name)
+    inputs = run.inputs([study])
+    ids = inputs["input_ids"][0].tolist()
+    assert [i for i in ref_ids if i != image_token] == [i for i in ids if i != -200] and ids.count(-200) == 3
+    # every image through the tower and the projector, scattered into its own image-token positions in order
+    processor = BitImageProcessor.from_pretrained(root / "maira-2")
+    ref_pixels = torch.cat([processor(stretched(Image.open(paths[n])), return_tensors="pt").pixel_values
+                            for n in ("frontal", "lateral", "prior")])
+    with torch.no_grad():
+        ours = model.encode_images(ref_pixels)
+        embeds, _, _ = model.splice(inputs["input_ids"], inputs["attention_mask"], ours)
+        reference = model.language_model.get_input_embeddings()(torch.tensor([ref_ids]).clamp(max=len(tokenizer) - 1))
+        where = torch.tensor(ref_ids) == image_token
+        reference[0, where] = ours.reshape(-1, ours.shape[-1])
+    torch.testing.assert_close(embeds, reference)
+    # a study with the frontal image alone gets the release's "frontal image only" wording and N/A sections
+    alone = type(study)("a", str(paths["frontal"]))
+    assert model.prompt.render_study(alone)[0] == PROMPT
+
+
+def test_grounded_reporting_prompt_and_boxes_in_original_pixels(imported):
+    from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, load_model
+
+    root, _, _, _ = imported
+    model, recipe = load_model(root / "run", overrides=["generation.task=grounded_report"])
+    study, paths = full_study(root)
+    prompt, _ = model.prompt.render_study(study)
+    assert "comparison to the prior frontal image. Each finding should be described as a self-contained " \
+           "plain-text sentence. If the finding is groundable, locate the finding in the current frontal chest " \
+           "X-ray image, with bounding boxes indicating all locations where it can be seen in the current frontal " \
+           "image. Otherwise, generate just the ungrounded finding without bounding boxes. INDICATION: Dyspnea." \
+           in prompt
+    output = "<obj>Left pleural effusion.<box><x10><y20><x30><y45></box></obj><obj>No pneumothorax.</obj>"
+    ids = torch.tensor([model.tokenizer(output, add_special_tokens=False).input_ids + [2]])
+    record = ReportGenerator(model, generation_kwargs(recipe.generation), recipe.name).records([study], ids)[0]
+    assert record["prediction"] == "Left pleural effusion. No pneumothorax."
+    width, height = 78, 60  # sample_image(60): 60 rows, 78 columns; the crop is the centred 60 x 60 square
+    assert record["image_size"] == [width, height]
+    x0, y0, x1, y1 = (10.5 / 100 * 60 + 9, 20.5 / 100 * 60, 30.5 / 100 * 60 + 9, 45.5 / 100 * 60)
+    assert record["grounding"] == [{"phrase": "Left pleural effusion.", "boxes": [[int(x0), int(y0), int(x1),
+                                                                                    int(y1)]]},
+                                   {"phrase": "No pneumothorax.", "boxes": []}]
