@@ -48,12 +48,12 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
             if not image:
                 continue
             study_id = base_id if len(image_columns) == 1 else f"{base_id}/{column}"
+            split = (row.get(o["split_column"]) or "").strip() or o["default_split"]
             yield Study(
                 id=study_id, image=str(source.resolve(image)), report=(row.get(o["report_column"]) or "").strip(),
                 indication=(row.get(o["indication_column"]) or "").strip() or None,
-                split=(row.get(o["split_column"]) or "").strip() or o["default_split"],
-                labels=dict(labels), meta={"source": where, **({"truth": truth} if truth else {})},
-                images=_images(source, row, image), prior=_prior(source, row, study_id),
+                split=split, labels=dict(labels), meta={"source": where, **({"truth": truth} if truth else {})},
+                images=_images(source, row, image), prior=_prior(source, row, study_id, split),
             )
 
 
@@ -70,11 +70,13 @@ def _images(source: Source, row: dict[str, str], frontal: str) -> list[StudyImag
     return images if len(images) > 1 or images[0].position else []
 
 
-def _prior(source: Source, row: dict[str, str], study_id: str) -> Study | None:
-    """The prior study from the row's prior image and report columns (either may be alone)."""
+def _prior(source: Source, row: dict[str, str], study_id: str, split: str) -> Study | None:
+    """The prior study (in the study's split) from the row's prior image and report columns (either may be
+    alone)."""
     image = (row.get(source.options["prior_image_column"]) or "").strip()
     report = (row.get(source.options["prior_report_column"]) or "").strip()
     if not image and not report:
         return None
     # image "": a prior report without its image
-    return Study(id=f"{study_id}/prior", image=str(source.resolve(image)) if image else "", report=report or None)
+    return Study(id=f"{study_id}/prior", image=str(source.resolve(image)) if image else "", report=report or None,
+                 split=split)
