@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from radzoo.commands.evaluate import parse_options
-from radzoo.commands.threads_option import add_threads_option, apply_threads
+from radzoo.commands.threads_option import add_threads_option, thread_count
 from radzoo.errors import InputError
 
 EXAMPLES = """examples:
@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   radzoo compare llava-rad cxr-llava --out runs/mimic --data mimic-cxr:/data/mimic-cxr-jpg trainer.devices=4
   radzoo compare demo/llava-rad --out runs/quick --data synthetic stages.1.max_steps=20 --baselines none
   radzoo compare llava-rad run:runs/llava-rad-published --out runs/vs-published --data mimic-cxr:/data/mimic-cxr-jpg
+  radzoo compare demo/slava-cxr-tasks --out runs/tasks --task impression
 """
 
 
@@ -32,7 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated evaluators (default: the recipe's, else bleu,rouge_l,cider,chexpert)")
     parser.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
                         help="an evaluator option, e.g. chexpert.uncertain=negative (repeatable)")
-    parser.add_argument("--headline", default="chexpert_micro_f1_14", help="metric that ranks the rows")
+    parser.add_argument("--headline", default="chexpert_micro_f1_14",
+                        help="metric that ranks the rows (--task vqa: vqa_closed_accuracy unless given)")
+    parser.add_argument("--task", default="findings", choices=("findings", "impression", "vqa"),
+                        help="what each test study is asked; a task other than findings writes OUT/TASK/leaderboard.md")
     parser.add_argument("--baselines", default="constant,nearest-neighbour",
                         help="reference rows: comma-separated constant, nearest-neighbour, or none")
     parser.add_argument("--bootstrap", type=int, default=None, help="bootstrap resamples for the CIs")
@@ -74,15 +78,16 @@ def split_items(items: list[str]) -> tuple[list[str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.comparison.console import print_leaderboard  # start-up time: radzoo --help imports every command
-    from radzoo.comparison.pipeline import compare
+    from radzoo.api import compare  # start-up time: radzoo --help imports every command
+    from radzoo.comparison.console import print_leaderboard
 
-    apply_threads(args)
     recipes, overrides = split_items(args.items)
     baselines = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",") if b.strip()]
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    # radzoo.api.compare checks every recipe, override and the data path before torch loads
     result = compare(recipes, args.out, overrides=data_overrides(args.data) + overrides, metrics=metrics,
                      metric_options=parse_options(args.option) if args.option else None, baselines=baselines,
-                     headline=args.headline, bootstrap=args.bootstrap, batch_size=args.batch_size)
+                     headline=args.headline, bootstrap=args.bootstrap, batch_size=args.batch_size, task=args.task,
+                     threads=thread_count(args))
     print_leaderboard(result.rows, result.headline, result.files)
     return 0

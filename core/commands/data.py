@@ -1,5 +1,6 @@
 """Data sets: generate the synthetic CXR set, check a data set (studies per split and view, skipped per
-reason), or show one study as a model will see it."""
+reason), show one study as a model will see it, or synthesise RADEX-style instruction data from public case
+descriptions through an LLM endpoint."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ EXAMPLES = """examples:
   radzoo data synth --n 200 --out data/synthetic-multi --multi-image
   radzoo data check --format mimic-cxr --path /data/mimic-cxr-jpg --option views=[PA] --split test
   radzoo data show --format mimic-cxr --path /data/mimic-cxr-jpg --id 50000002 --json
+  radzoo data radex /data/cases/cases.jsonl --out data/radex --model gpt-4o --option radex.seed=0
 """
 EXAMPLES_PER_REASON = 5  # skipped records listed per reason (the count covers them all)
 
@@ -41,6 +43,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show.add_argument("--id", required=True, help="the study's id (mimic-cxr: study_id)")
     show.add_argument("--json", action="store_true", help="print the study as JSON")
 
+    radex = sub.add_parser("radex", help="RADEX-style instruction data (llava-json) from de-identified public "
+                                         "case descriptions, through an OpenAI-compatible endpoint")
+    radex.add_argument("cases", help="JSONL: one case per line (id, images, text / findings / impression, age, sex)")
+    radex.add_argument("--out", required=True, help="output folder: data.json (llava-json) and summary.json")
+    radex.add_argument("--model", required=True, help="the model the endpoint serves (OPENAI_BASE_URL, "
+                                                      "OPENAI_API_KEY as for the judges)")
+    radex.add_argument("--option", action="append", default=[], metavar="radex.KEY=VALUE",
+                       help="e.g. radex.base_url=..., radex.api_key_env=..., radex.temperature=0, radex.seed=0, "
+                            "radex.allow_unscrubbed=true, radex.min_words=5 (repeatable)")
+
 
 def _source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="synthetic", help="data format (csv, llava-json, mimic-cxr, ...)")
@@ -54,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         return _synth(args)
     if args.data_command == "show":
         return _show(args)
+    if args.data_command == "radex":
+        return _radex(args)
     return _check(args)
 
 
@@ -63,6 +77,21 @@ def _synth(args: argparse.Namespace) -> int:
     out = generate(args.out, args.n, seed=args.seed, image_size=args.image_size, multi_image=args.multi_image)
     print(f"wrote {args.n} synthetic studies to {out} (reports.csv, llava.json, images/, {MANIFEST})")
     return 0
+
+
+def _radex(args: argparse.Namespace) -> int:
+    from radzoo.data.radex.synthesis import synthesise  # start-up time: radzoo --help imports every command
+
+    options = {key.removeprefix("radex."): value for key, value in _parse_options(args.option).items()}
+    result = synthesise(args.cases, args.out, args.model, options)
+    summary = result.summary
+    print(f"{args.out}: {summary['records_kept']} records from {summary['cases_read']} cases "
+          f"({summary['requests']} requests, {summary['cached_answers']} answers from the cache)")
+    if not result.dropped:
+        return 0
+    for reason, ids in sorted(result.dropped.items()):
+        print(f"radzoo data radex: dropped ({reason}): {len(ids)}: {', '.join(ids)}", file=sys.stderr)
+    return 1
 
 
 def _parse_options(items: list[str]) -> dict:
@@ -78,12 +107,16 @@ def _parse_options(items: list[str]) -> dict:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from radzoo.data.readers import read_studies  # start-up time: radzoo --help imports every command
+    # start-up time: radzoo --help imports every command
+    from radzoo.api import selection_problem
+    from radzoo.data.readers import read_studies
 
     # a check opens every image unless told not to: "skipped: none" must not hide corrupt files
     options = {"verify_images": True, **_parse_options(args.option)}
     cfg = {"format": args.format, "path": args.path, "image_root": args.image_root, "options": options}
-    result = read_studies(cfg, split=args.split)
+    result = read_studies(cfg, split=args.split if args.split != "all" else None)
+    if not result.studies and result.other_splits:  # the split left nothing: say where the studies are
+        raise InputError(selection_problem(result, cfg, args.split))
     print(f"{args.format} data: {len(result.studies)} studies")
     for split, count in result.split_counts().items():
         print(f"  {split:<9} {count}")

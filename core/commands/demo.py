@@ -7,6 +7,12 @@ Example: radzoo demo --out radzoo-demo
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from radzoo.commands.threads_option import thread_count
+from radzoo.errors import InputError, OutputExistsError
+
+MIN_STUDIES = 10  # the synthetic set's every 10th study is a test study: fewer leave nothing to score
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,13 +28,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    threads = thread_count(args)  # checked before anything loads: a typo is answered at once
+    if args.studies is not None and args.studies < MIN_STUDIES:
+        raise InputError(f"--studies {args.studies}: the demo needs at least {MIN_STUDIES} (one in ten is a test "
+                         "study); leave it out for the full 3,000")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise OutputExistsError(f"--out {args.out}: a file is there; choose a folder (it is created, or resumed)")
     from rich.console import Console
 
     from radzoo.comparison.console import print_leaderboard  # start-up time: radzoo --help imports every command
     from radzoo.comparison.demo import DEMO_RECIPES, MULTI_IMAGE_RECIPES, DemoSize, run_demo, verdict
 
     size = DemoSize(multi_image=args.multi_image, **({} if args.studies is None else {"studies": args.studies}))
-    result = run_demo(args.out, size=size, threads=args.threads or None,
+    result = run_demo(args.out, size=size, threads=threads,
                       recipes=MULTI_IMAGE_RECIPES if args.multi_image else DEMO_RECIPES)
     print_leaderboard(result.rows, result.headline, result.files)
     console = Console()

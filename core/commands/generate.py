@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from radzoo.commands.compare import check_data_format
-from radzoo.commands.threads_option import add_threads_option, apply_threads
+from radzoo.commands.threads_option import add_threads_option, thread_count
 from radzoo.data.study import Study, StudyImage
 from radzoo.errors import InputError, MissingFileError
 
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the recipe's data.format)")
     parser.add_argument("--image-root", metavar="DIR", help="directory image paths in the data are relative to")
     parser.add_argument("--split", default="test", help="split to generate for (default: test; 'all' for every study)")
+    parser.add_argument("--task", default="findings", choices=("findings", "impression", "vqa"),
+                        help="what each study is asked: its findings report (default), its impression from the "
+                             "image and findings, or questions about it (one output line per question)")
     parser.add_argument("--image", action="append", metavar="IMAGE",
                         help="one image (repeatable): print its report instead of reading a data set")
     parser.add_argument("--indication", help="with --image: the clinical indication the prompt gives the model")
@@ -51,23 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_threads_option(parser)
 
 
-def _data_overrides(args: argparse.Namespace) -> list[str]:
-    extra = []
-    if args.data:
-        extra.append(f"data.path={args.data}")
-    if args.data_format:
-        check_data_format(args.data_format, "--format")
-        extra.append(f"data.format={args.data_format}")
-    if args.image_root:
-        extra.append(f"data.image_root={args.image_root}")
-    return extra
-
-
 def _check_source(source: str, checkpoint: str | None) -> None:
     """A mistyped run directory is named as such (not answered with recipe names); a recipe's random weights
     are said aloud."""
     import difflib
-    from pathlib import Path
 
     from radzoo.recipe.load import bundled_recipe_names  # start-up time: radzoo --help imports every command
 
@@ -100,14 +91,20 @@ def _image_study(args: argparse.Namespace, image: str) -> Study:
 
 def _one_image_reports(args: argparse.Namespace) -> int:
     """``--image``: print each image's report (no data set, no output file)."""
-    # start-up time: radzoo --help imports every command
-    from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, load_model, prepare_model
-
     if len(args.image) > 1 and (args.lateral or args.prior_image or args.prior_report):
         raise InputError("--lateral, --prior-image and --prior-report describe one study: give a single --image")
     if args.data or args.out:
         raise InputError("--image prints reports for the given images; leave out --data and --out (or use them "
                          "without --image for a data set)")
+    from radzoo.api import check_recipe, set_torch_threads  # start-up time: radzoo --help imports every command
+
+    for image in [*args.image, *filter(None, (args.lateral, args.prior_image))]:  # found before the model loads
+        if not Path(image).is_file():
+            raise MissingFileError(f"--image {image}: no such file; give the path of a PNG, JPEG or DICOM image")
+    check_recipe(args.source, args.overrides, args.checkpoint)
+    set_torch_threads(thread_count(args))
+    from radzoo.generation.pipeline import ReportGenerator, generation_kwargs, load_model, prepare_model  # torch
+
     model, recipe = load_model(args.source, args.checkpoint, args.overrides)
     model = prepare_model(model, args.device, args.dtype)
     run = ReportGenerator(model, generation_kwargs(recipe.generation), str(recipe.name))
@@ -122,9 +119,8 @@ def _one_image_reports(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radzoo.generation.pipeline import generate  # start-up time: radzoo --help imports every command
+    from radzoo.api import generate  # start-up time: radzoo --help imports every command
 
-    apply_threads(args)
     _check_source(args.source, args.checkpoint)
     if args.image:
         return _one_image_reports(args)
@@ -137,11 +133,14 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("generate needs --out PREDS.jsonl for a data set (or --image IMAGE for one report)")
     if (args.rank is None) != (args.world_size is None):
         raise InputError("pass --rank and --world-size together (or neither: they come from torchrun)")
-    result = generate(
-        args.source, out=args.out, checkpoint=args.checkpoint, split=None if args.split == "all" else args.split,
-        batch_size=args.batch_size, device=args.device, dtype=args.dtype,
-        overrides=[*args.overrides, *_data_overrides(args)], rank=args.rank, world_size=args.world_size,
-    )
+    if args.data_format:
+        check_data_format(args.data_format, "--format")
+    # radzoo.api.generate checks the recipe and reads the data (split, filters) before torch loads
+    result = generate(args.source, args.data, out=args.out, split=args.split, format=args.data_format,
+                      image_root=args.image_root, checkpoint=args.checkpoint, overrides=args.overrides,
+                      batch_size=args.batch_size, device=args.device, dtype=args.dtype, rank=args.rank,
+                      world_size=args.world_size, task=args.task,
+                      threads=thread_count(args))
     reports = f"{result.generated} report{'' if result.generated == 1 else 's'}"
     print(f"{result.out}: {reports} generated, {result.skipped} already present "
           f"({result.total} studies in this shard)")

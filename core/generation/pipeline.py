@@ -21,10 +21,11 @@ from omegaconf import DictConfig
 from radzoo.data.images import load_image
 from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
+from radzoo.data.tasks import TASK_PROMPT, task_fields, task_studies
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.jsonl import JsonlWriter
 from radzoo.generation.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_kwargs, pick_engine
-from radzoo.generation.grounding import grounded_texts, grounding_record
+from radzoo.generation.grounding import grounded_texts
 from radzoo.generation.sharding import (
     distributed_rank,
     join_process_group,
@@ -32,9 +33,9 @@ from radzoo.generation.sharding import (
     merged_ids,
     shard_path,
 )
+from radzoo.generation.study_fields import study_fields
 from radzoo.model.build import build_model
 from radzoo.model.prompting import encode_example
-from radzoo.model.study_prompt import inputs_record
 from radzoo.progress import Progress
 from radzoo.recipe.load import load_recipe, save_recipe
 from radzoo.runs.store import load_trained_model
@@ -146,7 +147,8 @@ class ReportGenerator:
         kept, pixels, failed = [], [], []
         for study in studies:
             try:
-                pixels += [self.transform(self.load_image(path)) for path in self.model.prompt.render_study(study)[1]]
+                paths = self.model.prompt.render_study(study, study.meta.get(TASK_PROMPT))[1]
+                pixels += [self.transform(self.load_image(path)) for path in paths]
             except (ValueError, OSError) as exc:  # a bad file fails its own study, never the batch
                 source = f"{study.meta['source']}: " if study.meta.get("source") else ""  # its file and row
                 failed.append((str(study.id), source + " ".join(str(exc).split())))
@@ -158,7 +160,7 @@ class ReportGenerator:
         """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values: every image
         of every study, in prompt order (``RadiologyVLM.splice`` gives each placeholder the next one)."""
         tok = self.model.tokenizer
-        rendered = [self.model.prompt.render_study(s) for s in studies]
+        rendered = [self.model.prompt.render_study(s, s.meta.get(TASK_PROMPT)) for s in studies]
         rows = [encode_example(tok, self.model.prompt, None, prompt=prompt)["input_ids"] for prompt, _ in rendered]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
@@ -192,14 +194,11 @@ class ReportGenerator:
         texts = self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True) if not self.model.prompt.grounded \
             else grounded_texts(self.model.tokenizer, new_ids)
         records = [{"id": s.id, "prediction": text.strip(), "reference": s.report,
-                    "prompt": self.model.prompt.render_study(s)[0], "model": self.model_name}
-                   for s, text in zip(studies, texts, strict=True)]
-        if self.model.prompt.multi_image:
-            for record, study in zip(records, studies, strict=True):
-                record.update(inputs_record(study, self.model.prompt.render_study(study)[1]))
-                if self.model.prompt.grounded and Path(study.image).is_file():  # boxes in the frontal's own pixels
-                    width, height = self.load_image(study.image).size
-                    record.update(grounding_record(record["prediction"], width, height))
+                    "prompt": self.model.prompt.render_study(s, s.meta.get(TASK_PROMPT))[0], "model": self.model_name,
+                    **task_fields(s)} for s, text in zip(studies, texts, strict=True)]
+        for record, study in zip(records, studies, strict=True) if self.model.prompt.multi_image else ():
+            record.update(study_fields(self.model.prompt, study, study.meta.get(TASK_PROMPT), record["prediction"],
+                                       self.load_image))
         return records
 
 
@@ -227,20 +226,21 @@ def prepare_model(model: Any, device: str, dtype: str) -> Any:
 def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | None = None,
              data: Any = None, studies: Sequence[Study] | None = None, split: str | None = None,
              batch_size: int | None = None, device: str = "cpu", dtype: str = "fp32",
-             overrides: Sequence[str] = (), rank: int | None = None, world_size: int | None = None) -> GenerateResult:
+             overrides: Sequence[str] = (), rank: int | None = None, world_size: int | None = None,
+             task: str = "findings") -> GenerateResult:
     """Generate a report per study into ``out`` (JSONL, resumable).
 
     ``source``: recipe path/name, run directory or exported directory; ``checkpoint``: a run directory;
-    ``data``: a recipe ``data`` section (default: the recipe's own) unless ``studies`` are given.
+    ``data``: a recipe ``data`` section (default: the recipe's own) unless ``studies`` are given;
+    ``task``: what is asked of each study read (radzoo.data.tasks; given ``studies`` are taken as they are).
     Under several ranks each rank writes ``<out>.rankR-of-W.jsonl``; rank 0 merges them into ``out``.
     """
     model, recipe = load_model(source, checkpoint, overrides)
     unread: list[tuple[str, str]] = []  # records the reader skipped are left out too: the exit status says so
     if studies is None:
         read = read_data(data if data is not None else recipe.data, split)
-        studies = list(read.studies)
-        unread = [(where.removeprefix("study "), f"{reason}: {detail}")
-                  for reason, items in sorted(read.skipped.items()) for where, detail in items]
+        studies = task_studies(read.studies, task)
+        unread = read.skipped_items()
     ids = [str(s.id) for s in studies]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)

@@ -29,6 +29,10 @@ def radzoo_register_evaluators(registry) -> None:
                  description="temporal_f1 (RadEval's temporal entity F1, whole-word keywords) and "
                  "temporal_change_f1 (per-finding new/worse/better/unchanged/resolved agreement)",
                  license="Apache-2.0 (radzoo)", paper="Bannur et al. 2023 (BioViL-T keywords); RadEval")
+    registry.add("vqa", lazy(f"{_HERE}.vqa_scores:VqaEvaluator"),
+                 description="questions about the image: closed-question accuracy, per-finding F1 from yes/no "
+                 "answers, open-question F1 via the rule labeler (references: vqa_reference JSON)",
+                 license="Apache-2.0 (radzoo)", paper="CXR-LLaVA (Lee et al. 2024) asks such questions")
     registry.add("bertscore", lazy(f"{_HERE}.bertscore:BertScoreEvaluator"),
                  description="BERTScore via bert-score from a local model "
                  "directory (option model_path)", license="bert-score (MIT)", paper="Zhang et al. 2020",

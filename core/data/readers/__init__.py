@@ -32,6 +32,7 @@ FORMATS = {
     "mimic-cxr": "mimic_cxr",
     "chexpert-plus": "chexpert_plus",
     "iu-xray": "iu_xray",
+    "mixture": "mixture",
 }
 # options every format takes
 COMMON_OPTIONS: dict[str, Any] = {
@@ -105,6 +106,7 @@ def read_studies(data_cfg: Any, split: str | None = None) -> ReadResult:
         study.split = normalise_split(study.split, f"{path}: study {study.id}")
         if want is not None and study.split != want:
             log.filtered("other_split")
+            result.other_splits[study.split] += 1
             continue
         if _usable(study, options, log):
             result.studies.append(study)

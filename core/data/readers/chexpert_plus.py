@@ -15,6 +15,7 @@ from radzoo.data.priors import link_priors
 from radzoo.data.readers import Source
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.readers.tables import csv_rows
+from radzoo.data.report_sections import STUDY_SECTIONS, study_sections
 from radzoo.data.study import Study, StudyImage, representative_frontal, view_of
 
 OPTIONS = {
@@ -26,9 +27,6 @@ OPTIONS = {
     "priors": True,  # link each study to the patient's latest earlier study
 }
 ALTERNATE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")
-SECTION_COLUMNS = {"section_findings": "findings", "section_impression": "impression",
-                   "section_clinical_history": "indication", "section_history": "indication",
-                   "section_comparison": "comparison", "section_technique": "technique"}
 
 
 def read(source: Source, log: SkipLog) -> Iterator[Study]:
@@ -67,7 +65,7 @@ def _study(source: Source, log: SkipLog, key: str, rows: list[tuple[str, dict[st
     report = " ".join(" ".join(row[c].split()) for c in o["sections"] if (row.get(c) or "").strip())
     indication = next((" ".join(row[c].split()) for c in o["indication_columns"] if (row.get(c) or "").strip()),
                       None)
-    sections = {name: " ".join(row[c].split()) for c, name in SECTION_COLUMNS.items() if (row.get(c) or "").strip()}
+    sections = study_sections({**{n: row.get(f"section_{n}") for n in STUDY_SECTIONS}, "indication": indication})
     meta = {k: row[k] for k in ("deid_patient_id", "ap_pa", "section_impression") if row.get(k)}
     parts = PurePosixPath(key).parts
     meta["patient"] = row.get("deid_patient_id") or (parts[-2] if len(parts) >= 2 else None)

@@ -1,7 +1,8 @@
 """``llava-json``: LLaVA / LLaVA-Rad conversation JSON — a list of {id, image, conversations: [human
 "<image>\\n...", gpt answer]}; LLaVA-Rad's ``reason`` (indication) and ``chexpert_labels`` are used when
-present. The first gpt turn is the report. ``image`` may be a list: the first is the frontal image, the others
-"other" unless the record's ``views`` list names each (frontal, lateral, other)."""
+present. The first gpt turn is the report; a record with more exchanges keeps the later ones as question-answer
+pairs (``meta["qa"]``, the ``vqa`` task's questions). ``image`` may be a list: the first is the frontal image,
+the others "other" unless the record's ``views`` list names each (frontal, lateral, other)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
         meta: dict[str, Any] = {"question": question, "source": f"{source.path.name} record {index}"}
         if truth:
             meta["truth"] = truth
+        if len(turns := _exchanges(record.get("conversations"))) > 1:
+            meta["qa"] = turns[1:]
         yield Study(id=study_id, image=str(source.resolve(image)), report=answer.strip(),
                     indication=(str(indication).strip() or None) if indication else None,
                     split=record.get("split") or source.options["default_split"], labels=labels, meta=meta,
@@ -71,6 +74,19 @@ def _images(source: Source, paths: list[str], views: Any, where: str) -> list[St
     if not isinstance(views, list) or len(views) != len(paths) or any(v not in VIEWS for v in views):
         raise InputError(f"{where}: 'views' must list one of {', '.join(VIEWS)} per image ({len(paths)} images)")
     return [StudyImage(str(source.resolve(p)), v) for p, v in zip(paths, views, strict=True)]
+
+
+def _exchanges(conversations: Any) -> list[tuple[str, str]]:
+    """Every (human turn, gpt answer) pair in order."""
+    pairs, question = [], None
+    for turn in conversations if isinstance(conversations, list) else []:
+        speaker = str(turn.get("from", "")).lower() if isinstance(turn, dict) else ""
+        if speaker in ("human", "user"):
+            question = str(turn.get("value", ""))
+        elif speaker in ("gpt", "assistant") and question is not None:
+            pairs.append((question, str(turn.get("value", ""))))
+            question = None
+    return pairs
 
 
 def _first_exchange(conversations: Any) -> tuple[str | None, str | None]:

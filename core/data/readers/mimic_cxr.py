@@ -15,7 +15,7 @@ from radzoo.data.priors import link_priors
 from radzoo.data.readers import Source
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.readers.tables import csv_rows
-from radzoo.data.report_sections import split_sections
+from radzoo.data.report_sections import split_sections, study_sections
 from radzoo.data.study import Study, StudyImage, representative_frontal, view_of
 from radzoo.errors import MissingFileError
 
@@ -112,6 +112,6 @@ def _study(source: Source, log: SkipLog, rows: list[tuple[str, dict[str, str]]],
     return Study(id=study_id, image=frontal.path, report=report,
                  indication=sections.get("indication"), split=splits.get(dicom, o["default_split"]),
                  labels=dict(labels.get(study_id, {})), images=images,
-                 sections={k: v for k, v in sections.items() if k != "preamble"},
+                 sections=study_sections(sections),
                  meta={"subject_id": subject, "study_id": study_id, "view": frontal.position,
                        "impression": sections.get("impression"), "study_time": study_time})

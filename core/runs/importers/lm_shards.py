@@ -18,14 +18,17 @@ from typing import Any
 import torch
 
 from radzoo.errors import MissingFileError
-from radzoo.runs.importers.run_writer import ReleaseError, cast, read_json
 from radzoo.files.torch_files import load_weights_only
+from radzoo.runs.importers.run_writer import ReleaseError, cast, read_json
 
 INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 SINGLE_FILES = ("model.safetensors", "pytorch_model.bin")
 TOKENIZER_FILES = ("tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "added_tokens.json", "vocab.json", "merges.txt", "generation_config.json", "chat_template.json",
                    "chat_template.jinja")
+# decoding flags a release's generation_config.json may carry (Vicuna's temperature 0.9, top_p 0.6): radzoo decodes
+# as the run's recipe says and passes every setting itself, so the copy keeps none for transformers to warn about
+SAMPLING_FLAGS = ("do_sample", "temperature", "top_p", "top_k", "typical_p", "min_p", "epsilon_cutoff", "eta_cutoff")
 # buffers some releases pickled with the weights (LLaMA's rotary inverse frequencies); recomputed on load
 DROPPED_BUFFERS = ("rotary_emb.inv_freq",)
 
@@ -180,6 +183,10 @@ def copy_tokenizer(src: Path, out_dir: Path, what: str) -> list[Path]:
         if (src / name).is_file():
             shutil.copyfile(src / name, out_dir / name)
             copied.append(src / name)
+    if (out_dir / "generation_config.json").is_file():
+        settings = read_json(out_dir / "generation_config.json")
+        kept = {key: value for key, value in settings.items() if key not in SAMPLING_FLAGS}
+        (out_dir / "generation_config.json").write_text(json.dumps(kept, indent=2) + "\n", encoding="utf-8")
     if not any(p.name in ("tokenizer.model", "tokenizer.json", "vocab.json") for p in copied):
         raise MissingFileError(f"{src}: no tokenizer (tokenizer.model, tokenizer.json or vocab.json) in the {what}")
     try:
