@@ -53,6 +53,10 @@ FORMATS: dict[str, ChatFormat] = {
     "maira2": ChatFormat("maira2", "{system}  USER:  {user} ASSISTANT:", MAIRA2_SYSTEM),
     # LLaVA "plain" (caption pre-training): the image and the answer, nothing else
     "plain": ChatFormat("plain", "{user}", "", answer_prefix=""),
+    # LLaMA-2-chat as transformers' Llama chat template writes it (CXR-LLaVA's official path): the text starts with
+    # a literal <s>, which the tokenizer parses as a second BOS after its own, so the ids begin [1, 1, ...]
+    "llama_2_chat_template": ChatFormat("llama_2_chat_template", "<s>[INST] {system}{user} [/INST]", "",
+                                        system_block="<<SYS>>\n{system}\n<</SYS>>\n\n"),
 }
 
 

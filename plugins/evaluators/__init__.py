@@ -37,3 +37,7 @@ def radzoo_register_evaluators(registry) -> None:
                  description="BERTScore via bert-score from a local model "
                  "directory (option model_path)", license="bert-score (MIT)", paper="Zhang et al. 2020",
                  needs="weights")
+    registry.add("bleu_score", lazy(f"{_HERE}.rexrank_bleu:BleuScoreEvaluator"),
+                 description="ReXrank bleu_score: per-study BLEU-2 as fast-bleu computes it on CXR-Report-Metric's "
+                 "tokens (checked equal to fast-bleu)", license="Apache-2.0 (radzoo)",
+                 paper="Papineni et al. 2002; Zhang et al. 2024 (ReXrank)")

@@ -77,7 +77,7 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     save_weights({f"adapter.mlp.{k}": run_writer.cast(v, out_dtype) for k, v in projector.items()},
                  stage / WEIGHTS_FILE)
     encoder = {"name": "rad-dino", "args": {"path": run_writer.ENCODER_DIR, "select_layer": -1, "drop_cls": True,
-                                            "rescale_intensity": True}}
+                                            "rescale_intensity": True, "crop_rounding": "floor"}}
     recipe = run_writer.base_recipe(
         "maira-2-published", "MAIRA-2 as released (microsoft/maira-2): frontal, lateral, prior and sections", "arXiv:2406.04449",
         encoder, {"name": "mlp2x_gelu", "args": {"depth": layers}}, "maira2",
