@@ -11,6 +11,7 @@ from typing import Any
 
 from radzoo.comparison.viewer.comparison_files import Comparison, read_comparison
 from radzoo.comparison.viewer.finding_tables import finding_tables
+from radzoo.comparison.viewer.grounding_boxes import grounding_by_row
 from radzoo.comparison.viewer.study_images import write_study_images
 from radzoo.comparison.viewer.study_records import study_records
 from radzoo.data.study import Study
@@ -71,7 +72,8 @@ def page_data(comparison: Comparison, images: list[dict[str, str]]) -> dict[str,
         "findings": finding_tables(reports, references, uncertain=str(chexpert.get("uncertain", "positive")),
                                    zero_division=float(chexpert.get("zero_division", 0.0)), resamples=resamples,
                                    seed=seed),
-        "studies": {**study_records(ids, references, reports, board["metrics"], options), "images": images},
+        "studies": {**study_records(ids, references, reports, board["metrics"], options), "images": images,
+                    "grounding": grounding_by_row(comparison, ids)},
         "page_size": PAGE_SIZE, "observations": list(OBSERVATIONS),
     }
 
