@@ -24,6 +24,7 @@ from radzoo.data.tasks import TASK_PROMPT, task_fields, task_studies
 from radzoo.errors import InputError
 from radzoo.files.jsonl import JsonlWriter
 from radzoo.generation.decode_engine import DecodeEngine, TokenHook
+from radzoo.generation.grounding import grounded_texts
 from radzoo.generation.sharding import (
     distributed_rank,
     join_process_group,
@@ -31,6 +32,7 @@ from radzoo.generation.sharding import (
     merged_ids,
     shard_path,
 )
+from radzoo.generation.study_fields import study_fields
 from radzoo.generation.token_hooks import hook_kwargs
 from radzoo.model.prompting import encode_example
 from radzoo.progress import Progress
@@ -96,7 +98,8 @@ class ReportGenerator:
         kept, pixels, failed = [], [], []
         for study in studies:
             try:
-                pixels.append(self.transform(self.load_image(study.image)))
+                paths = self.model.prompt.render_study(study, study.meta.get(TASK_PROMPT))[1]
+                pixels += [self.transform(self.load_image(path)) for path in paths]
             except (ValueError, OSError) as exc:  # a bad file fails its own study, never the batch
                 source = f"{study.meta['source']}: " if study.meta.get("source") else ""  # its file and row
                 failed.append((str(study.id), source + " ".join(str(exc).split())))
@@ -105,24 +108,19 @@ class ReportGenerator:
         return PreparedBatch(kept, self.inputs(kept, torch.stack(pixels)) if kept else None, failed)
 
     def inputs(self, studies: Sequence[Study], pixels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """``prompt_inputs`` of the studies' indications and images (read and transformed unless given)."""
-        if pixels is None:
-            pixels = torch.stack([self.transform(self.load_image(s.image)) for s in studies])
-        return self.prompt_inputs([s.indication for s in studies], pixels, [s.meta.get(TASK_PROMPT) for s in studies])
-
-    def prompt_inputs(self, indications: Sequence[str | None], pixels: torch.Tensor,
-                      questions: Sequence[str | None] | None = None) -> dict[str, torch.Tensor]:
-        """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values, one row per
-        (indication, transformed image), with a task's question where given (radzoo.data.tasks)."""
+        """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values: every image
+        of every study, in prompt order (``RadiologyVLM.splice`` gives each placeholder the next one)."""
         tok = self.model.tokenizer
-        rows = [encode_example(tok, self.model.prompt, None, indication=text, question=question)["input_ids"]
-                for text, question in zip(indications, questions or [None] * len(indications), strict=True)]
+        rendered = [self.model.prompt.render_study(s, s.meta.get(TASK_PROMPT)) for s in studies]
+        rows = [encode_example(tok, self.model.prompt, None, prompt=prompt)["input_ids"] for prompt, _ in rendered]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for i, row in enumerate(rows):
             ids[i, :len(row)] = torch.tensor(row)
             mask[i, :len(row)] = 1
+        if pixels is None:
+            pixels = torch.stack([self.transform(self.load_image(p)) for _, paths in rendered for p in paths])
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device),
                 "pixel_values": pixels.to(self.device)}
 
@@ -142,15 +140,22 @@ class ReportGenerator:
         return self.records(studies, self.generate(self.inputs(studies)))
 
     def texts(self, new_ids: torch.Tensor) -> list[str]:
-        """Each row's report text from its generated ids."""
-        return [text.strip() for text in self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]
+        """Each row's report text from its generated ids (a grounded model's boxes kept as its phrases' tags)."""
+        tok = self.model.tokenizer
+        texts = grounded_texts(tok, new_ids) if self.model.prompt.grounded else tok.batch_decode(
+            new_ids, skip_special_tokens=True)
+        return [text.strip() for text in texts]
 
     def records(self, studies: Sequence[Study], new_ids: torch.Tensor) -> list[dict[str, Any]]:
         """One output record per study from its generated ids."""
         texts = self.texts(new_ids)
-        return [{"id": s.id, "prediction": text, "reference": s.report,
-                 "prompt": self.model.prompt.render(s.indication, s.meta.get(TASK_PROMPT)), "model": self.model_name,
-                 **task_fields(s)} for s, text in zip(studies, texts, strict=True)]
+        records = [{"id": s.id, "prediction": text, "reference": s.report,
+                    "prompt": self.model.prompt.render_study(s, s.meta.get(TASK_PROMPT))[0], "model": self.model_name,
+                    **task_fields(s)} for s, text in zip(studies, texts, strict=True)]
+        for record, study in zip(records, studies, strict=True) if self.model.prompt.multi_image else ():
+            record.update(study_fields(self.model.prompt, study, study.meta.get(TASK_PROMPT), record["prediction"],
+                                       self.load_image))
+        return records
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -97,13 +97,14 @@ def create_app(served: ServedModel, settings: ServeSettings) -> FastAPI:
 
         def parse() -> tuple[ReportRequest, Any]:
             parsed = parse_chat_request(body, served.name, served.runner.max_tokens, settings.limits)
-            return parsed, served.runner.pixels(parsed.image)
+            return parsed, served.runner.views(parsed)
 
         parsed, pixels = await run_in_threadpool(parse)  # decoding a big DICOM must not stall the event loop
         completion = Completion(served.name)
         if parsed.stream:
             return StreamingResponse(_stream(batcher, completion, parsed, pixels), media_type="text/event-stream")
-        task = asyncio.create_task(batcher.submit(ReportJob(pixels, parsed.indication, parsed.max_tokens)))
+        job = ReportJob(pixels, parsed.indication, parsed.max_tokens, prior_report=parsed.prior_report)
+        task = asyncio.create_task(batcher.submit(job))
         while not task.done():
             await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
             if not task.done() and await request.is_disconnected():
@@ -138,7 +139,7 @@ async def _stream(batcher: DynamicBatcher[Report], completion: Completion, parse
     """The report as chunks while the model writes it; a client that leaves cancels its job."""
     loop = asyncio.get_running_loop()
     pieces: asyncio.Queue[str | None] = asyncio.Queue()
-    job = ReportJob(pixels, parsed.indication, parsed.max_tokens,
+    job = ReportJob(pixels, parsed.indication, parsed.max_tokens, prior_report=parsed.prior_report,
                     on_text=lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text))
     task = asyncio.create_task(batcher.submit(job))
     # queued after every piece the model thread sent before the batch returned: the stream's end marker

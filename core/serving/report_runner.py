@@ -11,18 +11,22 @@ from typing import Any
 
 import torch
 
+from radzoo.data.study import Study, StudyImage
 from radzoo.generation.pipeline import ReportGenerator
+from radzoo.serving.chat_request import ReportRequest
+from radzoo.serving.errors import bad_request
 
 
 @dataclass
 class ReportJob:
     """One request's share of a batch; ``on_text`` (called from the model thread) receives streamed text."""
 
-    pixels: torch.Tensor
+    pixels: torch.Tensor | dict[str, torch.Tensor]  # the frontal image, or each image by view (ReportRunner.views)
     indication: str | None
     max_tokens: int
     on_text: Callable[[str], None] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    prior_report: str | None = None
 
 
 @dataclass
@@ -84,6 +88,28 @@ class ReportRunner:
         """The encoder's own transform of a decoded image (what ``radzoo generate`` feeds the model)."""
         return self.generator.transform(image)
 
+    def views(self, parsed: ReportRequest) -> torch.Tensor | dict[str, torch.Tensor]:
+        """The request's pixels: the frontal image's, or each image's by view when it sends more than one."""
+        if not parsed.other_images:
+            return self.pixels(parsed.image)
+        reads = self.generator.model.prompt.images
+        unread = [view for view in parsed.other_images if view not in reads]
+        if unread:
+            count = 1 + len(parsed.other_images)
+            raise bad_request(f"the request has {count} images ({', '.join(['frontal', *parsed.other_images])}); "
+                              f"this model reads {', '.join(reads)} (its recipe's prompt.images), not {unread[0]}: "
+                              "send only the images it reads", "messages", "too_many_images")
+        return {"frontal": self.pixels(parsed.image),
+                **{view: self.pixels(image) for view, image in parsed.other_images.items()}}
+
+    def _study(self, index: int, job: ReportJob) -> Study:
+        """A study whose image "paths" are the job's view names (the pixels are already decoded)."""
+        views = job.pixels if isinstance(job.pixels, dict) else {"frontal": job.pixels}
+        images = [StudyImage("frontal"), StudyImage("lateral", "lateral")] if "lateral" in views else []
+        prior = Study("prior", "prior_frontal" if "prior_frontal" in views else "", job.prior_report) \
+            if "prior_frontal" in views or job.prior_report else None
+        return Study(id=str(index), image="frontal", indication=job.indication, images=images, prior=prior)
+
     def __call__(self, jobs: Sequence[ReportJob]) -> list[Report | None]:
         """A report per job (None for one cancelled before or while it ran)."""
         live = [i for i, job in enumerate(jobs) if not job.cancelled.is_set()]
@@ -91,7 +117,11 @@ class ReportRunner:
         if not live:
             return results
         run = [jobs[i] for i in live]
-        inputs = self.generator.prompt_inputs([job.indication for job in run], torch.stack([job.pixels for job in run]))
+        studies = [self._study(i, job) for i, job in zip(live, run, strict=True)]
+        prompt = self.generator.model.prompt
+        images = [[(job.pixels if isinstance(job.pixels, dict) else {"frontal": job.pixels})[view]
+                   for view in prompt.render_study(study)[1]] for study, job in zip(studies, run, strict=True)]
+        inputs = self.generator.inputs(studies, torch.stack([t for row in images for t in row]))
         hooks = RowHooks(self.generator.model.tokenizer, run, self.stop_ids)
         # greedy rows do not depend on each other, so a shorter budget or an early stop only truncates a row
         settings = self.generator.settings.replace(max_new_tokens=max(job.max_tokens for job in run))
@@ -109,6 +139,7 @@ class ReportRunner:
             text = self.generator.texts(torch.tensor([ids[:length]], dtype=torch.long))[0]
             if job.on_text is not None and text.startswith(hooks.sent[row]) and text != hooks.sent[row]:
                 job.on_text(text[len(hooks.sent[row]):])  # what the hook held back
-            results[i] = Report(text, int(prompt_lengths[row]) - 1 + self.image_tokens, length,
+            prompt_tokens = int(prompt_lengths[row]) + len(images[row]) * (self.image_tokens - 1)
+            results[i] = Report(text, prompt_tokens, length,
                                 "length" if length >= job.max_tokens else "stop")
         return results

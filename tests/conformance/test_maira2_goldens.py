@@ -5,7 +5,7 @@ goldens/maira2.json was written by tools/maira2_goldens.py, which ran Microsoft'
 the frontal-only reporting prompt with the template's double spaces, ``format_and_preprocess_reporting_input``
 and ``generate``. Not verified against upstream: the chat template text itself (MAIRA-2's chat_template.json was
 not found in public text; the replica carries radzoo's reading of it). goldens/maira2_multi_image.json records
-the upstream processor's multi-image prompt ids for the multi-image work; radzoo does not read it yet.
+the upstream processor's multi-image prompt ids and pixels; test_maira2_multi_image_goldens.py checks radzoo's.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import Any
 
 from radzoo.comparison.viewer.comparison_files import Comparison, read_comparison
 from radzoo.comparison.viewer.finding_tables import finding_tables
+from radzoo.comparison.viewer.grounding_boxes import grounding_by_row
 from radzoo.comparison.viewer.study_images import write_study_images
 from radzoo.comparison.viewer.study_records import study_records
 from radzoo.data.labels import FIVE
@@ -96,7 +97,8 @@ def page_data(comparison: Comparison, images: list[dict[str, str]]) -> dict[str,
         "best": board.get("best", {}), "rows": rows,
         "plots": {key: {"src": _plot(comparison.out_dir / file), "alt": alt} for key, (file, alt) in PLOTS.items()},
         "findings": _findings(samples, labeler, resamples, seed),
-        "studies": {**study_records(ids, references, reports, samples, board["metrics"], labeler), "images": images},
+        "studies": {**study_records(ids, references, reports, samples, board["metrics"], labeler), "images": images,
+                    "grounding": grounding_by_row(comparison, ids)},
         "page_size": PAGE_SIZE, "observations": list(first["labels"][labeler]["names"]) if labeler else [],
     }
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 
 from radzoo.files.atomic import atomic_directory, write_text_atomic
 from radzoo.interop.llava_hf.processor import check_prompt_ids, llava_processor
@@ -165,11 +166,25 @@ def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
     del llava
 
 
+def refuse_multi_image(prompt: Any) -> None:
+    """A multi-image recipe is refused: transformers' Llava takes several ``<image>`` tokens, but a chat template
+    cannot word radzoo's per-study prompt, whose text changes with the images a study has."""
+    images, layout = list(prompt.get("images") or ["frontal"]), str(prompt.get("layout") or "template")
+    if images != ["frontal"] or layout != "template" or prompt.get("prior_report"):
+        raise ExportRefused(f"the run reads {', '.join(images)} (prompt.layout {layout}"
+                            f"{', prior_report' if prompt.get('prior_report') else ''}): LlavaForConditionalGeneration "
+                            "takes several images, but its chat template cannot word radzoo's multi-image prompt, "
+                            "which changes with the images each study has; use `radzoo export RUN --out DIR` "
+                            "(radzoo format) or serve the run with `radzoo serve`")
+
+
 def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
     """Convert a run to a LlavaForConditionalGeneration directory at ``out`` (see the module doc)."""
     from transformers import LlavaForConditionalGeneration
 
-    run_dir, final = require_run_dir(run_dir).path, Path(out)
+    run = require_run_dir(run_dir)
+    run_dir, final = run.path, Path(out)
+    refuse_multi_image(OmegaConf.load(run.recipe).get("prompt") or {})
     with atomic_directory(final) as partial:  # an existing non-empty --out is refused before any work
         model, recipe = open_model(run_dir)  # a run, an import or a radzoo-format export
         projector = projector_state(model.adapter, str(recipe.adapter.name))
