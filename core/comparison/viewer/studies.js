@@ -7,7 +7,8 @@ const ST = DATA.studies;
 const SYSTEMS = DATA.rows.map(r => r.name);
 const KIND = Object.fromEntries(DATA.rows.map(r => [r.name, r.kind]));
 const COUNTS_POSITIVE = DATA.findings.uncertain === "positive" ? "1u" : "1";
-const view = {order: [], page: 0, rendering: 0};
+const view = {order: [], page: 0, rendering: 0, firstScreenAt: 0, completeAt: 0};
+const FIRST_SCREEN = 6;  // cards built at once; the rest of the page follows in small tasks, so input stays live
 
 const shards = new Map();   // shard number -> its texts and images, once its script ran
 const loading = new Map();  // shard number -> {promise, resolve} while its script loads
@@ -195,7 +196,15 @@ async function renderPage() {
     return;
   }
   if (token !== view.rendering) return;
-  cards.replaceChildren(...shown.map(card));
+  cards.replaceChildren(...shown.slice(0, FIRST_SCREEN).map(card));
+  void cards.offsetHeight;  // style and layout of the first screen now, so firstScreenAt includes them
+  view.firstScreenAt = performance.now();
+  for (let from = FIRST_SCREEN; from < shown.length; from += FIRST_SCREEN) {
+    await new Promise(go => setTimeout(go, 0));
+    if (token !== view.rendering) return;
+    cards.append(...shown.slice(from, from + FIRST_SCREEN).map(card));
+  }
+  view.completeAt = performance.now();
   cards.setAttribute("aria-busy", "false");
   // the next page's shards, while this one is read
   const next = view.order.slice(start + size, start + 2 * size);

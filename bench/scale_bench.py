@@ -1,0 +1,324 @@
+"""How radzoo's cost grows with the test set: `evaluate`, `compare`'s scoring and leaderboard, `radzoo view` and the
+viewer's load in headless Chromium, at N test studies x SYSTEMS systems.
+
+No model runs: the test studies are the synthetic generator's (its test split: study 9, 19, 29, ...), and each
+system's predictions are the references with controlled errors (system s swaps in another study's report for
+5% + 5%*s of the studies and drops the last sentence of half as many). Every step runs in a fresh child process,
+so its peak RSS is its own (the process' ru_maxrss, Python and imports included).
+
+    python bench/scale_bench.py                        # N = 300, 3,000, 30,000 x 8 systems
+    python bench/scale_bench.py --sizes 300 3000       # the small points only
+    python bench/scale_bench.py --sizes 30000 --merge  # add one point to the results already written
+
+Writes bench/results/scale_bench.json and docs/scale_curves.png. The prepared studies and predictions are kept
+under --work (delete it afterwards: 30,000 studies are ~60,000 small files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results" / "scale_bench.json"
+PLOT = Path(__file__).parents[1] / "docs" / "scale_curves.png"
+IMAGE_PX = 128  # the synthetic generator's default size
+BOOTSTRAP = 500  # `radzoo evaluate`'s default resamples (compare's come from the demo recipes' evaluation section)
+LOADS = 3  # cold page loads per size
+# (what the bench does, the select's id, the value chosen): each timed from the change to the new cards on screen
+ACTIONS = (("filter: reference has Pleural Effusion", "f-finding", "Pleural Effusion"),
+           ("filter: any two systems disagree", "f-disagree", "all"),
+           ("sort: disagreement between systems", "sort-key", "disagreement"),
+           ("sort: first system's bleu_4", "sort-key", '["sys0","bleu_4"]'),
+           ("clear the filters and sort", None, None))
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# ---- preparation (untimed, cached) -------------------------------------------------------------------------------
+
+def prepare(work: Path, n: int, systems: int) -> Path:
+    """Test studies (studies.jsonl, images/) and every system's predictions under ``work/n``; kept between runs."""
+    from PIL import Image
+
+    from radzoo.data.synthetic import render_study
+
+    folder = work / str(n)
+    done = folder / "prepared.json"
+    if done.is_file() and json.loads(done.read_text()) == {"n": n, "systems": systems}:
+        return folder
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    began, studies = time.perf_counter(), []
+    for k in range(n):
+        s = render_study(10 * k + 9, image_size=IMAGE_PX)  # index 10k+9: the generator's test split
+        image = folder / "images" / f"{s.id}.png"
+        if not image.is_file():
+            Image.fromarray(s.pixels, mode="L").save(image)
+        studies.append({"id": s.id, "image": str(image), "report": s.report, "indication": s.indication})
+        if k % 5000 == 4999:
+            log(f"  prepared {k + 1} of {n} studies ({time.perf_counter() - began:.0f} s)")
+    (folder / "studies.jsonl").write_text("".join(json.dumps(s) + "\n" for s in studies))
+    rng = np.random.default_rng(0)
+    references = [s["report"] for s in studies]
+    for system in range(systems):
+        rate = 0.05 + 0.05 * system
+        swapped = rng.random(n) < rate
+        cut = rng.random(n) < rate / 2
+        others = rng.integers(0, n, n)
+        lines = []
+        for i, study in enumerate(studies):
+            text = references[others[i]] if swapped[i] else references[i]
+            if cut[i] and ". " in text.strip():
+                text = text.strip().rsplit(". ", 1)[0] + "."
+            lines.append(json.dumps({"id": study["id"], "prediction": text}) + "\n")
+        run = folder / "out" / "runs" / f"sys{system}-bench"
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "predictions.jsonl").write_text("".join(lines))
+    done.write_text(json.dumps({"n": n, "systems": systems}))
+    log(f"  prepared N={n}: {time.perf_counter() - began:.0f} s")
+    return folder
+
+
+def read_prepared(folder: Path) -> tuple[list, dict[str, dict[str, str]]]:
+    """(Study list, system name -> study id -> prediction) of a prepared size."""
+    from radzoo.comparison.viewer.comparison_files import read_predictions
+    from radzoo.data.study import Study
+
+    studies = [Study(id=r["id"], image=r["image"], report=r["report"], indication=r["indication"])
+               for r in map(json.loads, (folder / "studies.jsonl").read_text().splitlines())]
+    runs = sorted((folder / "out" / "runs").glob("sys*-bench"), key=lambda p: int(p.name[3:].split("-")[0]))
+    return studies, {run.name.removesuffix("-bench"): read_predictions(run / "predictions.jsonl") for run in runs}
+
+
+# ---- the steps, each in a child process ----------------------------------------------------------------------------
+
+def step_evaluate(folder: Path) -> dict:
+    """`radzoo evaluate`'s work on one system: per-sample statistics, then the bootstrap on top."""
+    from radzoo.evaluation.pipeline import evaluate
+
+    studies, predictions = read_prepared(folder)
+    refs, preds = [s.report for s in studies], [predictions["sys0"][s.id] for s in studies]
+    began = time.perf_counter()
+    evaluate(preds, refs, bootstrap=0)
+    stats_s = time.perf_counter() - began
+    began = time.perf_counter()
+    evaluate(preds, refs, bootstrap=BOOTSTRAP)
+    total_s = time.perf_counter() - began
+    return {"seconds": round(total_s, 2), "sample_stats_s": round(stats_s, 2),
+            "bootstrap_s": round(max(total_s - stats_s, 0.0), 2), "resamples": BOOTSTRAP}
+
+
+def step_compare(folder: Path) -> dict:
+    """compare's scoring and leaderboard with the predictions given: every system through the evaluators with
+    bootstrap CIs, the paired tests against the best row, the leaderboard files, plots and evaluation.json."""
+    from radzoo.comparison import pipeline
+    from radzoo.comparison.scoring import SystemOutput, score_systems
+    from radzoo.evaluation.pipeline import DEFAULT_METRICS
+    from radzoo.recipe.load import load_recipe
+
+    studies, predictions = read_prepared(folder)
+    out = folder / "out"
+    systems = [SystemOutput(name, "learned", preds, "synthetic predictions with controlled errors", "–",
+                            folder=out / "runs" / f"{name}-bench") for name, preds in predictions.items()]
+    resamples = int(load_recipe("demo/llava-rad").evaluation.bootstrap_samples)
+    began = time.perf_counter()
+    rows, results = score_systems(systems, [s.id for s in studies], [s.report for s in studies], DEFAULT_METRICS,
+                                  bootstrap=resamples, paired_resamples=pipeline.PAIRED_RESAMPLES)
+    scored_s = time.perf_counter() - began
+    pipeline._rank(rows, pipeline.DEFAULT_HEADLINE)
+    pipeline._write_outputs(systems, rows, results, pipeline.DEFAULT_HEADLINE, out,
+                            {"test_set": f"{len(studies)} synthetic test studies (scale bench)"})
+    return {"seconds": round(time.perf_counter() - began, 2), "scoring_s": round(scored_s, 2),
+            "resamples": resamples, "paired_resamples": pipeline.PAIRED_RESAMPLES}
+
+
+def step_view(folder: Path) -> dict:
+    """`radzoo view`: the page, its shard scripts and the study images."""
+    from radzoo.comparison.viewer import build_viewer
+
+    studies, _ = read_prepared(folder)
+    began = time.perf_counter()
+    page = build_viewer(folder / "out", studies)
+    seconds = time.perf_counter() - began
+    shards = list((page.parent / "data").glob("studies-*.js"))
+    images = list((page.parent / "images").iterdir())
+    return {"seconds": round(seconds, 2), "page_bytes": page.stat().st_size, "shards": len(shards),
+            "shard_bytes": sum(p.stat().st_size for p in shards), "image_files": len(images),
+            "image_bytes": sum(p.stat().st_size for p in images)}
+
+
+STEPS = {"evaluate": step_evaluate, "compare": step_compare, "view": step_view}
+
+
+def run_child(step: str, folder: Path) -> dict:
+    """One step in a fresh process: its figures plus the process' peak RSS."""
+    command = [sys.executable, __file__, "--child", step, "--folder", str(folder)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if done.returncode != 0:
+        raise SystemExit(f"{step} on {folder} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def child(step: str, folder: Path) -> None:
+    figures = STEPS[step](folder)
+    figures["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(figures))
+
+
+# ---- the page in Chromium ---------------------------------------------------------------------------------------
+
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"  # both paths given: Selenium Manager never downloads
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+OPEN_TIMES = """const done = arguments[arguments.length - 1];
+const check = () => {
+  const ready = performance.getEntriesByName('viewer-ready')[0];
+  if (!ready) return setTimeout(check, 20);
+  const paint = performance.getEntriesByName('first-contentful-paint')[0];
+  const nav = performance.getEntriesByType('navigation')[0];
+  done({first_contentful_paint_ms: paint ? paint.startTime : null, viewer_ready_ms: ready.startTime,
+        load_event_ms: nav.loadEventEnd, cards: document.querySelectorAll('#cards .card').length,
+        js_heap_mib: performance.memory ? performance.memory.usedJSHeapSize / 2 ** 20 : null});
+};
+check();"""
+
+# change one control (or reset them all); ms: until the first screenful of new cards is in the page (the viewer
+# builds 6 cards at once, the rest of the page's 50 in the tasks after); whole_page_ms: all 50 and a frame
+ACT = """const [id, value, done] = arguments;
+const cards = document.getElementById('cards');
+const began = performance.now();
+if (id === null) {
+  for (const s of document.querySelectorAll('#filters select')) s.selectedIndex = 0;
+  document.getElementById('f-finding').dispatchEvent(new Event('change', {bubbles: true}));
+} else {
+  const select = document.getElementById(id);
+  select.value = value;
+  select.dispatchEvent(new Event('change', {bubbles: true}));
+}
+const wait = () => cards.getAttribute('aria-busy') === 'false'
+  ? requestAnimationFrame(() => done({ms: view.firstScreenAt - began, whole_page_ms: performance.now() - began,
+                                      shown: document.getElementById('count').textContent}))
+  : setTimeout(wait, 5);
+wait();"""
+
+
+def page_times(page: Path) -> dict:
+    """Cold loads (a fresh browser each): first paint, first cards, load event; then each filter/sort action."""
+    loads, actions = [], []
+    for attempt in range(LOADS):
+        driver = browser()
+        try:
+            driver.set_script_timeout(120)
+            driver.get(page.as_uri())
+            loads.append(driver.execute_async_script(OPEN_TIMES))
+            if attempt == 0:
+                for name, control, value in ACTIONS:
+                    actions.append({"action": name, **driver.execute_async_script(ACT, control, value)})
+        finally:
+            driver.quit()
+    median = {key: round(float(np.median([x[key] for x in loads])), 1) for key in
+              ("first_contentful_paint_ms", "viewer_ready_ms", "load_event_ms")}
+    return {"cold_loads": loads, **{f"{k}_median": v for k, v in median.items()}, "actions": actions,
+            "slowest_action_ms": round(max(a["ms"] for a in actions), 1),
+            "slowest_action_whole_page_ms": round(max(a["whole_page_ms"] for a in actions), 1)}
+
+
+# ---- the plot ------------------------------------------------------------------------------------------------
+
+def plot(points: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = [p["n"] for p in points]
+    fig, (time_ax, mem_ax, page_ax) = plt.subplots(1, 3, figsize=(15, 4.4))
+    for label, get in (("evaluate: per-sample stats (1 system)", lambda p: p["evaluate"]["sample_stats_s"]),
+                       ("evaluate: bootstrap (1 system)", lambda p: p["evaluate"]["bootstrap_s"]),
+                       (f"compare: scoring + leaderboard ({points[0]['systems']} systems)",
+                        lambda p: p["compare"]["seconds"]),
+                       ("radzoo view", lambda p: p["view"]["seconds"])):
+        time_ax.plot(ns, [get(p) for p in points], marker="o", label=label)
+    low, high = min(ns), max(ns)
+    first = points[0]["compare"]["seconds"]
+    time_ax.plot([low, high], [first, first * high / low], ls=":", color="grey",
+                 label="linear (from compare's first point)")
+    time_ax.set(xscale="log", yscale="log", xlabel="test studies", ylabel="seconds", title="time")
+    for step in ("evaluate", "compare", "view"):
+        mem_ax.plot(ns, [p[step]["peak_rss_mib"] / 1024 for p in points], marker="o", label=step)
+    mem_ax.axhline(4, ls="--", color="red", label="4 GB goal (compare)")
+    mem_ax.set(xscale="log", xlabel="test studies", ylabel="peak RSS (GiB)", title="memory")
+    page_ax.plot(ns, [p["page"]["first_contentful_paint_ms_median"] for p in points], marker="o", label="first paint")
+    page_ax.plot(ns, [p["page"]["viewer_ready_ms_median"] for p in points], marker="o", label="first cards")
+    page_ax.plot(ns, [p["page"]["slowest_action_ms"] for p in points], marker="o",
+                 label="slowest filter/sort (first screen)")
+    page_ax.axhline(2000, ls="--", color="red", label="2 s goal (open)")
+    page_ax.axhline(200, ls=":", color="red", label="200 ms goal (filter/sort)")
+    page_ax.set(xscale="log", xlabel="test studies", ylabel="ms", title="viewer in headless Chromium")
+    for ax in (time_ax, mem_ax, page_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("radzoo at scale (synthetic predictions; 2 shared CPU cores, see bench/results/scale_bench.json)",
+                 fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[300, 3000, 30000])
+    parser.add_argument("--systems", type=int, default=8)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/radzoo-scale-bench"))
+    parser.add_argument("--merge", action="store_true", help="keep the sizes already in the results file")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--child", choices=sorted(STEPS), help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.folder)
+    old = json.loads(args.out.read_text()) if args.merge and args.out.is_file() else {"points": []}
+    points = [p for p in old["points"] if p["n"] not in args.sizes]
+    for n in args.sizes:
+        log(f"N = {n} x {args.systems} systems")
+        folder = prepare(args.work, n, args.systems)
+        point = {"n": n, "systems": args.systems, "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+        for step in ("evaluate", "compare", "view"):
+            point[step] = run_child(step, folder)
+            log(f"  {step}: {point[step]}")
+        point["page"] = page_times(folder / "out" / "viewer" / "index.html")
+        log(f"  page: first paint {point['page']['first_contentful_paint_ms_median']} ms, first cards "
+            f"{point['page']['viewer_ready_ms_median']} ms, slowest action {point['page']['slowest_action_ms']} ms")
+        point["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        points.append(point)
+        points.sort(key=lambda p: p["n"])
+        result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with 7 other engineers' jobs",
+                  "python": platform.python_version(), "image_px": IMAGE_PX,
+                  "note": "each step's peak RSS is its own process' (ru_maxrss); load averages beside each point",
+                  "points": points}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    plot(points, PLOT)
+    log(f"wrote {args.out} and {PLOT}")
+
+
+if __name__ == "__main__":
+    main()
