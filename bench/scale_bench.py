@@ -283,6 +283,20 @@ def plot(points: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def write_point(out: Path, point: dict, keep: bool) -> list[dict]:
+    """Add ``point`` to the results (replacing one of the same N; with ``keep``, the others stay), reading the
+    file again just before, so that two runs of different sizes can share it; returns every point."""
+    old = json.loads(out.read_text())["points"] if keep and out.is_file() else []
+    points = sorted([p for p in old if p["n"] != point["n"]] + [point], key=lambda p: p["n"])
+    result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with 7 other engineers' jobs",
+              "python": platform.python_version(), "image_px": IMAGE_PX,
+              "note": "each step's peak RSS is its own process' (ru_maxrss); load averages beside each point",
+              "points": points}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return points
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[300, 3000, 30000])
@@ -295,8 +309,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.folder)
-    old = json.loads(args.out.read_text()) if args.merge and args.out.is_file() else {"points": []}
-    points = [p for p in old["points"] if p["n"] not in args.sizes]
     for n in args.sizes:
         log(f"N = {n} x {args.systems} systems")
         folder = prepare(args.work, n, args.systems)
@@ -308,14 +320,8 @@ def main() -> None:
         log(f"  page: first paint {point['page']['first_contentful_paint_ms_median']} ms, first cards "
             f"{point['page']['viewer_ready_ms_median']} ms, slowest action {point['page']['slowest_action_ms']} ms")
         point["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-        points.append(point)
-        points.sort(key=lambda p: p["n"])
-        result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with 7 other engineers' jobs",
-                  "python": platform.python_version(), "image_px": IMAGE_PX,
-                  "note": "each step's peak RSS is its own process' (ru_maxrss); load averages beside each point",
-                  "points": points}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        points = write_point(args.out, point, keep=args.merge)
+        args.merge = True  # the next size joins this one
     plot(points, PLOT)
     log(f"wrote {args.out} and {PLOT}")
 
