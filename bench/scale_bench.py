@@ -28,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from viewer_bench import browser  # noqa: E402  (a sibling bench script, not a package)
+
 RESULTS = Path(__file__).parent / "results" / "scale_bench.json"
 PLOT = Path(__file__).parents[1] / "docs" / "scale_curves.png"
 IMAGE_PX = 128  # the synthetic generator's default size
@@ -176,17 +179,6 @@ def child(step: str, folder: Path) -> None:
 
 
 # ---- the page in Chromium ---------------------------------------------------------------------------------------
-
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"  # both paths given: Selenium Manager never downloads
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-
 
 OPEN_TIMES = """const done = arguments[arguments.length - 1];
 const check = () => {

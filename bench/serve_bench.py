@@ -137,10 +137,14 @@ def main() -> None:
               "server": {"threads": args.threads, "max_batch_size": args.max_batch_size,
                          "max_wait_ms": args.max_wait_ms, "device": "cpu", "dtype": "fp32"},
               "runs": runs}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}; load average before {result['load_average_before']}, "
-          f"after {result['load_average_after']}")
+    write_result(args.out, result)
+
+
+def write_result(out: Path, result: dict) -> None:
+    """The figures as JSON, and a line saying where, with the load averages the run saw."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}; load average before {result['load_average_before']}, after {result['load_average_after']}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Writes bench/results/serve_soak.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -30,7 +29,7 @@ import numpy as np
 import openai
 
 sys.path.insert(0, str(Path(__file__).parent))
-from serve_bench import image_urls, start_server  # noqa: E402  (a sibling bench script, not a package)
+from serve_bench import image_urls, start_server, write_result  # noqa: E402  (a sibling bench script, not a package)
 
 RESULTS = Path(__file__).parent / "results" / "serve_soak.json"
 
@@ -202,10 +201,7 @@ def main() -> None:
             print(f"soak: {shown}", flush=True)
         result["burst"] = burst(args, urls, Path(logs) / "burst.log")
         result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}; load average before {result['load_average_before']}, "
-          f"after {result['load_average_after']}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":
