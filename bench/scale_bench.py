@@ -169,13 +169,13 @@ def step_compare(folder: Path) -> dict:
             "resamples": resamples, "paired_resamples": pipeline.PAIRED_RESAMPLES}
 
 
-def step_view(folder: Path) -> dict:
+def step_view(folder: Path, out: Path | None = None) -> dict:
     """`radzoo view`: the page, its shard scripts and the study images."""
     from radzoo.comparison.viewer import build_viewer
 
     studies, _ = read_prepared(folder)
     began = time.perf_counter()
-    page = build_viewer(folder / "out", studies)
+    page = build_viewer(out or folder / "out", studies)
     seconds = time.perf_counter() - began
     shards = list((page.parent / "data").glob("studies-*.js"))
     images = list((page.parent / "images").iterdir())
@@ -184,7 +184,24 @@ def step_view(folder: Path) -> dict:
             "image_bytes": sum(p.stat().st_size for p in images)}
 
 
-STEPS = {"evaluate": step_evaluate, "compare": step_compare, "view": step_view}
+def step_view_standin(folder: Path) -> dict:
+    """`radzoo view` at this N over the smallest size's leaderboard (copied next to this size's predictions):
+    for a size whose compare would not finish in the time there is. The page's study data (labels, per-study
+    metrics, finding tables, texts, images) is this size's own; only the 8 leaderboard rows come from elsewhere."""
+    import shutil
+
+    donor = folder.parent / str(STANDIN_DONOR) / "out"
+    target = folder / "out-view"
+    target.mkdir(exist_ok=True)
+    for name in ("leaderboard.json", "evaluation.json", "metrics.png", "quality_vs_speed.png"):
+        shutil.copy(donor / name, target / name)
+    if not (target / "runs").exists():
+        (target / "runs").symlink_to(folder / "out" / "runs")
+    return {**step_view(folder, target), "leaderboard_from": f"N = {STANDIN_DONOR}"}
+
+
+STEPS = {"evaluate": step_evaluate, "compare": step_compare, "view": step_view, "view-standin": step_view_standin}
+STANDIN_DONOR = 300  # the size whose leaderboard step_view_standin borrows (its compare must have run)
 
 
 def run_child(step: str, folder: Path) -> dict:
@@ -268,45 +285,59 @@ def plot(points: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ns = [p["n"] for p in points]
+    def series(ax, get, **style) -> None:
+        """One line over the sizes that have the figure (a late size may lack a step)."""
+        shown = [(p["n"], get(p)) for p in points if _has(p, get)]
+        if shown:
+            ax.plot(*zip(*shown), marker="o", **style)
+
     fig, (time_ax, mem_ax, page_ax) = plt.subplots(1, 3, figsize=(15, 4.4))
-    for label, get in (("evaluate: per-sample stats (1 system)", lambda p: p["evaluate"]["sample_stats_s"]),
-                       ("evaluate: bootstrap (1 system)", lambda p: p["evaluate"]["bootstrap_s"]),
-                       (f"compare: scoring + leaderboard ({points[0]['systems']} systems)",
-                        lambda p: p["compare"]["seconds"]),
-                       ("radzoo view", lambda p: p["view"]["seconds"])):
-        time_ax.plot(ns, [get(p) for p in points], marker="o", label=label)
-    low, high = min(ns), max(ns)
-    first = points[0]["compare"]["seconds"]
-    time_ax.plot([low, high], [first, first * high / low], ls=":", color="grey",
-                 label="linear (from compare's first point)")
-    time_ax.set(xscale="log", yscale="log", xlabel="test studies", ylabel="seconds", title="time")
-    for step in ("evaluate", "compare", "view"):
-        mem_ax.plot(ns, [p[step]["peak_rss_mib"] / 1024 for p in points], marker="o", label=step)
+    series(time_ax, lambda p: p["evaluate"]["sample_stats_s"], label="evaluate: per-sample stats (1 system)")
+    series(time_ax, lambda p: p["evaluate"]["bootstrap_s"], label="evaluate: bootstrap (1 system)")
+    series(time_ax, lambda p: p["compare"]["seconds"], label=f"compare: scoring + leaderboard ({points[0]['systems']} "
+           "systems)")
+    series(time_ax, lambda p: (p.get("view") or p["view-standin"])["seconds"], label="radzoo view")
+    ns = [p["n"] for p in points]
+    first = next((p["evaluate"]["seconds"] for p in points if "evaluate" in p), None)
+    if first:
+        time_ax.plot([min(ns), max(ns)], [first, first * max(ns) / min(ns)], ls=":", color="grey",
+                     label="linear (from evaluate's first point)")
+    time_ax.set(xscale="log", yscale="log", xlabel="test studies", ylabel="seconds (wall)", title="time")
+    for step in ("evaluate", "compare", "view", "view-standin"):
+        series(mem_ax, lambda p, step=step: p[step]["peak_rss_mib"] / 1024, label=step)
     mem_ax.axhline(4, ls="--", color="red", label="4 GB goal (compare)")
     mem_ax.set(xscale="log", xlabel="test studies", ylabel="peak RSS (GiB)", title="memory")
-    page_ax.plot(ns, [p["page"]["first_contentful_paint_ms_median"] for p in points], marker="o", label="first paint")
-    page_ax.plot(ns, [p["page"]["viewer_ready_ms_median"] for p in points], marker="o", label="first cards")
-    page_ax.plot(ns, [p["page"]["slowest_action_ms"] for p in points], marker="o",
-                 label="slowest filter/sort (first screen)")
+    series(page_ax, lambda p: p["page"]["first_contentful_paint_ms_median"], label="first paint")
+    series(page_ax, lambda p: p["page"]["viewer_ready_ms_median"], label="first cards")
+    series(page_ax, lambda p: p["page"]["slowest_action_ms"], label="slowest filter/sort (first screen)")
     page_ax.axhline(2000, ls="--", color="red", label="2 s goal (open)")
     page_ax.axhline(200, ls=":", color="red", label="200 ms goal (filter/sort)")
     page_ax.set(xscale="log", xlabel="test studies", ylabel="ms", title="viewer in headless Chromium")
     for ax in (time_ax, mem_ax, page_ax):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("radzoo at scale (synthetic predictions; 2 shared CPU cores, see bench/results/scale_bench.json)",
-                 fontsize=10)
+    fig.suptitle("radzoo at scale (synthetic predictions; 2 CPU cores shared with other jobs, load averages in "
+                 "bench/results/scale_bench.json)", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+
+
+def _has(point: dict, get) -> bool:
+    try:
+        get(point)
+    except KeyError:
+        return False
+    return True
 
 
 def write_point(out: Path, point: dict, keep: bool) -> list[dict]:
     """Add ``point`` to the results (replacing one of the same N; with ``keep``, the others stay), reading the
     file again just before, so that two runs of different sizes can share it; returns every point."""
     old = json.loads(out.read_text())["points"] if keep and out.is_file() else []
-    points = sorted([p for p in old if p["n"] != point["n"]] + [point], key=lambda p: p["n"])
+    same = [p for p in old if p["n"] == point["n"]]
+    merged = {**same[0], **point} if same else point  # steps run apart for one size join
+    points = sorted([p for p in old if p["n"] != point["n"]] + [merged], key=lambda p: p["n"])
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with 7 other engineers' jobs",
               "python": platform.python_version(), "image_px": IMAGE_PX,
               "note": "each step's peak RSS is its own process' (ru_maxrss); load averages beside each point",
@@ -322,25 +353,37 @@ def main() -> None:
     parser.add_argument("--systems", type=int, default=8)
     parser.add_argument("--work", type=Path, default=Path("/tmp/radzoo-scale-bench"))
     parser.add_argument("--merge", action="store_true", help="keep the sizes already in the results file")
+    parser.add_argument("--steps", nargs="+", default=["evaluate", "compare", "view", "page"],
+                        choices=["evaluate", "compare", "view", "view-standin", "page"],
+                        help="view-standin: the viewer over the 300-study leaderboard, for a size whose compare "
+                             "would not finish (page then opens that viewer)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--plot-only", action="store_true", help="redraw docs/scale_curves.png from the results")
     parser.add_argument("--child", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.folder)
+    if args.plot_only:
+        return plot(json.loads(args.out.read_text())["points"], PLOT)
+    points: list[dict] = []
     for n in args.sizes:
         log(f"N = {n} x {args.systems} systems")
         folder = prepare(args.work, n, args.systems)
         point = {"n": n, "systems": args.systems, "load_average_before": [round(x, 2) for x in os.getloadavg()]}
-        for step in ("evaluate", "compare", "view"):
-            point[step] = run_child(step, folder)
-            log(f"  {step}: {point[step]}")
-        point["page"] = page_times(folder / "out" / "viewer" / "index.html")
-        log(f"  page: first paint {point['page']['first_contentful_paint_ms_median']} ms, first cards "
-            f"{point['page']['viewer_ready_ms_median']} ms, slowest action {point['page']['slowest_action_ms']} ms")
-        point["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-        points = write_point(args.out, point, keep=args.merge)
-        args.merge = True  # the next size joins this one
+        for step in args.steps:
+            if step == "page":
+                view = folder / ("out-view" if "view-standin" in args.steps else "out") / "viewer" / "index.html"
+                point["page"] = page_times(view)
+                log(f"  page: first paint {point['page']['first_contentful_paint_ms_median']} ms, first cards "
+                    f"{point['page']['viewer_ready_ms_median']} ms, slowest action "
+                    f"{point['page']['slowest_action_ms']} ms")
+            else:
+                point[step] = run_child(step, folder)
+                log(f"  {step}: {point[step]}")
+            point["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+            points = write_point(args.out, point, keep=args.merge)  # after every step: a late one may not finish
+            args.merge = True  # the next step and size join these
     plot(points, PLOT)
     log(f"wrote {args.out} and {PLOT}")
 
