@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   radzoo compare llava-rad cxr-llava --out runs/mimic --data mimic-cxr:/data/mimic-cxr-jpg trainer.devices=4
   radzoo compare demo/llava-rad --out runs/quick --data synthetic stages.1.max_steps=20 --baselines none
   radzoo compare llava-rad run:runs/llava-rad-published --out runs/vs-published --data mimic-cxr:/data/mimic-cxr-jpg
+  radzoo compare demo/slava-cxr-tasks --out runs/tasks --task impression
 """
 
 
@@ -32,7 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated evaluators (default: the recipe's, else bleu,rouge_l,cider,chexpert)")
     parser.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
                         help="an evaluator option, e.g. chexpert.uncertain=negative (repeatable)")
-    parser.add_argument("--headline", default="chexpert_micro_f1_14", help="metric that ranks the rows")
+    parser.add_argument("--headline", default="chexpert_micro_f1_14",
+                        help="metric that ranks the rows (--task vqa: vqa_closed_accuracy unless given)")
+    parser.add_argument("--task", default="findings", choices=("findings", "impression", "vqa"),
+                        help="what each test study is asked; a task other than findings writes OUT/TASK/leaderboard.md")
     parser.add_argument("--baselines", default="constant,nearest-neighbour",
                         help="reference rows: comma-separated constant, nearest-neighbour, or none")
     parser.add_argument("--bootstrap", type=int, default=None, help="bootstrap resamples for the CIs")
@@ -83,6 +87,6 @@ def run(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     result = compare(recipes, args.out, overrides=data_overrides(args.data) + overrides, metrics=metrics,
                      metric_options=parse_options(args.option) if args.option else None, baselines=baselines,
-                     headline=args.headline, bootstrap=args.bootstrap, batch_size=args.batch_size)
+                     headline=args.headline, bootstrap=args.bootstrap, batch_size=args.batch_size, task=args.task)
     print_leaderboard(result.rows, result.headline, result.files)
     return 0

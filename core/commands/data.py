@@ -1,4 +1,5 @@
-"""Data sets: generate the synthetic CXR set, or check a data set (studies per split, skipped per reason)."""
+"""Data sets: generate the synthetic CXR set, check a data set (studies per split, skipped per reason), or
+synthesise RADEX-style instruction data from public case descriptions through an LLM endpoint."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from radzoo.errors import InputError
 EXAMPLES = """examples:
   radzoo data synth --n 1000 --out data/synthetic --seed 0 --image-size 64
   radzoo data check --format mimic-cxr --path /data/mimic-cxr-jpg --option views=[PA] --split test
+  radzoo data radex /data/cases/cases.jsonl --out data/radex --model gpt-4o --option radex.seed=0
 """
 EXAMPLES_PER_REASON = 5  # skipped records listed per reason (the count covers them all)
 
@@ -31,11 +33,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="reader option (YAML value), repeatable; every image is opened unless "
                             "verify_images=false")
+    radex = sub.add_parser("radex", help="RADEX-style instruction data (llava-json) from de-identified public "
+                                         "case descriptions, through an OpenAI-compatible endpoint")
+    radex.add_argument("cases", help="JSONL: one case per line (id, images, text / findings / impression, age, sex)")
+    radex.add_argument("--out", required=True, help="output folder: data.json (llava-json) and summary.json")
+    radex.add_argument("--model", required=True, help="the model the endpoint serves (OPENAI_BASE_URL, "
+                                                      "OPENAI_API_KEY as for the judges)")
+    radex.add_argument("--option", action="append", default=[], metavar="radex.KEY=VALUE",
+                       help="e.g. radex.base_url=..., radex.api_key_env=..., radex.temperature=0, radex.seed=0, "
+                            "radex.allow_unscrubbed=true, radex.min_words=5 (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.data_command == "synth":
         return _synth(args)
+    if args.data_command == "radex":
+        return _radex(args)
     return _check(args)
 
 
@@ -45,6 +58,21 @@ def _synth(args: argparse.Namespace) -> int:
     out = generate(args.out, args.n, seed=args.seed, image_size=args.image_size)
     print(f"wrote {args.n} synthetic studies to {out} (reports.csv, llava.json, images/, {MANIFEST})")
     return 0
+
+
+def _radex(args: argparse.Namespace) -> int:
+    from radzoo.data.radex.synthesis import synthesise  # start-up time: radzoo --help imports every command
+
+    options = {key.removeprefix("radex."): value for key, value in _parse_options(args.option).items()}
+    result = synthesise(args.cases, args.out, args.model, options)
+    summary = result.summary
+    print(f"{args.out}: {summary['records_kept']} records from {summary['cases_read']} cases "
+          f"({summary['requests']} requests, {summary['cached_answers']} answers from the cache)")
+    if not result.dropped:
+        return 0
+    for reason, ids in sorted(result.dropped.items()):
+        print(f"radzoo data radex: dropped ({reason}): {len(ids)}: {', '.join(ids)}", file=sys.stderr)
+    return 1
 
 
 def _parse_options(items: list[str]) -> dict:

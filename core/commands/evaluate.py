@@ -15,7 +15,9 @@ from radzoo.files.atomic import write_json_atomic
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", required=True, help="JSONL with id, prediction, reference per line")
     parser.add_argument("--metrics", default=None,
-                        help="comma-separated evaluator names (default: bleu,rouge_l,cider,chexpert)")
+                        help="comma-separated evaluators (default: bleu,rouge_l,cider,chexpert) (--task vqa: vqa)")
+    parser.add_argument("--task", default="findings", choices=("findings", "impression", "vqa"),
+                        help="the task the predictions answer (vqa: rows carry their question, scored by vqa)")
     parser.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
                         help="an evaluator option, e.g. chexpert.uncertain=negative (repeatable)")
     parser.add_argument("--bootstrap", type=int, default=500, help="bootstrap resamples for the CIs (0: none)")
@@ -41,12 +43,17 @@ def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
 def run(args: argparse.Namespace) -> int:
     # start-up time: radzoo --help imports every command
     from radzoo.evaluation.pipeline import evaluate, read_predictions
+    from radzoo.plugins.evaluators.vqa_scores import vqa_reference
 
     rows = read_predictions(args.predictions)
     if not rows:
         raise InputError(f"{args.predictions}: no predictions to evaluate")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    result = evaluate([r["prediction"] for r in rows], [r["reference"] for r in rows], metrics=metrics,
+    references = [r["reference"] for r in rows]
+    if args.task == "vqa":  # the vqa evaluator reads each answer with its question
+        references = [vqa_reference(str(r.get("question") or ""), r["reference"], r.get("kind")) for r in rows]
+        metrics = metrics or ["vqa"]
+    result = evaluate([r["prediction"] for r in rows], references, metrics=metrics,
                       options=parse_options(args.option), bootstrap=args.bootstrap, seed=args.seed,
                       ids=[r["id"] for r in rows], per_sample=not args.no_per_sample)
     result["predictions"] = str(args.predictions)

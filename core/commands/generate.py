@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the recipe's data.format)")
     parser.add_argument("--image-root", metavar="DIR", help="directory image paths in the data are relative to")
     parser.add_argument("--split", default="test", help="split to generate for (default: test; 'all' for every study)")
+    parser.add_argument("--task", default="findings", choices=("findings", "impression", "vqa"),
+                        help="what each study is asked: its findings report (default), its impression from the "
+                             "image and findings, or questions about it (one output line per question)")
     parser.add_argument("--image", action="append", metavar="IMAGE",
                         help="one image (repeatable): print its report instead of reading a data set")
     parser.add_argument("--indication", help="with --image: the clinical indication the prompt gives the model")
@@ -118,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         args.source, out=args.out, checkpoint=args.checkpoint, split=None if args.split == "all" else args.split,
         batch_size=args.batch_size, device=args.device, dtype=args.dtype,
         overrides=[*args.overrides, *_data_overrides(args)], rank=args.rank, world_size=args.world_size,
+        task=args.task,
     )
     reports = f"{result.generated} report{'' if result.generated == 1 else 's'}"
     print(f"{result.out}: {reports} generated, {result.skipped} already present "

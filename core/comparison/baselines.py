@@ -35,6 +35,11 @@ def _pixels(studies: Sequence[Study], size: int) -> np.ndarray:
 
 def nearest_neighbour_predictions(train: Sequence[Study], test: Sequence[Study], size: int = 32) -> list[str]:
     """For each test study, the report of the training study whose downsampled image is closest (L2)."""
+    return [train[i].report or "" for i in nearest_neighbours(train, test, size)]
+
+
+def nearest_neighbours(train: Sequence[Study], test: Sequence[Study], size: int = 32) -> list[int]:
+    """For each test study, the index of the training study whose downsampled image is closest (L2)."""
     if not train:
         raise InputError("nearest-neighbour baseline needs training studies; the train split is empty")
     a, b = _pixels(train, size), _pixels(test, size)
@@ -45,4 +50,4 @@ def nearest_neighbour_predictions(train: Sequence[Study], test: Sequence[Study],
         block = b[start:start + 256]
         dist = a_sq[None, :] - 2.0 * block @ a.T
         picks.extend(dist.argmin(1).tolist())
-    return [train[i].report or "" for i in picks]
+    return picks

@@ -6,7 +6,8 @@ they are scored on the same split and metrics and never trained; each row says w
 OUT/runs/<name>-<recipe hash>/ holds each recipe's run (resolved recipe, checkpoints, weights,
 predictions.jsonl, metrics.json, efficiency.json); OUT/baselines/<name>/ the reference rows;
 OUT/leaderboard.{md,csv,json}, OUT/metrics.png, OUT/quality_vs_speed.png and the HTML viewer
-OUT/viewer/index.html the result. Every phase
+OUT/viewer/index.html the result (``task``: findings; another task's leaderboard and plots go to OUT/<task>/,
+its predictions beside the findings ones: radzoo.comparison.task_rows). Every phase
 leaves its result on disk, so rerunning an interrupted comparison resumes it, and a recipe whose resolved
 hash matches a finished run is not trained again.
 """
@@ -33,8 +34,10 @@ from radzoo.comparison.systems import (
     run_given,
     run_recipe,
 )
+from radzoo.comparison.task_rows import HEADLINES, METRICS, references, task_file, task_folder
 from radzoo.comparison.viewer import build_viewer
 from radzoo.data.readers import read_studies
+from radzoo.data.tasks import canonical_task, task_studies
 from radzoo.errors import InputError
 from radzoo.evaluation.pipeline import DEFAULT_METRICS
 from radzoo.files.atomic import write_json_atomic
@@ -106,14 +109,16 @@ def _rank(rows: list[LeaderboardRow], headline: str) -> None:
 
 
 def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], results: Mapping[str, Any],
-                   headline: str, out_dir: Path, context: dict[str, Any]) -> dict[str, Path]:
+                   headline: str, out_dir: Path, context: dict[str, Any], task: str = "findings") -> dict[str, Path]:
     for system in systems:
         if system.folder is not None:
-            write_json_atomic(system.folder / "metrics.json", results[system.name], default=str)
+            write_json_atomic(system.folder / task_file("metrics.json", task), results[system.name], default=str)
     metric_names = list(rows[0].metrics)
     if headline not in metric_names:
         raise InputError(f"headline metric {headline!r} is not among the computed metrics: {', '.join(metric_names)}")
     shown = [m for m in metric_names if "_uncertain_" not in m]  # the policy-named duplicates stay in the JSON
+    # a per-finding column no test question asked about is NaN in every row: it stays in the JSON only
+    shown = [m for m in shown if any(r.metrics[m].value == r.metrics[m].value for r in rows)]
     files = write_leaderboard(rows, shown, headline, out_dir, context)
     plotted = [headline] + [m for m in PLOTTED if m in shown and m != headline]
     files["metrics_png"] = plot_metric_bars(rows, plotted, out_dir / "metrics.png")
@@ -126,12 +131,15 @@ def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], 
 def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, overrides: Sequence[str] = (),
             metrics: Sequence[str] | None = None, metric_options: Mapping[str, Mapping[str, Any]] | None = None,
             baselines: Sequence[str] = BASELINES, headline: str = DEFAULT_HEADLINE, bootstrap: int | None = None,
-            seed: int = 0, batch_size: int | None = None) -> ComparisonResult:
+            seed: int = 0, batch_size: int | None = None, task: str = "findings") -> ComparisonResult:
     """Train (or reuse), generate and evaluate each recipe on the test split of their shared data, add the
     reference rows, and write the leaderboard, plots and per-run folders under ``out_dir`` (see module doc).
 
-    ``metrics``/``metric_options``/``bootstrap`` default to the first recipe's ``evaluation`` section.
+    ``metrics``/``metric_options``/``bootstrap`` default to the first recipe's ``evaluation`` section;
+    ``task`` (findings, impression, vqa) is what each test study is asked (vqa: the vqa evaluator by default).
     """
+    task = canonical_task(task, "compare --task")
+    headline = HEADLINES.get(task, headline) if headline == DEFAULT_HEADLINE else headline
     runs = [read_run_source(str(r)) for r in recipes if is_run_source(r)]
     cfgs = resolve_recipes([r for r in recipes if not is_run_source(r)], overrides, allow_none=bool(runs))
     run_names = run_row_names(runs, [str(c.name) for c in cfgs])
@@ -143,35 +151,38 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
     # runs are scored on the recipes' data; with runs alone, on the first run's (after --data / overrides)
     first = cfgs[0] if cfgs else apply_overrides(runs[0].recipe.copy(), list(overrides))
     data = first.data
-    test = read_studies(data, split="test").studies
+    test = task_studies(read_studies(data, split="test").studies, task)
     if not test:
-        raise InputError(f"the data set ({data.format}: {data.path or 'default'}) has no test-split studies; "
-                         "a comparison scores every recipe on the test split")
+        raise InputError(f"the data set ({data.format}: {data.path or 'default'}) has no test-split studies"
+                         + ("" if task == "findings" else f" with what task {task!r} needs (impression, labels)")
+                         + "; a comparison scores every recipe on the test split")
     learned = len(cfgs) + len(runs)
     steps = learned + (1 if baselines else 0) + 1
     systems = []
     for i, cfg in enumerate(cfgs, 1):
         log.info(f"[{i}/{steps}] {cfg.name}")
-        systems.append(run_recipe(cfg, out_dir / "runs", test, batch_size))
+        systems.append(run_recipe(cfg, out_dir / "runs", test, batch_size, task))
     for i, (run, name) in enumerate(zip(runs, run_names, strict=True), len(cfgs) + 1):
         log.info(f"[{i}/{steps}] {name} ({RUN_PREFIX}{run.path})")
-        systems.append(run_given(run, name, out_dir / "runs", test, batch_size))
+        systems.append(run_given(run, name, out_dir / "runs", test, batch_size, task))
     if baselines:
         log.info(f"[{learned + 1}/{steps}] reference rows: {', '.join(baselines)}")
-        systems += run_baselines(read_studies(data, split="train").studies, test, baselines, out_dir)
+        systems += run_baselines(read_studies(data, split="train").studies, test, baselines, out_dir, task)
     evaluation = first.evaluation
-    metrics = list(metrics or evaluation.metrics or DEFAULT_METRICS)
+    metrics = list(metrics or METRICS.get(task) or evaluation.metrics or DEFAULT_METRICS)
     options = metric_options if metric_options is not None else dict(evaluation.options or {})
     resamples = int(bootstrap if bootstrap is not None else evaluation.bootstrap_samples)
     log.info(f"[{steps}/{steps}] scoring {len(systems)} systems on {len(test)} test studies: {', '.join(metrics)}")
-    rows, results = score_systems(systems, [str(s.id) for s in test], [s.report or "" for s in test], metrics,
+    rows, results = score_systems(systems, [str(s.id) for s in test], references(test, task), metrics,
                                   options, bootstrap=resamples, seed=seed, paired_resamples=PAIRED_RESAMPLES)
     _rank(rows, headline)
-    context = {"test_set": f"{len(test)} test-split studies of {data.format} data ({data.path or 'default set'})",
+    what = "studies" if task == "findings" else f"{task} examples"
+    context = {"test_set": f"{len(test)} test-split {what} of {data.format} data ({data.path or 'default set'})",
                "headline": headline, "best": best_rows(rows, headline),
                "intervals": f"95% percentile bootstrap over studies ({resamples} resamples, seed {seed})",
                "p_vs_best": f"paired bootstrap test against the best row on each metric ({PAIRED_RESAMPLES} "
                                 "resamples)"}
-    files = _write_outputs(systems, rows, results, headline, out_dir, context)
-    files["viewer"] = build_viewer(out_dir, list(test))
+    files = _write_outputs(systems, rows, results, headline, task_folder(out_dir, task), context, task)
+    if task == "findings":  # the viewer shows reports; another task's answers are in its predictions files
+        files["viewer"] = build_viewer(out_dir, list(test))
     return ComparisonResult(out_dir, rows, files, headline)

@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from radzoo.comparison.baselines import constant_predictions, nearest_neighbour_predictions
 from radzoo.comparison.peak_memory import PeakMemory
 from radzoo.comparison.scoring import SystemOutput
+from radzoo.comparison.task_rows import constant_answers, neighbour_answers, task_file
 from radzoo.data.study import Study
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.atomic import write_json_atomic, write_text_atomic
@@ -156,54 +157,59 @@ def _predictions(path: Path) -> dict[str, str]:
 
 
 def run_recipe(cfg: DictConfig, runs_dir: Path, test: Sequence[Study],
-               batch_size: int | None = None) -> SystemOutput:
-    """Train/reuse, generate on ``test`` and collect the efficiency figures of one recipe."""
+               batch_size: int | None = None, task: str = "findings") -> SystemOutput:
+    """Train/reuse, generate on ``test`` (studies of ``task``) and collect the efficiency figures of one recipe."""
     run_dir = run_dir_of(cfg, runs_dir)
     _train_or_reuse(cfg, run_dir)
-    return _scored_run(cfg, run_dir, run_dir, test, batch_size, "trained here")
+    return _scored_run(cfg, run_dir, run_dir, test, batch_size, "trained here", task=task)
 
 
 def run_given(source: RunSource, name: str, runs_dir: Path, test: Sequence[Study],
-              batch_size: int | None = None) -> SystemOutput:
+              batch_size: int | None = None, task: str = "findings") -> SystemOutput:
     """A given run directory, never trained: generate on ``test`` into ``runs_dir/<name>-run-<path hash>``."""
     digest = hashlib.sha256(str(source.path.resolve()).encode()).hexdigest()[:10]
     log.info(f"{name}: {source.weights_from}, not trained here")
     return _scored_run(source.recipe, source.path, runs_dir / f"{name}-run-{digest}", test, batch_size,
-                       source.weights_from, name)
+                       source.weights_from, name, task)
 
 
-def _scored_run(cfg: DictConfig, model_dir: Path, folder: Path, test: Sequence[Study],
-                batch_size: int | None, weights_from: str, name: str | None = None) -> SystemOutput:
-    """Generate ``model_dir``'s missing test reports into ``folder`` and collect its row."""
+def _scored_run(cfg: DictConfig, model_dir: Path, folder: Path, test: Sequence[Study], batch_size: int | None,
+                weights_from: str, name: str | None = None, task: str = "findings") -> SystemOutput:
+    """Generate ``model_dir``'s missing test answers of ``task`` into ``folder`` and collect its row."""
     name = name or str(cfg.name)
-    efficiency = _read_json(folder / EFFICIENCY_FILE)
+    # another task's generation figures go to its own file: the findings row keeps its reports/s
+    own = folder / task_file(EFFICIENCY_FILE, task)
+    efficiency = {**_read_json(folder / EFFICIENCY_FILE), **_read_json(own)}
     if "params_total" not in efficiency:
         efficiency.update(_model_figures(cfg, model_dir))
-    todo = len(test) - len(set(_predictions(folder / PREDICTIONS_FILE)) & {str(s.id) for s in test})
+    predictions = folder / task_file(PREDICTIONS_FILE, task)
+    todo = len(test) - len(set(_predictions(predictions)) & {str(s.id) for s in test})
     if todo:
-        log.info(f"{name}: generating {todo} of {len(test)} test reports")
-        efficiency.update(_generate(model_dir, folder / PREDICTIONS_FILE, test, batch_size))
-    write_json_atomic(folder / EFFICIENCY_FILE, efficiency, default=str)
+        log.info(f"{name}: generating {todo} of {len(test)} test {'reports' if task == 'findings' else task}")
+        efficiency.update(_generate(model_dir, predictions, test, batch_size))
+    write_json_atomic(own, efficiency, default=str)
     peaks = [efficiency.get(k) for k in ("train_peak_memory_mb", "generate_peak_memory_mb")]
     row = {key: efficiency.get(key) for key in ("params_total", "params_trainable", "image_tokens",
                                                 "train_time_s", "reports_per_s")}
     row["peak_memory_mb"] = max((p for p in peaks if p is not None), default=None)
-    return SystemOutput(name, "learned", _predictions(folder / PREDICTIONS_FILE), str(cfg.description),
+    return SystemOutput(name, "learned", _predictions(predictions), str(cfg.description),
                         encoder_note(cfg), row, folder, weights_from)
 
 
 def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence[str],
-                  out_dir: Path) -> list[SystemOutput]:
+                  out_dir: Path, task: str = "findings") -> list[SystemOutput]:
     """The reference rows (a constant normal report; nearest-neighbour report retrieval), each in its folder."""
     outputs = []
+    findings = task == "findings"
     for name in names:
         began = time.perf_counter()
         if name == "constant":
-            preds, speed = constant_predictions(test), None  # nothing is generated: no speed to report
+            # nothing is generated: no speed to report
+            preds, speed = constant_predictions(test) if findings else constant_answers(test, task), None
             desc, note = "the same normal-study report for every image", "– (no image model)"
         elif name == "nearest-neighbour":
             log.info(f"{name}: retrieving the closest training image's report for {len(test)} test studies")
-            preds = nearest_neighbour_predictions(train, test)
+            preds = nearest_neighbour_predictions(train, test) if findings else neighbour_answers(train, test, task)
             speed = len(test) / max(time.perf_counter() - began, 1e-9)
             desc, note = "report of the closest training image (32 px, L2)", "– (raw pixels)"
         else:
@@ -211,7 +217,8 @@ def run_baselines(train: Sequence[Study], test: Sequence[Study], names: Sequence
         folder = out_dir / "baselines" / name  # recomputed on every run: cheap, and always this test split
         records = [{"id": s.id, "prediction": p, "reference": s.report, "model": name}
                    for s, p in zip(test, preds, strict=True)]
-        write_text_atomic(folder / PREDICTIONS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        write_text_atomic(folder / task_file(PREDICTIONS_FILE, task),
+                          "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         outputs.append(SystemOutput(name, "baseline", {str(s.id): p for s, p in zip(test, preds, strict=True)},
                                     desc, note, {"reports_per_s": speed}, folder, "– (no weights)"))
     return outputs

@@ -17,6 +17,16 @@ ALIASES = {
 }
 
 
+# the sections a Study keeps (Study.sections)
+STUDY_SECTIONS = ("indication", "technique", "comparison", "findings", "impression")
+
+
+def study_sections(sections: dict[str, str | None]) -> dict[str, str]:
+    """The non-empty ``STUDY_SECTIONS`` of a split report (or of a table's section columns)."""
+    return {name: " ".join(str(sections[name]).split()) for name in STUDY_SECTIONS
+            if (sections.get(name) or "").strip()}
+
+
 def split_sections(text: str) -> dict[str, str]:
     """Canonical section name -> whitespace-normalised text; text before the first header is "preamble"."""
     sections: dict[str, str] = {}

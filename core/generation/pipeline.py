@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from radzoo.data.images import load_image
 from radzoo.data.readers import read_studies
 from radzoo.data.study import Study
+from radzoo.data.tasks import TASK_PROMPT, task_fields, task_studies
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.jsonl import JsonlWriter
 from radzoo.generation.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_kwargs, pick_engine
@@ -155,7 +156,8 @@ class ReportGenerator:
     def inputs(self, studies: Sequence[Study], pixels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values."""
         tok = self.model.tokenizer
-        rows = [encode_example(tok, self.model.prompt, None, indication=s.indication)["input_ids"] for s in studies]
+        rows = [encode_example(tok, self.model.prompt, None, indication=s.indication,
+                               question=s.meta.get(TASK_PROMPT))["input_ids"] for s in studies]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -187,8 +189,8 @@ class ReportGenerator:
         """One output record per study from its generated ids."""
         texts = self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True)
         return [{"id": s.id, "prediction": text.strip(), "reference": s.report,
-                 "prompt": self.model.prompt.render(s.indication), "model": self.model_name}
-                for s, text in zip(studies, texts, strict=True)]
+                 "prompt": self.model.prompt.render(s.indication, s.meta.get(TASK_PROMPT)), "model": self.model_name,
+                 **task_fields(s)} for s, text in zip(studies, texts, strict=True)]
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -215,18 +217,20 @@ def prepare_model(model: Any, device: str, dtype: str) -> Any:
 def generate(source: str | Path, *, out: str | Path, checkpoint: str | Path | None = None,
              data: Any = None, studies: Sequence[Study] | None = None, split: str | None = None,
              batch_size: int | None = None, device: str = "cpu", dtype: str = "fp32",
-             overrides: Sequence[str] = (), rank: int | None = None, world_size: int | None = None) -> GenerateResult:
+             overrides: Sequence[str] = (), rank: int | None = None, world_size: int | None = None,
+             task: str = "findings") -> GenerateResult:
     """Generate a report per study into ``out`` (JSONL, resumable).
 
     ``source``: recipe path/name, run directory or exported directory; ``checkpoint``: a run directory;
-    ``data``: a recipe ``data`` section (default: the recipe's own) unless ``studies`` are given.
+    ``data``: a recipe ``data`` section (default: the recipe's own) unless ``studies`` are given;
+    ``task``: what is asked of each study read (radzoo.data.tasks; given ``studies`` are taken as they are).
     Under several ranks each rank writes ``<out>.rankR-of-W.jsonl``; rank 0 merges them into ``out``.
     """
     model, recipe = load_model(source, checkpoint, overrides)
     unread: list[tuple[str, str]] = []  # records the reader skipped are left out too: the exit status says so
     if studies is None:
         read = read_data(data if data is not None else recipe.data, split)
-        studies = list(read.studies)
+        studies = task_studies(read.studies, task)
         unread = [(where.removeprefix("study "), f"{reason}: {detail}")
                   for reason, items in sorted(read.skipped.items()) for where, detail in items]
     ids = [str(s.id) for s in studies]

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from radzoo.components.discovery import get_plugins, unknown_component_message
+from radzoo.data.readers.mixture import data_shorthand
 from radzoo.errors import RecipeError
 from radzoo.files.atomic import write_text_atomic
 from radzoo.model.chat_formats import placeholder_problem
@@ -97,6 +98,7 @@ def _reset_args_on_swap(cfg: DictConfig, component: str, new_name: Any) -> None:
 
 
 def _merge_layer(cfg: DictConfig, layer: Any, source: str) -> DictConfig:
+    layer = data_shorthand(layer)  # ``data: [sources...]`` is a mixture
     for component in COMPONENT_KINDS:
         if isinstance(layer.get(component), dict):
             _reset_args_on_swap(cfg, component, layer[component].get("name"))
@@ -209,7 +211,8 @@ def _choice_values(cfg: DictConfig) -> Iterator[tuple[str, str, Any]]:
         yield f"trainer.loggers[{i}]", "trainer.loggers[]", logger
     yield "generation.engine", "generation.engine", OmegaConf.select(cfg, "generation.engine")
     for i, stage in enumerate(cfg.stages):
-        yield f"stages[{i}].task", "stages[].task", stage.task
+        for task in stage.task if isinstance(stage.task, DictConfig) else [stage.task]:  # a weighted mapping
+            yield f"stages[{i}].task", "stages[].task", task
         yield f"stages[{i}].scheduler", "stages[].scheduler", stage.scheduler
         for j, part in enumerate(stage.trainable):
             yield f"stages[{i}].trainable[{j}]", "stages[].trainable[]", part
@@ -258,9 +261,7 @@ def check_components(cfg: DictConfig, source: str = "recipe") -> None:
             raise RecipeError(f"{source}: key '{key}': {unknown_component_message(kind, name)}")
 
 
-def load_recipe(
-    path: str | Path, overrides: Sequence[str] = (), *, check_names: bool = True
-) -> DictConfig:
+def load_recipe(path: str | Path, overrides: Sequence[str] = (), *, check_names: bool = True) -> DictConfig:
     """Load ``path`` (or a bundled recipe name) with its bases and overrides into a validated DictConfig."""
     recipe_path = find_recipe(path)
     cfg = OmegaConf.structured(Recipe)
@@ -268,8 +269,7 @@ def load_recipe(
         cfg = _merge_layer(cfg, data, str(layer_path))
     cfg = apply_overrides(cfg, list(overrides))
     source = str(recipe_path)
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
+    if missing := sorted(OmegaConf.missing_keys(cfg)):
         raise RecipeError(f"{source}: required key(s) not set: {', '.join(missing)}")
     refuse_credentials_from_env(cfg, source)
     try:

@@ -76,7 +76,8 @@ class GenerationConfig:
 
 @dataclass
 class DataConfig:
-    # reader name: synthetic, csv, llava-json, mimic-cxr, chexpert-plus, iu-xray
+    # reader name: synthetic, csv, llava-json, mimic-cxr, chexpert-plus, iu-xray, mixture (a recipe's ``data``
+    # may also be a list of such sections with weights: radzoo.data.readers.mixture)
     format: str = "synthetic"
     path: str | None = None
     image_root: str | None = None
@@ -89,8 +90,9 @@ class StageConfig:
     name: str = MISSING
     # parts updated in this stage: encoder, encoder_head, adapter, llm, lora
     trainable: list[str] = field(default_factory=lambda: ["adapter"])
-    # what the stage learns from: report, instruction, labels
-    task: str = "report"
+    # what the stage learns from: report (= findings), impression, vqa, instruction, labels; or a mapping of
+    # findings / impression / vqa to sampling weights ({findings: 0.7, impression: 0.3}; radzoo.data.tasks)
+    task: Any = "report"
     lr: float = 1e-3
     epochs: int | None = 1
     max_steps: int | None = None
@@ -170,7 +172,7 @@ def schema_default(config_type: Any, key: str) -> Any:
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.format": tuple(DATA_FORMATS),
     "stages[].trainable[]": ("encoder", "encoder_head", "adapter", "llm", "lora"),
-    "stages[].task": ("report", "instruction", "labels"),
+    "stages[].task": ("report", "findings", "impression", "vqa", "instruction", "labels"),
     "stages[].scheduler": ("cosine", "linear", "constant"),
     "trainer.precision": ("32", "32-true", "16-mixed", "bf16-mixed", "bf16-true"),
     # ddp launches one process per device that reruns the command (ddp_spawn cannot pickle a stage)

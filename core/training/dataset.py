@@ -1,8 +1,10 @@
 """Training examples from studies: prompt + answer token ids with the image (pixels or cached features).
 
 Tasks: ``report`` (the findings report, with the indication when the study has one), ``instruction``
-(RADEX-like question/answer pairs built from the study's labels) and ``labels`` (CheXpert targets for
-encoder pre-training). Images go through the encoder's own transform, never a global one.
+(RADEX-like question/answer pairs built from the study's labels), ``labels`` (CheXpert targets for
+encoder pre-training), and ``findings`` / ``impression`` / ``vqa`` or a weighted mapping of them
+(radzoo.data.tasks). Examples are grouped by data source (a ``mixture``) and task; more than one group is
+sampled by weight (radzoo.training.mixture_sampler). Images go through the encoder's own transform.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from torch.utils.data import Dataset, Sampler
 from radzoo.data.images import load_image
 from radzoo.data.instructions import build_instructions
 from radzoo.data.labels import CHEXPERT_OBSERVATIONS
+from radzoo.data.readers.mixture import SOURCE_KEY
 from radzoo.data.study import Study
+from radzoo.data.tasks import task_examples, task_weights
 from radzoo.errors import InputError
 from radzoo.model.prompting import encode_example
 from radzoo.model.smoke import collate_examples
 from radzoo.model.vlm import RadiologyVLM
 from radzoo.training.feature_cache import FeatureCache
+from radzoo.training.mixture_sampler import MixtureBatchSampler
 
 
 def label_targets(study: Study, names: Sequence[str], uncertain: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,17 +47,25 @@ def label_targets(study: Study, names: Sequence[str], uncertain: str) -> tuple[t
 class StageDataset(Dataset):
     """One item per training example of ``task`` (an instruction study yields one item per question)."""
 
-    def __init__(self, studies: Sequence[Study], model: RadiologyVLM, task: str, *,
+    def __init__(self, studies: Sequence[Study], model: RadiologyVLM, task: Any, *,
                  features: FeatureCache | None = None, seed: int = 0, uncertain: str = "mask",
-                 max_answer_tokens: int | None = None) -> None:
+                 max_answer_tokens: int | None = None, source_weights: dict[str, float] | None = None) -> None:
         self.model, self.task, self.features = model, task, features
         self.uncertain, self.max_answer_tokens = uncertain, max_answer_tokens
         self.transform = model.encoder.image_transform(True)
         self.items: list[tuple[Study, str | None, str | None]] = []
+        item_tasks: list[str] = []
         if task == "instruction":
             rng = random.Random(seed)
             for study in studies:
                 self.items += [(study, q, a) for q, a in build_instructions(study, rng)]
+        elif task not in ("report", "labels"):  # findings / impression / vqa, or a weighted mapping of them
+            tasks = task_weights(task, "stage task")
+            for name in tasks:
+                for study in studies:
+                    examples = task_examples(study, name)
+                    self.items += [(study, e.question, e.answer) for e in examples]
+                    item_tasks += [name] * len(examples)
         else:
             for study in studies:
                 if task == "report" and not (study.report or "").strip():
@@ -60,12 +73,48 @@ class StageDataset(Dataset):
                                      "fix the data or let the reader skip studies without reports")
                 self.items.append((study, None, study.report))
         if not self.items:
-            raise InputError(f"no training examples for task {task!r}: the data has no usable studies")
+            raise InputError(f"no training examples for task {task!r}: the data has no usable studies"
+                             + (" with an impression section" if "impression" in str(task) else ""))
+        self._group_items(item_tasks or [str(task)] * len(self.items),
+                          task_weights(task, "stage task") if item_tasks else {str(task): 1.0}, source_weights or {})
         if task == "labels":
             self.label_names = list(CHEXPERT_OBSERVATIONS)
         self.max_tokens = None if task == "labels" else sequence_limit(model)
         if self.max_tokens is not None:
             warn_long_answers(self.items, model.tokenizer, self.max_tokens)
+
+    def _group_items(self, item_tasks: list[str], tasks: dict[str, float], sources: dict[str, float]) -> None:
+        """``groups[i]`` of each item, by (data source, task); each group's weight is source x task weight."""
+        keys = [(str(study.meta.get(SOURCE_KEY, "")), name) for (study, _, _), name in zip(self.items, item_tasks)]
+        self.group_names = sorted(set(keys), key=lambda k: (list(sources).index(k[0]) if k[0] in sources else -1,
+                                                            list(tasks).index(k[1])))
+        index = {k: i for i, k in enumerate(self.group_names)}
+        self.groups = [index[k] for k in keys]
+        self.group_weights = [sources.get(src, 1.0) * tasks[name] for src, name in self.group_names]
+
+    def group_label(self, group: int) -> str:
+        """"source/task", "source" or "task": how logs and train_summary.json name a group."""
+        source, name = self.group_names[group]
+        tasks = {n for _, n in self.group_names}
+        return "/".join(part for part in (source, name if len(tasks) > 1 or not source else "") if part)
+
+    def batch_sampler(self, batch_size: int, total: int, *, seed: int, start: int = 0, rank: int = 0,
+                      world_size: int = 1) -> Sampler[list[int]]:
+        """The stage's micro-batch order: plain seeded epochs for one group, weighted mixing for several."""
+        if len(self.group_names) <= 1:
+            return StepBatchSampler(len(self), batch_size, total, seed=seed, start=start, rank=rank,
+                                    world_size=world_size)
+        return MixtureBatchSampler(self.groups, self.group_weights, batch_size, total, seed=seed, start=start,
+                                   rank=rank, world_size=world_size)
+
+    def group_counts(self, batch_size: int, micro_batches: int, *, seed: int, world_size: int = 1) -> dict[str, int]:
+        """Examples per group (source/task) in a stage's first ``micro_batches``; empty with one group."""
+        if len(self.group_names) <= 1:
+            return {}
+        sampler = MixtureBatchSampler(self.groups, self.group_weights, batch_size, micro_batches, seed=seed,
+                                      world_size=world_size)
+        counts = sampler.group_counts(micro_batches)
+        return {self.group_label(g): counts.get(g, 0) for g in range(len(self.group_names))}
 
     def __len__(self) -> int:
         return len(self.items)

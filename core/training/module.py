@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from radzoo.model.vlm import RadiologyVLM
-from radzoo.training.dataset import StageDataset, StepBatchSampler, collate
+from radzoo.training.dataset import StageDataset, collate
 from radzoo.training.stages import build_optimizer
 
 
@@ -35,9 +35,9 @@ class StageModule(L.LightningModule):
         self.checksums: list[float] = []
 
     def train_dataloader(self) -> DataLoader:
-        sampler = StepBatchSampler(len(self.dataset), int(self.stage.batch_size), self.total_steps * self.accumulate,
-                                   seed=self.seed, start=self.start_step * self.accumulate,
-                                   rank=self.trainer.global_rank, world_size=self.trainer.world_size)
+        sampler = self.dataset.batch_sampler(int(self.stage.batch_size), self.total_steps * self.accumulate,
+                                             seed=self.seed, start=self.start_step * self.accumulate,
+                                             rank=self.trainer.global_rank, world_size=self.trainer.world_size)
         pad_id = self.model.tokenizer.pad_token_id
         # its own generator: creating the loader's iterator must not draw from the global RNG
         return DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.num_workers,

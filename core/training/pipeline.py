@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from radzoo.data.images import ImageError
 from radzoo.data.labels import CHEXPERT_OBSERVATIONS
 from radzoo.data.readers import read_studies
+from radzoo.data.readers.mixture import source_weights
 from radzoo.data.study import Study
 from radzoo.errors import InputError, OutputExistsError
 from radzoo.files.atomic import write_json_atomic
@@ -71,6 +72,7 @@ class StageResult:
     seconds: float
     validation: list[tuple[int, float]] = field(default_factory=list)  # (step, validation loss)
     best_step: int | None = None  # the step whose weights the stage kept (trainer.keep_best)
+    examples_by_group: dict[str, int] = field(default_factory=dict)  # per data source / task, when mixed
 
 
 @dataclass
@@ -204,7 +206,8 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
     trained.update(stage.trainable)
     cache = fill_feature_cache(cfg, model, stage, studies, run_dir)
     dataset = StageDataset(studies, model, stage.task, features=cache, seed=seed,
-                           uncertain=cfg.trainer.uncertain_labels, max_answer_tokens=cfg.trainer.max_answer_tokens)
+                           uncertain=cfg.trainer.uncertain_labels, max_answer_tokens=cfg.trainer.max_answer_tokens,
+                           source_weights=source_weights(cfg.data))
     # a resumed stage logs beside the interrupted part instead of overwriting it
     trainer = build_trainer(cfg, model, stage, run_dir, stage.name + (f"-from-step{state.step}" if state.step else ""))
     accumulate = int(cfg.trainer.accumulate_grad_batches)
@@ -273,10 +276,15 @@ def _run_stage(cfg: DictConfig, model: Any, stage: Any, index: int, studies: Seq
     model.to("cpu")
     steps = len(losses) - start
     result.replica_checksums[stage.name] = module.checksums
+    mixed = dataset.group_counts(int(stage.batch_size), len(losses) * accumulate, seed=seed,
+                                 world_size=trainer.world_size)  # the whole stage's, earlier attempts included
     outcome = StageResult(stage.name, steps, steps * int(stage.batch_size) * accumulate * trainer.world_size,
                           edge_mean(losses, True), edge_mean(losses, False), time.perf_counter() - began,
-                          validation.history if validation is not None else [], best)
+                          validation.history if validation is not None else [], best, mixed)
     if trainer.is_global_zero:
+        if mixed:
+            log.info(f"stage {stage.name}: examples by source/task: "
+                     + ", ".join(f"{name} {count}" for name, count in mixed.items()))
         log.info(f"stage {stage.name}: loss {outcome.start_loss:.4f} -> {outcome.end_loss:.4f} "
                  f"({len(losses)}/{total} steps, {outcome.seconds:.1f} s)")
         if stop_at >= total:

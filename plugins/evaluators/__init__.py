@@ -25,6 +25,10 @@ def radzoo_register_evaluators(registry) -> None:
                  description="CheXpert F1 (14 and 5, micro/macro) from radzoo's "
                  "offline rule labeler; option uncertain=positive|negative", license="Apache-2.0 (radzoo)",
                  paper="Irvin et al. 2019 (CheXpert)")
+    registry.add("vqa", lazy(f"{_HERE}.vqa_scores:VqaEvaluator"),
+                 description="questions about the image: closed-question accuracy, per-finding F1 from yes/no "
+                 "answers, open-question F1 via the rule labeler (references: vqa_reference JSON)",
+                 license="Apache-2.0 (radzoo)", paper="CXR-LLaVA (Lee et al. 2024) asks such questions")
     registry.add("bertscore", lazy(f"{_HERE}.bertscore:BertScoreEvaluator"),
                  description="BERTScore via bert-score from a local model "
                  "directory (option model_path)", license="bert-score (MIT)", paper="Zhang et al. 2020",

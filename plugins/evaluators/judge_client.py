@@ -84,6 +84,7 @@ class JudgeClient:
         temperature: float = 0.0,
         max_tokens: int = 256,
         sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
     ) -> None:
         import openai
 
@@ -103,6 +104,8 @@ class JudgeClient:
         self._unreachable_reported = False
         self.backoff, self.max_backoff, self.max_total_s = float(backoff), float(max_backoff), float(max_total_s)
         self.temperature, self.max_tokens = float(temperature), int(max_tokens)
+        self.seed = None if seed is None else int(seed)  # sent only when set: not every endpoint takes one
+        self.tokens = {"prompt": 0, "completion": 0}  # what the endpoint reported spending (usage), all calls
         self._sleep = sleep
         self.retries: list[tuple[str, float]] = []  # (reason, seconds waited): what the retries cost
         if api_version:
@@ -118,7 +121,8 @@ class JudgeClient:
     def describe(self) -> dict[str, Any]:
         """The settings that change answers or their cost (no secrets)."""
         return {"model": self.model, "base_url": self.base_url, "api_version": self.api_version,
-                "temperature": self.temperature, "max_tokens": self.max_tokens}
+                "temperature": self.temperature, "max_tokens": self.max_tokens,
+                **({"seed": self.seed} if self.seed is not None else {})}
 
     def scrub(self, text: str) -> str:
         """``text`` with the API key replaced, for error messages and logs."""
@@ -137,8 +141,12 @@ class JudgeClient:
             try:
                 response = self._client.chat.completions.create(
                     model=self.model, messages=list(messages), temperature=self.temperature,
-                    max_tokens=self.max_tokens)
-                return answer_text(response)
+                    max_tokens=self.max_tokens, **({"seed": self.seed} if self.seed is not None else {}))
+                text = answer_text(response)
+                usage = getattr(response, "usage", None)
+                self.tokens["prompt"] += int(getattr(usage, "prompt_tokens", 0) or 0)
+                self.tokens["completion"] += int(getattr(usage, "completion_tokens", 0) or 0)
+                return text
             except Exception as exc:  # noqa: BLE001 - classified below, re-raised scrubbed
                 malformed = isinstance(exc, (MalformedResponse, json.JSONDecodeError))
                 reason = self.scrub(f"{'malformed response: ' if malformed else ''}{type(exc).__name__}: {exc}")

@@ -13,7 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # the modules docs/ARCHITECTURE.md lists under "The plugin-support surface"
 SURFACE = {"radzoo", "radzoo.errors", "radzoo.progress", "radzoo.components.registry", "radzoo.files.weights",
-           "radzoo.files.torch_files", "radzoo.files.atomic", "radzoo.model.chat_formats", "radzoo.data.synthetic"}
+           "radzoo.files.torch_files", "radzoo.files.atomic", "radzoo.model.chat_formats", "radzoo.data.synthetic",
+           "radzoo.data.vqa_questions"}
 
 
 def radzoo_imports(path: Path) -> list[tuple[int, str]]:

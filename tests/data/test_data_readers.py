@@ -160,6 +160,7 @@ def test_mimic_cxr_reader(tmp_path: Path) -> None:
     assert s1.report == "The heart is mildly enlarged. Small left pleural effusion. No pneumothorax."
     assert s1.indication == "___F with shortness of breath"
     assert s1.meta["impression"] == "Mild cardiomegaly and small left effusion."
+    assert s1.sections["impression"] == "Mild cardiomegaly and small left effusion."  # the impression task's input
     assert s1.labels == {"Cardiomegaly": 1.0, "Pleural Effusion": 1.0, "Pneumothorax": 0.0}
     assert s1.image.endswith("files/p10/p10000032/s50000001/d1.jpg")
     assert result.skip_counts() == {"missing_findings_section": 1, "missing_report_file": 1}
@@ -202,6 +203,7 @@ def test_chexpert_plus_reader(tmp_path: Path) -> None:
     (s,) = result.studies
     assert s.image.endswith("view1_frontal.png") and s.indication == "Fever." and s.labels == {"Cardiomegaly": 0.0}
     assert s.report == "Heart size is normal." and s.meta["section_impression"] == "Normal."
+    assert s.sections == {"indication": "Fever.", "findings": "Heart size is normal.", "impression": "Normal."}
     assert result.skip_counts() == {"missing_section_findings": 1} and result.filtered["not_frontal"] == 1
     both = read_studies({"format": "chexpert-plus", "path": str(table),
                          "options": {"sections": ["section_findings", "section_impression"]}})

@@ -32,6 +32,7 @@ FORMATS = {
     "mimic-cxr": "mimic_cxr",
     "chexpert-plus": "chexpert_plus",
     "iu-xray": "iu_xray",
+    "mixture": "mixture",
 }
 # options every format takes
 COMMON_OPTIONS: dict[str, Any] = {

@@ -11,6 +11,7 @@ from radzoo.data.labels import labels_from_mapping
 from radzoo.data.readers import Source
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.readers.tables import csv_rows
+from radzoo.data.report_sections import STUDY_SECTIONS, study_sections
 from radzoo.data.study import Study
 
 OPTIONS = {
@@ -40,7 +41,9 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
         image = _existing_variant(source.resolve(row[o["image_column"]]))
         meta = {k: row[k] for k in ("deid_patient_id", "ap_pa", "section_impression") if row.get(k)}
         yield Study(id=row[o["image_column"]].strip(), image=str(image), report=report, indication=indication,
-                    split=row.get("split") or o["default_split"], labels=labels_from_mapping(row, where), meta=meta)
+                    split=row.get("split") or o["default_split"], labels=labels_from_mapping(row, where), meta=meta,
+                    sections=study_sections({**{n: row.get(f"section_{n}") for n in STUDY_SECTIONS},
+                                             "indication": indication}))
 
 
 def _existing_variant(path: Path) -> Path:

@@ -1,6 +1,7 @@
 """``llava-json``: LLaVA / LLaVA-Rad conversation JSON — a list of {id, image, conversations: [human
 "<image>\\n...", gpt answer]}; LLaVA-Rad's ``reason`` (indication) and ``chexpert_labels`` are used when
-present. The first gpt turn is the report."""
+present. The first gpt turn is the report; a record with more exchanges keeps the later ones as question-answer
+pairs (``meta["qa"]``, the ``vqa`` task's questions)."""
 
 from __future__ import annotations
 
@@ -54,9 +55,24 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
         meta: dict[str, Any] = {"question": question, "source": f"{source.path.name} record {index}"}
         if truth:
             meta["truth"] = truth
+        if len(turns := _exchanges(record.get("conversations"))) > 1:
+            meta["qa"] = turns[1:]
         yield Study(id=study_id, image=str(source.resolve(image)), report=answer.strip(),
                     indication=(str(indication).strip() or None) if indication else None,
                     split=record.get("split") or source.options["default_split"], labels=labels, meta=meta)
+
+
+def _exchanges(conversations: Any) -> list[tuple[str, str]]:
+    """Every (human turn, gpt answer) pair in order."""
+    pairs, question = [], None
+    for turn in conversations if isinstance(conversations, list) else []:
+        speaker = str(turn.get("from", "")).lower() if isinstance(turn, dict) else ""
+        if speaker in ("human", "user"):
+            question = str(turn.get("value", ""))
+        elif speaker in ("gpt", "assistant") and question is not None:
+            pairs.append((question, str(turn.get("value", ""))))
+            question = None
+    return pairs
 
 
 def _first_exchange(conversations: Any) -> tuple[str | None, str | None]:

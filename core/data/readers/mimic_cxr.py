@@ -12,7 +12,7 @@ from radzoo.data.labels import labels_from_mapping
 from radzoo.data.readers import Source
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.readers.tables import csv_rows
-from radzoo.data.report_sections import split_sections
+from radzoo.data.report_sections import split_sections, study_sections
 from radzoo.data.study import Study
 from radzoo.errors import MissingFileError
 
@@ -88,4 +88,4 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
                     indication=sections.get("indication"), split=splits.get(dicom, o["default_split"]),
                     labels=dict(labels.get(study, {})),
                     meta={"subject_id": subject, "study_id": study, "view": row["ViewPosition"],
-                          "impression": sections.get("impression")})
+                          "impression": sections.get("impression")}, sections=study_sections(sections))

@@ -1,11 +1,15 @@
 """``synthetic``: a set written by ``radzoo data synth`` (its reports.csv, read by the ``csv`` reader).
 
+Each study's ``sections`` get its findings (the report) and an impression written from its ground truth
+(radzoo.data.synthetic.impressions: its own random stream; the files are not changed).
+
 Without ``data.path`` the set with options n/seed/image_size is generated once into the cache
 ($RADZOO_CACHE or ~/.cache/radzoo) and reused.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,8 @@ from typing import Any
 from radzoo.data.readers import Source, csv_table
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.study import Study
-from radzoo.data.synthetic import ensure_generated
+from radzoo.data.synthetic import MANIFEST, ensure_generated
+from radzoo.data.synthetic.impressions import impression_of
 from radzoo.errors import MissingFileError
 
 OPTIONS = {"n": 1000, "seed": 0, "image_size": 128}
@@ -32,4 +37,12 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
         raise MissingFileError(f"{folder} holds no reports.csv: it is not a synthetic set; create one with "
                                 f"`radzoo data synth --out {folder}` or leave data.path empty to use the cached one")
     options = {**csv_table.OPTIONS, **{k: v for k, v in source.options.items() if k not in OPTIONS}}
-    yield from csv_table.read(Source("csv", table, source.image_root, options), log)
+    manifest = folder / MANIFEST
+    seed = int(json.loads(manifest.read_text(encoding="utf-8")).get("seed", 0)) if manifest.is_file() else 0
+    for study in csv_table.read(Source("csv", table, source.image_root, options), log):
+        truth = study.meta.get("truth")
+        if study.report and "findings" not in study.sections:
+            study.sections["findings"] = study.report
+        if truth and study.id.startswith("syn") and "impression" not in study.sections:
+            study.sections["impression"] = impression_of(study.id, truth, seed)
+        yield study

@@ -1,0 +1,1 @@
+"""RADEX-style synthesis: instruction data written by an LLM from de-identified public case descriptions."""
