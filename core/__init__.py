@@ -5,14 +5,13 @@ Heavy modules (torch, transformers) load lazily so that `radzoo --help` and `rad
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from radzoo.hookspecs import hookimpl, hookspec
+from radzoo.lazy_modules import lazy_getattr
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it; resolved on first attribute access
+# public name -> module that defines it; resolved on first attribute access. The end-to-end functions take what
+# their commands take and default as the commands do (radzoo.api); subpackages (radzoo.training, ...) load too.
 _LAZY = {
     "load_recipe": "radzoo.recipe.load",
     "RecipeError": "radzoo.recipe.load",
@@ -22,17 +21,13 @@ _LAZY = {
     "registries": "radzoo.components.discovery",
     "Registry": "radzoo.components.registry",
     "lazy": "radzoo.components.registry",
-    "evaluate": "radzoo.evaluation.pipeline",
-    "train": "radzoo.training.pipeline",
-    "generate": "radzoo.generation.pipeline",
-    "compare": "radzoo.comparison.pipeline",
+    "evaluate": "radzoo.api",
+    "train": "radzoo.api",
+    "generate": "radzoo.api",
+    "compare": "radzoo.api",
 }
 
 __all__ = ["hookimpl", "hookspec", "__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'radzoo' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

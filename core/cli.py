@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import importlib.util
 import logging
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from radzoo import __version__
 from radzoo.errors import is_user_error
 
 # the subcommands in --help order; each is a module in radzoo.commands with add_arguments(parser) and run(args)
@@ -24,6 +26,16 @@ COMMANDS = {name: "import_cmd" if name == "import" else name for name in COMMAND
 # errors a user can fix (radzoo.errors.RadzooError, a full disk, a missing permission) print as one line, the
 # traceback only with --debug; anything else is a bug in radzoo or a plugin: traceback and a request to report it
 BUG_EXIT = 70  # sysexits EX_SOFTWARE: 1 already means "a batch job left items out", 2 "an error you can fix"
+# the exit status of every command, serve included (the README's table; tests/test_exit_codes.py holds each command
+# to it)
+EXIT_CODES = {
+    0: "done",
+    1: "a batch job finished but left items out (listed and counted; the rest is written): rerun to retry them",
+    2: "an error you can fix (bad input, a typo, a missing file, a busy port), or a usage error",
+    70: "a bug in radzoo or a plugin (the traceback is printed: please report it)",
+    130: "stopped by Ctrl-C (finished work is kept: rerun to resume)",
+    141: "the reader of the output went away (radzoo ... | head)",
+}
 BUG_REPORT = ("radzoo {command}: internal error ({kind}): this is a bug in radzoo or in a plugin it loaded, not in "
               "your input; please report it with the traceback above")
 
@@ -54,8 +66,18 @@ def _first_sentence(doc: str) -> str | None:
     return paragraph.split(". ")[0].rstrip(".") + "." if paragraph else None
 
 
+def _check_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """A mistyped subcommand is answered with the close matches (argparse lists every choice)."""
+    words = [w for w in argv if not w.startswith("-")]
+    if words and words[0] not in COMMANDS:
+        close = difflib.get_close_matches(words[0], COMMAND_NAMES, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        parser.error(f"no command {words[0]!r}.{hint} Commands: {', '.join(COMMAND_NAMES)}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _IntermixedParser(prog="radzoo", description="A model zoo for chest X-ray report generation.")
+    parser.add_argument("--version", action="version", version=f"radzoo {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
@@ -111,6 +133,10 @@ def _show_radzoo_logs() -> None:
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    # each line once: a library that configures the root logger (logging.basicConfig) would print it again
+    logger.propagate = False
+    # transformers' "Loading weights" bars: progress is radzoo's own lines (read when transformers loads)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def _run_until_pipe_closes(args: argparse.Namespace) -> int:
@@ -127,6 +153,8 @@ def _run_until_pipe_closes(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _check_command(parser, argv)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -106,14 +109,39 @@ def test_the_command_list_shows_whole_first_sentences(capsys):
 def test_threads_default_to_one_and_set_torch(command):
     import torch
 
-    from radzoo.commands.threads_option import apply_threads
+    from radzoo.api import set_torch_threads
+    from radzoo.commands.threads_option import thread_count
 
     assert _parser().parse_args(command).threads == 1
+    assert thread_count(_parser().parse_args([*command, "--threads", "0"])) is None  # torch's default
     before = torch.get_num_threads()
     try:
-        apply_threads(_parser().parse_args([*command, "--threads", "2"]))
+        set_torch_threads(thread_count(_parser().parse_args([*command, "--threads", "2"])))
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match="--threads -1"):
-        apply_threads(_parser().parse_args([*command, "--threads", "-1"]))
+        thread_count(_parser().parse_args([*command, "--threads", "-1"]))
+
+
+def test_version_is_the_packages_and_plugins_list_theirs(capsys):
+    from radzoo import __version__
+
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert __version__ == re.search(r'^version = "([^"]+)"', pyproject, re.MULTILINE).group(1)
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"radzoo {__version__}"
+    assert main(["plugins"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"radzoo {__version__}; plugin packages: radzoo {__version__}"
+    assert main(["plugins", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["radzoo_version"] == __version__ and listing["packages"] == {"radzoo": __version__}
+
+
+@pytest.mark.parametrize(("typo", "match"), [("genrate", "generate"), ("comapre", "compare"), ("serv", "serve")])
+def test_a_mistyped_command_gets_the_close_match(typo, match, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([typo, "x"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"no command {typo!r}. Did you mean {match}?" in err

@@ -7,6 +7,12 @@ Example: radzoo demo --out radzoo-demo
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from radzoo.commands.threads_option import thread_count
+from radzoo.errors import InputError, OutputExistsError
+
+MIN_STUDIES = 10  # the synthetic set's every 10th study is a test study: fewer leave nothing to score
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,16 +21,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch CPU threads (default 1: tiny models gain little from more, and lose much "
                              "when the cores are busy; 0 leaves torch's default)")
     parser.add_argument("--studies", type=int, default=None, help="synthetic studies (default 3000)")
+    parser.add_argument("--multi-image", action="store_true",
+                        help="compare the frontal-only demo-llava-rad with demo-multi-image (frontal, lateral, prior "
+                             "image and report) on synthetic studies with laterals and priors, scored against "
+                             "reports that state the changes (longer than the default demo)")
 
 
 def run(args: argparse.Namespace) -> int:
+    threads = thread_count(args)  # checked before anything loads: a typo is answered at once
+    if args.studies is not None and args.studies < MIN_STUDIES:
+        raise InputError(f"--studies {args.studies}: the demo needs at least {MIN_STUDIES} (one in ten is a test "
+                         "study); leave it out for the full 3,000")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise OutputExistsError(f"--out {args.out}: a file is there; choose a folder (it is created, or resumed)")
     from rich.console import Console
 
     from radzoo.comparison.console import print_leaderboard  # start-up time: radzoo --help imports every command
-    from radzoo.comparison.demo import DemoSize, run_demo, verdict
+    from radzoo.comparison.demo import DEMO_RECIPES, MULTI_IMAGE_RECIPES, DemoSize, run_demo, verdict
 
-    size = DemoSize() if args.studies is None else DemoSize(studies=args.studies)
-    result = run_demo(args.out, size=size, threads=args.threads or None)
+    size = DemoSize(multi_image=args.multi_image, **({} if args.studies is None else {"studies": args.studies}))
+    result = run_demo(args.out, size=size, threads=threads,
+                      recipes=MULTI_IMAGE_RECIPES if args.multi_image else DEMO_RECIPES)
     print_leaderboard(result.rows, result.headline, result.files)
     console = Console()
     for line in verdict(result.rows, result.headline):

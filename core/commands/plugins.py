@@ -1,10 +1,12 @@
-"""List every registered component (kind, name, plugin, version, description, license)."""
+"""List every registered component (kind, name, plugin, version, description, license), after radzoo's version and
+each plugin package's."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+from radzoo import __version__
 from radzoo.hookspecs import KIND_HOOKS
 
 
@@ -21,9 +23,13 @@ def run(args: argparse.Namespace) -> int:
             for spec in registry]
     failures = [{"plugin": f.plugin, "package": f.package, "stage": f.stage, "error": f.error}
                 for f in plugins.failures]
+    packages = {row["package"] or "radzoo": row["version"] for row in rows}
     if args.json:
-        print(json.dumps({"components": rows, "failures": failures}, indent=2))
+        print(json.dumps({"radzoo_version": __version__, "packages": packages, "components": rows,
+                          "failures": failures}, indent=2))
         return 0
+    print(f"radzoo {__version__}; plugin packages: "
+          + ", ".join(f"{name} {version}" for name, version in sorted(packages.items())))
     from rich.console import Console
     from rich.table import Table
 

@@ -12,12 +12,30 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
+import socket
 import sys
 
-from radzoo.errors import InputError
+from radzoo.errors import InputError, RunFailedError
 
-EXTRA_HINT = 'serving needs FastAPI and uvicorn, which a plain install leaves out: pip install "radzoo[serve]"'
+EXTRA_HINT = ('serving needs FastAPI, uvicorn and prometheus-client, which a plain install leaves out: '
+              'pip install "radzoo[serve]"')
 log = logging.getLogger("radzoo.serve")
+
+
+def _uvicorn_server() -> type:
+    import uvicorn  # optional extra [serve]
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, noting a Ctrl-C (SIGINT) so that the command exits 130 as every command does."""
+
+        interrupted = False
+
+        def handle_exit(self, sig: int, frame: object) -> None:
+            self.interrupted = self.interrupted or sig == signal.SIGINT
+            super().handle_exit(sig, frame)
+
+    return Server
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,18 +65,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="weights dtype (default: fp32)")
 
 
-def run(args: argparse.Namespace) -> int:
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` before the model loads, so a busy port fails at once and never after
+    "serving" is printed."""
     try:
-        import uvicorn
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as exc:
+        raise InputError(f"--host {host}: not an address this machine has ({exc}); use 127.0.0.1 or 0.0.0.0") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a restart reuses the port at once
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise InputError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc}); pick another "
+                         "--port, or stop the program that holds it") from None
+    return sock
 
-        from radzoo.serving.app import ServeSettings, create_app  # optional extra [serve]: fastapi
+
+def run(args: argparse.Namespace) -> int:
+    try:  # the optional extra [serve]
+        import fastapi  # noqa: F401
+        import prometheus_client  # noqa: F401  (GET /metrics)
+        import uvicorn
     except ModuleNotFoundError as exc:
         if exc.name not in ("fastapi", "uvicorn", "starlette", "prometheus_client"):
             raise
         print(f"radzoo serve: error: {EXTRA_HINT}", file=sys.stderr)
         return 2
-    from radzoo.serving.image_input import ImageLimits  # start-up time: radzoo --help imports every command
-    from radzoo.serving.served_model import load_served_model
+    from radzoo.api import check_recipe  # start-up time: radzoo --help imports every command
 
     api_key = None
     if args.api_key_env:
@@ -69,15 +106,32 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--max-image-bytes", args.max_image_bytes), ("--max-image-pixels", args.max_image_pixels)):
         if value < 1:
             raise InputError(f"{flag} must be a positive number, got {value}")
+    check_recipe(args.source, args.overrides)  # a typo is answered before torch and the model load
+    sock = listening_socket(args.host, args.port)
+    # torch and the model: after every check above
+    from radzoo.serving.app import ServeSettings, create_app
+    from radzoo.serving.image_input import ImageLimits
+    from radzoo.serving.served_model import load_served_model
+
     settings = ServeSettings(args.max_batch_size, args.max_wait_ms,
                              ImageLimits(args.max_image_bytes, args.max_image_pixels), api_key, args.max_queue,
                              args.request_timeout_s)
+
     served = load_served_model(args.source, args.overrides, args.device, args.dtype)
-    app = create_app(served, settings)  # checks the batch settings before the port is taken
+    app = create_app(served, settings)  # checks the batch settings
     log.info("radzoo serve: %s (weights: %s) at http://%s:%d/v1, batches of up to %d waiting up to %g ms, "
              "queue up to %d, timeout %g s%s", served.name, served.weights_from, args.host, args.port,
              args.max_batch_size, args.max_wait_ms, args.max_queue, args.request_timeout_s,
              f", API key from ${args.api_key_env}" if api_key else ", no API key")
     # uvicorn's SIGTERM handling stops accepting, lets in-flight requests finish, then runs the app's shutdown
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=None)
+    server = _uvicorn_server()(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=None))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn raises the Ctrl-C again once its shutdown is done
+        server.interrupted = True
+    if server.interrupted:
+        print("radzoo serve: stopped by Ctrl-C after the requests in flight finished", file=sys.stderr)
+        return 130
+    if not server.started:
+        raise RunFailedError("the server did not start (its log above says why)")
     return 0

@@ -16,11 +16,9 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
                              "the cores are busy; 0 leaves torch's default, one per core)")
 
 
-def apply_threads(args: argparse.Namespace) -> None:
-    """Set torch's intra-op threads from ``--threads`` (negative is refused)."""
+def thread_count(args: argparse.Namespace) -> int | None:
+    """``--threads`` checked (negative is refused): the count radzoo.api sets torch to once the recipe and data are
+    checked, or None for torch's default."""
     if args.threads < 0:
         raise InputError(f"--threads {args.threads}: give a number of threads, or 0 for torch's default")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    return args.threads or None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from radzoo.commands.threads_option import add_threads_option, apply_threads
+from radzoo.commands.threads_option import add_threads_option, thread_count
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,19 +27,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lightning.pytorch.utilities import rank_zero_only
+    from radzoo.api import train  # start-up time: radzoo --help imports every command
 
-    # start-up time: radzoo --help imports every command
-    from radzoo.training.pipeline import TrainingInterrupted, train
-
-    apply_threads(args)
-    try:
+    try:  # radzoo.api.train checks the recipe and reads the data before torch loads
         result = train(args.recipe, args.out, resume=args.resume, overrides=args.overrides,
-                       stop_after_steps=args.stop_after_steps, init=args.init)
-    except TrainingInterrupted as stop:
+                       stop_after_steps=args.stop_after_steps, init=args.init, threads=thread_count(args))
+    except KeyboardInterrupt as stop:
+        # training.pipeline.TrainingInterrupted (importing it would load torch before the checks): checkpointed
+        if not hasattr(stop, "run_dir"):  # a Ctrl-C before training began: nothing to resume
+            raise
         print(f"radzoo train: interrupted; checkpoint saved in {stop.run_dir}: rerun the same command with "
               "--resume to continue", file=sys.stderr)
         return 130
+    from lightning.pytorch.utilities import rank_zero_only  # loaded by training already: no start-up cost
+
     if rank_zero_only.rank == 0:
         for stage in result.stages:
             print(f"{stage.name:>18}: {stage.steps} steps, loss {stage.start_loss:.4f} -> {stage.end_loss:.4f}, "

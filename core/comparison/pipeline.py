@@ -131,7 +131,8 @@ def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], 
 def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, overrides: Sequence[str] = (),
             metrics: Sequence[str] | None = None, metric_options: Mapping[str, Mapping[str, Any]] | None = None,
             baselines: Sequence[str] = BASELINES, headline: str = DEFAULT_HEADLINE, bootstrap: int | None = None,
-            seed: int = 0, batch_size: int | None = None, task: str = "findings") -> ComparisonResult:
+            seed: int = 0, batch_size: int | None = None, task: str = "findings",
+            not_computed: Mapping[str, str] | None = None) -> ComparisonResult:
     """Train (or reuse), generate and evaluate each recipe on the test split of their shared data, add the
     reference rows, and write the leaderboard, plots and per-run folders under ``out_dir`` (see module doc).
 
@@ -156,6 +157,12 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
         raise InputError(f"the data set ({data.format}: {data.path or 'default'}) has no test-split studies"
                          + ("" if task == "findings" else f" with what task {task!r} needs (impression, labels)")
                          + "; a comparison scores every recipe on the test split")
+    # the needs of the reference rows are checked before any row trains or generates
+    train = read_studies(data, split="train").studies if "nearest-neighbour" in baselines else []
+    if "nearest-neighbour" in baselines and not train:
+        log.warning(f"nearest-neighbour: left out, the data set ({data.format}: {data.path or 'default'}) has no "
+                    "train-split studies to retrieve reports from")
+        baselines = [b for b in baselines if b != "nearest-neighbour"]
     learned = len(cfgs) + len(runs)
     steps = learned + (1 if baselines else 0) + 1
     systems = []
@@ -167,7 +174,7 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
         systems.append(run_given(run, name, out_dir / "runs", test, batch_size, task))
     if baselines:
         log.info(f"[{learned + 1}/{steps}] reference rows: {', '.join(baselines)}")
-        systems += run_baselines(read_studies(data, split="train").studies, test, baselines, out_dir, task)
+        systems += run_baselines(train, test, baselines, out_dir, task)
     evaluation = first.evaluation
     metrics = list(metrics or METRICS.get(task) or evaluation.metrics or DEFAULT_METRICS)
     options = metric_options if metric_options is not None else dict(evaluation.options or {})
@@ -182,6 +189,8 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
                "intervals": f"95% percentile bootstrap over studies ({resamples} resamples, seed {seed})",
                "p_vs_best": f"paired bootstrap test against the best row on each metric ({PAIRED_RESAMPLES} "
                                 "resamples)"}
+    if not_computed:  # a suite's columns that could not run (compare --suite): named with what they miss
+        context["not_computed"] = "; ".join(f"{name}: {reason}" for name, reason in not_computed.items())
     files = _write_outputs(systems, rows, results, headline, task_folder(out_dir, task), context, task)
     if task == "findings":  # the viewer shows reports; another task's answers are in its predictions files
         files["viewer"] = build_viewer(out_dir, list(test))

@@ -3,12 +3,9 @@
 ``from radzoo.model import RadiologyVLM, build_model`` works; torch loads only when one of them is asked for.
 """
 
-import importlib
+from radzoo.lazy_modules import lazy_getattr
 
-_PUBLIC = {"RadiologyVLM": "vlm", "build_model": "build", "PromptBuilder": "prompting", "ChatFormat": "chat_formats"}
-
-
-def __getattr__(name: str):
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'radzoo.model.vlm' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"radzoo.model.vlm.{_PUBLIC[name]}"), name)
+_PUBLIC = {"RadiologyVLM": ".vlm", "build_model": ".build", "PromptBuilder": ".prompting",
+           "ChatFormat": ".chat_formats"}
+__all__ = list(_PUBLIC)
+__getattr__ = lazy_getattr(__name__, _PUBLIC)

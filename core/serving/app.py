@@ -113,7 +113,7 @@ def create_app(served: ServedModel, settings: ServeSettings) -> FastAPI:
 
         def parse() -> tuple[ReportRequest, Any]:
             parsed = parse_chat_request(body, served.name, served.runner.max_tokens, settings.limits)
-            return parsed, served.runner.pixels(parsed.image)
+            return parsed, served.runner.views(parsed)
 
         parsed, pixels = await run_in_threadpool(parse)  # decoding a big DICOM must not stall the event loop
         completion = Completion(served.name)
@@ -121,7 +121,7 @@ def create_app(served: ServedModel, settings: ServeSettings) -> FastAPI:
             stream = _stream(batcher, completion, parsed, pixels, Deadline(deadline, settings.request_timeout_s,
                                                                            metrics, arrived))
             return StreamingResponse(stream, media_type="text/event-stream")
-        job = ReportJob(pixels, parsed.indication, parsed.max_tokens)
+        job = ReportJob(pixels, parsed.indication, parsed.max_tokens, prior_report=parsed.prior_report)
         task = asyncio.create_task(batcher.wait(job, batcher.enqueue(job)))  # a full queue: 503 here, at once
         loop = asyncio.get_running_loop()
         while not task.done():
@@ -178,7 +178,7 @@ async def _stream(batcher: DynamicBatcher[Report], completion: Completion, parse
     the stream ends with an error event (OpenAI's clients raise it)."""
     loop = asyncio.get_running_loop()
     pieces: asyncio.Queue[str | None] = asyncio.Queue()
-    job = ReportJob(pixels, parsed.indication, parsed.max_tokens,
+    job = ReportJob(pixels, parsed.indication, parsed.max_tokens, prior_report=parsed.prior_report,
                     on_text=lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text))
     task = asyncio.create_task(batcher.wait(job, batcher.enqueue(job)))  # a full queue: 503 before the stream
     # queued after every piece the model thread sent before the batch returned: the stream's end marker

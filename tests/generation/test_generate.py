@@ -83,7 +83,7 @@ def test_radzoo_generate_is_callable_even_after_the_module_is_imported(tmp_path)
     import radzoo
     import radzoo.generation.pipeline  # binds the package attribute to the module
 
-    result = radzoo.generate("demo/llava-rad", out=tmp_path / "p.jsonl", studies=make_studies(tmp_path, 1),
+    result = radzoo.generate("demo/llava-rad", make_studies(tmp_path, 1), out=tmp_path / "p.jsonl",
                              overrides=["generation.max_new_tokens=2"])
     assert result.generated == 1 and read_records(tmp_path / "p.jsonl")[0]["id"] == "s0"
 
@@ -192,18 +192,18 @@ def test_sigkill_mid_run_then_rerun_matches_uninterrupted_run(tmp_path, caplog):
 
 
 def test_cli_generate_passes_data_options_to_the_readers(tmp_path, monkeypatch, capsys):
-    import radzoo.generation.pipeline as gen
+    import radzoo.api
     from radzoo.cli import main
 
     seen = {}
 
-    def fake_read_data(data_cfg, split):
+    def fake_read_studies(data_cfg, split):
         from radzoo.data.readers.result import ReadResult
 
         seen.update(path=data_cfg.path, format=data_cfg.format, split=split)
         return ReadResult(studies=make_studies(tmp_path / "img", 2))
 
-    monkeypatch.setattr(gen, "read_data", fake_read_data)
+    monkeypatch.setattr(radzoo.api, "read_studies", fake_read_studies)  # the command reads through radzoo.api
     out = tmp_path / "cli.jsonl"
     code = main(["generate", "demo/cxr-llava", "generation.max_new_tokens=3", "--data", str(tmp_path / "data.csv"),
                  "--format", "csv", "--out", str(out), "--batch-size", "2"])

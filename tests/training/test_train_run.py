@@ -125,8 +125,8 @@ def test_bad_training_settings_are_named(studies, tmp_path: Path) -> None:
     import radzoo.training.pipeline  # binds the package attribute to the module: radzoo.train(...) must still train
 
     with pytest.raises(ValueError, match="deepspeed"):
-        radzoo.train("demo/llava-rad", tmp_path / "ds", overrides=QUIET + ["trainer.strategy=deepspeed_stage_2"],
-              studies=studies)
+        radzoo.train("demo/llava-rad", tmp_path / "ds", studies,
+                     overrides=QUIET + ["trainer.strategy=deepspeed_stage_2"])
     with pytest.raises(ValueError, match="uncertain_labels"):
         train("demo/llava-rad", tmp_path / "u", overrides=QUIET + ["trainer.uncertain_labels=maybe"], studies=studies)
     with pytest.raises(ValueError, match=r"stages\[0\].*encoder_head"):

@@ -61,7 +61,7 @@ def test_studies(out_dir: Path) -> list[Study]:
     recipes = sorted((out_dir / "runs").glob("*/recipe.yaml"))
     if not recipes:
         raise MissingFileError(f"{out_dir}: no runs/*/recipe.yaml to find the comparison's test studies; "
-                               "run `radzoo compare ... --out {out_dir}` first")
+                               f"run `radzoo compare ... --out {out_dir}` first")
     data = yaml.safe_load(recipes[0].read_text(encoding="utf-8"))["data"]
     return read_studies(data, split="test").studies
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from radzoo.comparison.viewer.comparison_files import Comparison, read_comparison
 from radzoo.comparison.viewer.finding_tables import finding_tables
+from radzoo.comparison.viewer.grounding_boxes import grounding_by_row
 from radzoo.comparison.viewer.study_images import write_study_images
 from radzoo.comparison.viewer.study_records import study_records
 from radzoo.comparison.viewer.study_shards import SHARD_SIZE, shard_name, write_study_shards
@@ -110,6 +111,7 @@ def build_viewer(out_dir: str | Path, studies: list[Study] | None = None) -> Pat
     index = data["studies"]
     # the page keeps what filters and sorts read; texts and images load a page at a time from the shards
     texts = {name: system.pop("texts") for name, system in index["systems"].items()}
-    shards = write_study_shards(viewer_dir, index["reference"].pop("texts"), texts, images, SHARD_SIZE)
+    grounding = grounding_by_row(comparison, index["ids"])  # grounded rows' boxes, beside their reports
+    shards = write_study_shards(viewer_dir, index["reference"].pop("texts"), texts, images, SHARD_SIZE, grounding)
     index.update(shard_size=SHARD_SIZE, shards=shards, shard_pattern=shard_name(0))
     return write_text_atomic(viewer_dir / VIEWER_FILE, render(data))

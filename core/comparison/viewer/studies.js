@@ -146,17 +146,59 @@ function reportColumn(i, name) {
   return column;
 }
 
+const SVG_NS = "http://www.w3.org/2000/svg";
+const BOX_COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
+
+// the grounded systems' boxes over the frontal image, in its original pixels (the SVG stretches with the image)
+function boxOverlay(i, size) {
+  const [part, j] = shardOf(i);
+  const grounded = Object.entries(part.grounding || {}).filter(([, rows]) => rows[j]);
+  if (!grounded.length || !size) return null;
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("class", "boxes");
+  svg.setAttribute("viewBox", `0 0 ${size[0]} ${size[1]}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  grounded.forEach(([name, rows], n) => {
+    for (const {phrase, boxes} of rows[j]) {
+      for (const [x0, y0, x1, y1] of boxes) {
+        const rect = document.createElementNS(SVG_NS, "rect");
+        const attrs = {x: x0, y: y0, width: x1 - x0, height: y1 - y0, stroke: BOX_COLOURS[n % BOX_COLOURS.length],
+          "data-system": name, "data-phrase": phrase};
+        for (const [k, v] of Object.entries(attrs)) rect.setAttribute(k, v);
+        const title = document.createElementNS(SVG_NS, "title");
+        title.textContent = `${name}: ${phrase}`;
+        rect.append(title);
+        svg.append(rect);
+      }
+    }
+  });
+  return svg;
+}
+
+function figures(i, id) {
+  const [part, j] = shardOf(i);
+  const image = part.images[j];
+  const views = image.views || [{role: "frontal", label: "frontal", thumb: image.thumb, full: image.full}];
+  return views.map((v, n) => {
+    const button = el("button", {type: "button", className: "thumb",
+      "aria-label": `Open the full-size ${v.label} image of study ${id}`},
+      el("img", {src: v.thumb, alt: `Chest X-ray of study ${id}, ${v.label}`, loading: "lazy"}),
+      n === 0 ? boxOverlay(i, image.size) : null);
+    button.addEventListener("click", () => openImage(v.full, `${id}, ${v.label}`, button));
+    return el("figure", {className: "view", "data-role": v.role}, button, el("figcaption", {text: v.label}));
+  });
+}
+
 function card(i) {
   const id = ST.ids[i];
   const [part, j] = shardOf(i);
-  const image = part.images[j];
-  const thumb = el("button", {type: "button", className: "thumb",
-    "aria-label": `Open the full-size image of study ${id}`},
-    el("img", {src: image.thumb, alt: `Chest X-ray of study ${id}`, loading: "lazy"}));
-  thumb.addEventListener("click", () => openImage(image.full, id, thumb));
+  const prior = part.images[j].prior;
+  const priorNote = prior ? el("p", {className: "prior", "data-prior": prior.id},
+    el("strong", {text: `Prior study ${prior.id}: `}), prior.report || "(no report)") : null;
+  const images = el("div", {className: "views"}, ...figures(i, id), priorNote);
   const reports = el("div", {className: "reports"}, reportColumn(i, null), ...SYSTEMS.map(n => reportColumn(i, n)));
   return el("article", {className: "card", "data-study": id, "aria-label": `Study ${id}`},
-    el("h3", {text: `Study ${id}`}), el("div", {className: "card-body"}, thumb, reports));
+    el("h3", {text: `Study ${id}`}), el("div", {className: "card-body"}, images, reports));
 }
 
 function openImage(src, id, opener) {

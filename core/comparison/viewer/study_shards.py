@@ -30,9 +30,10 @@ def shard_script(index: int, data: Mapping[str, Any]) -> str:
 
 
 def write_study_shards(viewer_dir: Path, references: Sequence[str], systems: Mapping[str, Sequence[str]],
-                       images: Sequence[Any], size: int = SHARD_SIZE) -> int:
-    """Write every shard (reference and system texts, image paths of ``size`` studies each) and remove shards a
-    bigger earlier build left behind; returns the number of shards."""
+                       images: Sequence[Any], size: int = SHARD_SIZE,
+                       grounding: Mapping[str, Sequence[Any]] | None = None) -> int:
+    """Write every shard (reference and system texts, images, and the grounded rows' boxes, of ``size`` studies
+    each) and remove shards a bigger earlier build left behind; returns the number of shards."""
     folder = viewer_dir / SHARD_DIR
     folder.mkdir(parents=True, exist_ok=True)
     count = (len(references) + size - 1) // size
@@ -40,6 +41,8 @@ def write_study_shards(viewer_dir: Path, references: Sequence[str], systems: Map
         part = slice(k * size, (k + 1) * size)
         data = {"reference": list(references[part]), "systems": {n: list(t[part]) for n, t in systems.items()},
                 "images": list(images[part])}
+        if grounding:
+            data["grounding"] = {name: list(rows[part]) for name, rows in grounding.items()}
         write_text_atomic(viewer_dir / shard_name(k), shard_script(k, data))
     for stale in folder.glob("studies-*.js"):
         if not stale.stem.removeprefix("studies-").isdigit() or int(stale.stem.removeprefix("studies-")) >= count:

@@ -19,11 +19,18 @@ class DataProblem(InputError):
 @dataclass
 class ReadResult:
     """``studies`` read; ``skipped`` maps reason -> [(where, detail)] for unusable records; ``filtered``
-    counts records left out on purpose (other split, lateral view, ...)."""
+    counts records left out on purpose (other split, lateral view, ...); ``other_splits`` the studies of each
+    split a split filter left out (so an empty selection can say where the studies are)."""
 
     studies: list[Study] = field(default_factory=list)
     skipped: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     filtered: Counter = field(default_factory=Counter)
+    other_splits: Counter = field(default_factory=Counter)
+
+    def skipped_items(self) -> list[tuple[str, str]]:
+        """(study id or record, "reason: detail") of every skipped record, for a run's left-out list."""
+        return [(where.removeprefix("study "), f"{reason}: {detail}")
+                for reason, items in sorted(self.skipped.items()) for where, detail in items]
 
     def skip_counts(self) -> dict[str, int]:
         """Reason -> number of skipped records."""
