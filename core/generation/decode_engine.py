@@ -72,13 +72,15 @@ class DecodeEngine:
         self._cache_key: tuple[int, int, torch.dtype] | None = None
         self._lock = threading.Lock()
 
-    @torch.no_grad()
     def generate(self, inputs: dict[str, torch.Tensor], settings: DecodeSettings,
                  on_token: TokenHook | None = None) -> torch.Tensor:
         """``[B, T]`` new token ids for ``ReportGenerator.inputs``, pad after each row's EOS (as ``generate``);
         ``on_token`` sees every step's tokens and may end rows (a server's streams, budgets and cancellations)."""
-        with self._lock:  # one KV cache per engine: a server's threads take turns
-            return self._generate(inputs, EngineSteps.of(settings, self.model.tokenizer), on_token)
+        # inference mode, not no_grad: the same arithmetic without autograd's version counters and view
+        # tracking on every op, which is ~12% of a CPU decode of the demo models at batch 32 (bench/README.md)
+        with self._lock, torch.inference_mode():  # one KV cache per engine: a server's threads take turns
+            ids = self._generate(inputs, EngineSteps.of(settings, self.model.tokenizer), on_token)
+        return ids.clone()  # an ordinary tensor again, which callers may change in place
 
     def _generate(self, inputs: dict[str, torch.Tensor], settings: EngineSteps,
                   on_token: TokenHook | None) -> torch.Tensor:

@@ -194,3 +194,16 @@ def test_auto_picks_radzoo_on_cpu_and_hf_on_cuda_until_gpu_figures_exist():
     assert settings.engine_for("cpu") == "radzoo"
     assert settings.engine_for("cuda") == "hf"
     assert DecodeSettings(max_new_tokens=4).engine_for("cpu") == "hf"  # settings made by hand: transformers
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["demo/llava-rad", "demo/slava-cxr", "demo/cxr-llava"])
+def test_greedy_tokens_equal_transformers_at_batch_32(name, tmp_path):
+    """The batch size bench/generate_bench.py times (where most reports are written on a CPU)."""
+    many = make_studies(tmp_path, 32)
+    hf, radzoo = engines(name)
+    expected = ids(hf, many)
+    got = ids(radzoo, many)
+    assert got.shape[0] == 32 and torch.equal(got, expected)
+    got[0, 0] = got[0, 0]  # an ordinary tensor: the engine's inference-mode result is handed out as a copy
+    assert not got.is_inference()
