@@ -21,6 +21,7 @@ import torch
 from radzoo.errors import InputError, RecipeError
 from radzoo.generation.engine_settings import engine_problem
 from radzoo.generation.lean_decode_step import lean_step
+from radzoo.generation.report_end import eos_ids as report_eos_ids
 from radzoo.generation.token_choice import HF_DEFAULT_TOP_K, ChoiceRules, next_tokens
 
 ENGINES = ("auto", "hf", "radzoo")
@@ -76,8 +77,7 @@ class DecodeSettings:
                                  int(gen_kwargs.get("eos_check_every", 8)))
         if problem:
             raise InputError(problem)
-        eos = gen_kwargs.get("eos_token_id", tokenizer.eos_token_id)
-        eos_ids = tuple(int(e) for e in eos) if isinstance(eos, (list, tuple)) else (int(eos),)
+        eos_ids = report_eos_ids(gen_kwargs, tokenizer)
         sample = bool(gen_kwargs.get("do_sample", False))
         rules = ChoiceRules(
             eos_token_ids=eos_ids,

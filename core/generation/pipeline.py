@@ -26,6 +26,7 @@ from radzoo.errors import InputError, MissingFileError
 from radzoo.files.jsonl import JsonlWriter
 from radzoo.generation.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_kwargs, pick_engine
 from radzoo.generation.grounding import grounded_texts
+from radzoo.generation.report_end import eos_ids, until_eos
 from radzoo.generation.sharding import (
     distributed_rank,
     join_process_group,
@@ -191,8 +192,9 @@ class ReportGenerator:
 
     def records(self, studies: Sequence[Study], new_ids: torch.Tensor) -> list[dict[str, Any]]:
         """One output record per study from its generated ids."""
-        texts = self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True) if not self.model.prompt.grounded \
-            else grounded_texts(self.model.tokenizer, new_ids)
+        rows = until_eos(new_ids.tolist(), eos_ids(self.gen_kwargs, self.model.tokenizer))
+        texts = self.model.tokenizer.batch_decode(rows, skip_special_tokens=True) if not self.model.prompt.grounded \
+            else grounded_texts(self.model.tokenizer, rows)
         records = [{"id": s.id, "prediction": text.strip(), "reference": s.report,
                     "prompt": self.model.prompt.render_study(s, s.meta.get(TASK_PROMPT))[0], "model": self.model_name,
                     **task_fields(s)} for s, text in zip(studies, texts, strict=True)]

@@ -148,14 +148,8 @@ def served(export, tmp_path_factory):
     return answers
 
 
-def test_radzoo_serve_of_the_export_gives_the_official_report_where_no_pad_id_is_generated(served):
-    """radzoo's own transform keeps the official pixels, so even the crop-shifted study matches."""
-    clean = {i: (ours, official) for i, (ours, official, has_pad) in served.items() if not has_pad}
-    assert clean and all(ours == official for ours, official in clean.values()), clean
-
-
-@pytest.mark.xfail(strict=True, reason="known gap: `radzoo serve` stops a report at the pad id; the export pads with "
-                   "<unk> (0, as LLaVA-Rad's training does), which the replica's random LM emits mid-report, while "
-                   "LLaVA-Rad's generate stops at EOS only")
 def test_radzoo_serve_of_the_export_gives_the_official_report_for_every_study(served):
-    assert all(ours == official for ours, official, _ in served.values())
+    """radzoo's own transform keeps the official pixels (so the crop-shifted study matches too), and serve ends a
+    report at EOS only: the export pads with <unk> (0), which the replica's random LM emits mid-report."""
+    assert any(has_pad for _, _, has_pad in served.values()), "no study emits the pad id: the check means nothing"
+    assert {i: ours for i, (ours, _, _) in served.items()} == {i: official for i, (_, official, _) in served.items()}
