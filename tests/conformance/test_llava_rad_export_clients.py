@@ -20,7 +20,7 @@ from release_replicas import hub_calls_fail  # noqa: F401 (autouse: hub download
 
 GOLDEN = json.loads((Path(__file__).parent / "goldens" / "llava_rad.json").read_text())
 STUDY_IDS = [f"s{i}" for i in range(len(GOLDEN["studies"]))]
-GENERATING = ["processor/parts", "processor/string", "tokenizer+image_processor"]
+GENERATING = ["processor/parts", "processor/string", "processor/rendered", "tokenizer+image_processor"]
 pytestmark = pytest.mark.slow
 
 
@@ -75,13 +75,20 @@ def test_every_transformers_client_gets_the_official_prompt_ids(export, clients,
 
 
 @pytest.mark.parametrize("fmt", ["openai-format", "string-format"])
-def test_vllm_renders_the_official_prompt_but_leaves_bos_to_the_request(export, clients, fmt):
-    """vLLM's chat path tokenizes the rendered template with add_special_tokens=False (its default): the
-    template has no BOS (as llava-hf's LLaVA-1.5 templates), so a vLLM request must set add_special_tokens."""
+def test_vllm_renders_the_official_prompt_ids_with_its_bos(export, clients, fmt):
+    """vLLM's chat path tokenizes the rendered template with add_special_tokens=False: the template writes BOS."""
+    image_id = json.loads((export[1] / "config.json").read_text())["image_token_index"]
+    for sid, study in zip(STUDY_IDS, GOLDEN["studies"], strict=True):
+        assert clients[f"vllm/{fmt}"][sid]["prompt_ids"] == _official_prompt(study, image_id), sid
+
+
+def test_rendered_text_tokenized_with_special_tokens_gets_two_bos(export, clients):
+    """The one documented misuse: text from apply_chat_template(tokenize=False) fed to the processor with its
+    default add_special_tokens=True (transformers' chat-template docs warn about it for any template with BOS)."""
     image_id = json.loads((export[1] / "config.json").read_text())["image_token_index"]
     for sid, study in zip(STUDY_IDS, GOLDEN["studies"], strict=True):
         official = _official_prompt(study, image_id)
-        assert official[0] == 1 and clients[f"vllm/{fmt}"][sid]["prompt_ids"] == official[1:], sid
+        assert clients["processor/rendered-default"][sid]["prompt_ids"] == official[:1] + official, sid
 
 
 def _greedy_matches(export, clients, client: str) -> tuple[list[str], list[str]]:
