@@ -33,9 +33,9 @@ def test_tiny_demo_shares_one_encoder_pre_training(tmp_path: Path, monkeypatch, 
     def no_training(*args, **kwargs):
         raise AssertionError("a rerun trained again instead of reusing the encoder and the runs")
 
-    def tiny_demo(out, size, threads):  # `radzoo demo` at the tiny size of the run above
+    def tiny_demo(out, size, threads, recipes):  # `radzoo demo` at the tiny size of the run above
         return run_demo(out, size=DemoSize(studies=60, pretrain_epochs=1), overrides=TINY, threads=threads,
-                        bootstrap=20)
+                        recipes=recipes, bootstrap=20)
 
     monkeypatch.setattr(importlib.import_module("radzoo.training.pipeline"), "train", no_training)
     monkeypatch.setattr(importlib.import_module("radzoo.comparison.demo"), "run_demo", tiny_demo)

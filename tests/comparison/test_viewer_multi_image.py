@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from test_viewer import DOCS, _driver
+from test_viewer import DOCS, _driver, _settled
 
 from radzoo.comparison.scoring import SystemOutput
 from radzoo.data.study import Study
@@ -65,6 +65,7 @@ def test_views_prior_reports_and_grounded_boxes_in_chromium(out) -> None:
     driver = _driver()
     try:
         driver.get((out / "viewer" / "index.html").as_uri())
+        _settled(driver)  # the cards' images and boxes come from the shard scripts next to the page
         assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
         for study in studies:
             card = driver.find_element("css selector", f'.card[data-study="{study.id}"]')

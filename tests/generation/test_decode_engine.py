@@ -167,3 +167,16 @@ def test_a_pad_id_the_model_emits_does_not_end_the_report(engine, studies):
     cut = ids(run, studies[:2], pad_token_id=said, eos_token_id=int(free[0, 5]))  # tokens after EOS are not text
     assert run.records(studies[:1], cut[:1])[0]["prediction"] == \
         hf.model.tokenizer.decode(free[0, :5], skip_special_tokens=True).strip()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["demo/llava-rad", "demo/slava-cxr", "demo/cxr-llava"])
+def test_greedy_tokens_equal_transformers_at_batch_32(name, tmp_path):
+    """The batch size bench/generate_bench.py times (where most reports are written on a CPU)."""
+    many = make_studies(tmp_path, 32)
+    hf, radzoo = engines(name)
+    expected = ids(hf, many)
+    got = ids(radzoo, many)
+    assert got.shape[0] == 32 and torch.equal(got, expected)
+    got[0, 0] = got[0, 0]  # an ordinary tensor: the engine's inference-mode result is handed out as a copy
+    assert not got.is_inference()
