@@ -3,7 +3,8 @@
 --format radzoo (default): OUT holds llm/ (save_pretrained of the merged LM + tokenizer), model.safetensors
 (encoder and adapter weights) and recipe.yaml; `radzoo generate OUT --data ...` runs from it.
 --format llava-hf: OUT is a transformers LlavaForConditionalGeneration directory with its processor; it
-loads with transformers alone and says whether vLLM can serve it.
+loads with transformers alone and says whether vLLM can serve it. Its chat template writes the BOS: use
+apply_chat_template(tokenize=True) (or pass add_special_tokens=False when tokenizing text it rendered).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ Conformance (docs/CONFORMANCE.md): cxr-llava and slava-cxr give the official cod
 (6/6); maira-2 matches Microsoft's model and processor code, but its chat template text is NOT verified against
 upstream (not public), nor is a slava-cxr release already in Phi's q_proj/k_proj/v_proj form.
 llava-rad is verified against microsoft/LLaVA-Rad's own code, run (prompt ids, pixels, logits, greedy ids, 6/6);
-llava-hf is checked against transformers live, with no committed golden (unverified as a golden).
+llava-hf reproduces transformers on a llava-1.5-7b-hf replica with the release's own chat template (prompt ids,
+pixels, logits, greedy ids, 6/6; golden from transformers, run); the real 7B release's files are not verified.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from radzoo.generation.lean_decode_step import lean_step
+from radzoo.generation.report_end import eos_ids as report_eos_ids
 from radzoo.generation.token_choice import HF_DEFAULT_TOP_K, ChoiceRules, next_tokens
 from radzoo.recipe.decode_settings import DecodeSettings
 
@@ -40,8 +41,7 @@ class EngineSteps:
     @classmethod
     def of(cls, settings: DecodeSettings, tokenizer: Any) -> EngineSteps:
         """The engine's view of ``settings``; the tokenizer gives EOS and pad (as ``generate`` takes them)."""
-        eos = tokenizer.eos_token_id if settings.eos_token_ids is None else settings.eos_token_ids
-        eos_ids = tuple(int(e) for e in eos) if isinstance(eos, (list, tuple)) else (int(eos),)
+        eos_ids = report_eos_ids(settings.eos_token_ids, tokenizer)
         sample = settings.do_sample
         rules = ChoiceRules(
             eos_token_ids=eos_ids, min_new_tokens=settings.min_new_tokens, do_sample=sample,
@@ -49,7 +49,7 @@ class EngineSteps:
             top_k=(HF_DEFAULT_TOP_K if settings.top_k is None else settings.top_k) if sample else 0,
             top_p=settings.top_p if sample else 1.0, no_repeat_ngram_size=settings.no_repeat_ngram_size,
             repetition_penalty=settings.repetition_penalty)
-        pad = tokenizer.pad_token_id
+        pad = tokenizer.pad_token_id if settings.pad_token_id is None else settings.pad_token_id
         pad = eos_ids[0] if pad is None else pad  # as generate, for a tokenizer without a pad token
         return cls(max_new_tokens=settings.max_new_tokens, pad_token_id=int(pad), rules=rules,
                    eos_check_every=settings.eos_check_every)

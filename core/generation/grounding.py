@@ -8,6 +8,7 @@ square's side is the shorter side, centred; offsets rounded down), as the releas
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +65,9 @@ def grounding_record(text: str, width: int, height: int, bins: int = 100) -> dic
                           for p in phrases], "image_size": [width, height]}
 
 
-def grounded_texts(tokenizer: Any, new_ids: Any) -> list[str]:
+def grounded_texts(tokenizer: Any, new_ids: Sequence[Sequence[int]]) -> list[str]:
     """Each row's text with the grounding markup kept (a tokenizer may mark ``<obj>``/``<box>`` special): the ids
     of padding, BOS and EOS are dropped, every other token is decoded."""
     drop = {t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.bos_token_id) if t is not None}
-    return [tokenizer.decode([t for t in row.tolist() if t not in drop], skip_special_tokens=False)
+    return [tokenizer.decode([t for t in row if t not in drop], skip_special_tokens=False)
             for row in new_ids]

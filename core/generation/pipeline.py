@@ -25,6 +25,7 @@ from radzoo.errors import InputError
 from radzoo.files.jsonl import JsonlWriter
 from radzoo.generation.decode_engine import DecodeEngine, TokenHook
 from radzoo.generation.grounding import grounded_texts
+from radzoo.generation.report_end import eos_ids, until_eos
 from radzoo.generation.sharding import (
     distributed_rank,
     join_process_group,
@@ -142,8 +143,9 @@ class ReportGenerator:
     def texts(self, new_ids: torch.Tensor) -> list[str]:
         """Each row's report text from its generated ids (a grounded model's boxes kept as its phrases' tags)."""
         tok = self.model.tokenizer
-        texts = grounded_texts(tok, new_ids) if self.model.prompt.grounded else tok.batch_decode(
-            new_ids, skip_special_tokens=True)
+        rows = until_eos(new_ids.tolist(), eos_ids(self.settings.eos_token_ids, tok))  # pad filler is never text
+        texts = grounded_texts(tok, rows) if self.model.prompt.grounded else tok.batch_decode(
+            rows, skip_special_tokens=True)
         return [text.strip() for text in texts]
 
     def records(self, studies: Sequence[Study], new_ids: torch.Tensor) -> list[dict[str, Any]]:

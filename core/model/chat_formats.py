@@ -30,6 +30,9 @@ class ChatFormat:
     # wraps a non-empty system text; an empty one leaves no trace (LLaMA-2 drops the <<SYS>> block,
     # Mistral folds the system text into the user turn)
     system_block: str = "{system}"
+    # tokenized as one text with <image> as the tokenizer's own token (as transformers' processors tokenize a
+    # rendered chat template), not chunk by chunk around it (LLaVA's tokenizer_image_token, a dummy prefix each)
+    whole_text: bool = False
 
     def render(self, user: str, system: str | None = None) -> str:
         """The prompt up to where the assistant's answer starts."""
@@ -51,6 +54,10 @@ FORMATS: dict[str, ChatFormat] = {
                                    system_block="{system}\n\n"),
     # MAIRA-2's chat_template.json (published_checkpoints.md §4.3): two spaces after "study." and after "USER:"
     "maira2": ChatFormat("maira2", "{system}  USER:  {user} ASSISTANT:", MAIRA2_SYSTEM),
+    # llava-hf's LLaVA-1.5 chat_template.json (llava-hf/llava-1.5-7b-hf): no system text, no BOS (the processor
+    # adds it), "USER: <image>\n{text} ASSISTANT:"; a system message given as text parts leads, then a space
+    "llava_hf": ChatFormat("llava_hf", "{system}USER: {user} ASSISTANT:", "", system_block="{system} ",
+                           whole_text=True),
     # LLaVA "plain" (caption pre-training): the image and the answer, nothing else
     "plain": ChatFormat("plain", "{user}", "", answer_prefix=""),
     # LLaMA-2-chat as transformers' Llama chat template writes it (CXR-LLaVA's official path): the text starts with

@@ -88,8 +88,15 @@ class PromptBuilder:
         return self.format.render(self.user_text(indication, question), self.system)
 
 
-def tokenize_prompt(tokenizer: Any, prompt: str) -> list[int]:
-    """Token ids of ``prompt`` with IMAGE_TOKEN_INDEX where ``<image>`` stands (BOS only at the start)."""
+def tokenize_prompt(tokenizer: Any, prompt: str, whole_text: bool = False) -> list[int]:
+    """Token ids of ``prompt`` with IMAGE_TOKEN_INDEX where ``<image>`` stands (BOS only at the start): chunk by
+    chunk around ``<image>``, or with ``whole_text`` as one text whose ``<image>`` is the tokenizer's own token."""
+    if whole_text:
+        image_id = tokenizer.convert_tokens_to_ids(IMAGE_PLACEHOLDER)
+        if image_id is None or image_id == tokenizer.unk_token_id:
+            raise InputError(f"this prompt format tokenizes the whole prompt, but the tokenizer has no "
+                             f"{IMAGE_PLACEHOLDER} token; use a format without whole_text or add the token")
+        return [IMAGE_TOKEN_INDEX if t == image_id else t for t in tokenizer(prompt).input_ids]
     chunks = prompt.split(IMAGE_PLACEHOLDER)
     ids: list[int] = []
     for i, chunk in enumerate(chunks):
@@ -106,7 +113,8 @@ def encode_example(tokenizer: Any, builder: PromptBuilder, answer: str | None, *
     """``input_ids`` and ``labels`` (prompt and image masked with IGNORE_INDEX; loss on the answer and EOS).
 
     ``prompt``: an already rendered prompt (``PromptBuilder.render_study``), else built from the indication."""
-    prompt_ids = tokenize_prompt(tokenizer, prompt if prompt is not None else builder.render(indication, question))
+    prompt_ids = tokenize_prompt(tokenizer, prompt if prompt is not None else builder.render(indication, question),
+                                 builder.format.whole_text)
     if answer is None:
         return {"input_ids": prompt_ids, "labels": [IGNORE_INDEX] * len(prompt_ids)}
     answer_ids = tokenizer(builder.format.answer_prefix + answer.strip(), add_special_tokens=False).input_ids

@@ -31,6 +31,7 @@ class DecodeSettings:
     no_repeat_ngram_size: int = 0
     repetition_penalty: float = 1.0
     eos_token_ids: tuple[int, ...] | None = None  # None: the tokenizer's EOS
+    pad_token_id: int | None = None  # None: the tokenizer's pad (its EOS without one)
     cache: str = "dynamic"
     # "hf" (transformers generate; the only one with beams), "radzoo" (radzoo.generation.decode_engine) or
     # "auto" (radzoo where it is measured faster: CPU, no beams)
@@ -105,6 +106,8 @@ class DecodeSettings:
             kwargs["repetition_penalty"] = self.repetition_penalty
         if self.eos_token_ids is not None:
             kwargs["eos_token_id"] = list(self.eos_token_ids)
+        if self.pad_token_id is not None:
+            kwargs["pad_token_id"] = self.pad_token_id
         if self.cache == "static":
             kwargs["cache_implementation"] = "static"
         return kwargs

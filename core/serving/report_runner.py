@@ -13,6 +13,7 @@ import torch
 
 from radzoo.data.study import Study, StudyImage
 from radzoo.generation.pipeline import ReportGenerator
+from radzoo.generation.report_end import eos_ids, report_length
 from radzoo.serving.chat_request import ReportRequest
 from radzoo.serving.errors import bad_request
 
@@ -79,9 +80,8 @@ class ReportRunner:
     def __init__(self, generator: ReportGenerator) -> None:
         self.generator = generator
         self.image_tokens = int(generator.model.image_tokens())
-        tok = generator.model.tokenizer
-        eos = tok.eos_token_id if isinstance(tok.eos_token_id, list) else [tok.eos_token_id]
-        self.stop_ids = {int(t) for t in [*eos, tok.pad_token_id] if t is not None}
+        # EOS only: the pad id fills rows after their end and may be a token the model emits (llava-hf's <unk>)
+        self.stop_ids = set(eos_ids(generator.settings.eos_token_ids, generator.model.tokenizer))
         self.max_tokens = int(generator.settings.max_new_tokens)
 
     def pixels(self, image: Any) -> torch.Tensor:
@@ -135,7 +135,7 @@ class ReportRunner:
             if job.cancelled.is_set():
                 continue
             ids = new_ids[row, :job.max_tokens].tolist()
-            length = next((n for n, t in enumerate(ids) if t in self.stop_ids), len(ids))
+            length = report_length(ids, self.stop_ids)
             text = self.generator.texts(torch.tensor([ids[:length]], dtype=torch.long))[0]
             if job.on_text is not None and text.startswith(hooks.sent[row]) and text != hooks.sent[row]:
                 job.on_text(text[len(hooks.sent[row]):])  # what the hook held back

@@ -4,9 +4,12 @@ usage: python llava_hf_clients.py EXPORT_DIR CASES_JSON MAX_NEW_TOKENS OUT_JSON
 CASES_JSON: [{"id", "image", "question"}] (the question without ``<image>``, as a client writes it).
 OUT_JSON: {client: {study id: {"prompt_ids": [...] (image tokens collapsed to one), "new_ids": [...] or absent,
 "report": str}}} and "radzoo_imported". The clients:
-- ``processor/parts``: AutoProcessor.apply_chat_template on [image part, text part], then the processor;
-- ``processor/string``: the same with the string ``"<image>\\n" + question``;
-- ``tokenizer+image_processor``: AutoTokenizer.apply_chat_template (parts), ``<image>`` repeated
+- ``processor/parts``: AutoProcessor.apply_chat_template(tokenize=True) on [image part (the PIL image), text part];
+- ``processor/string``: the same with the string ``"<image>\\n" + question`` (the image in processor_kwargs);
+- ``processor/rendered``: the text of apply_chat_template(tokenize=False), then the processor with
+  ``add_special_tokens=False``, as transformers' docs say for a template that writes BOS;
+  ``processor/rendered-default``: the same with the processor's default (special tokens added): prompt ids only;
+- ``tokenizer+image_processor``: AutoTokenizer.apply_chat_template(tokenize=True) (parts), ``<image>`` repeated
   image_seq_length times as LlavaProcessor does, AutoImageProcessor for the pixels;
 - ``pipeline``: ``pipeline("image-text-to-text")`` with [image part (the PIL image), text part];
 - ``vllm/openai-format`` and ``vllm/string-format``: the prompt ids vLLM's chat path computes, rendered as vLLM
@@ -57,13 +60,21 @@ def run(export: str, cases: list[dict], max_new_tokens: int) -> dict:
         with Image.open(case["image"]) as img:
             image = img.convert("RGB")
         q = case["question"]
-        for client, messages in (("processor/parts", parts(q)),
-                                 ("processor/string", [{"role": "user", "content": "<image>\n" + q}])):
-            text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            inputs = processor(text=text, images=image, return_tensors="pt")
-            record(client, case["id"], inputs.input_ids, inputs.pixel_values)
-        text = tokenizer.apply_chat_template(parts(q), add_generation_prompt=True, tokenize=False)
-        ids = tokenizer(text.replace("<image>", "<image>" * tokens), return_tensors="pt").input_ids
+        inputs = processor.apply_chat_template(parts(q, image), add_generation_prompt=True, tokenize=True,
+                                               return_dict=True, return_tensors="pt")
+        record("processor/parts", case["id"], inputs["input_ids"], inputs["pixel_values"])
+        string = [{"role": "user", "content": "<image>\n" + q}]
+        inputs = processor.apply_chat_template(string, add_generation_prompt=True, tokenize=True, return_dict=True,
+                                               return_tensors="pt",
+                                               processor_kwargs={"images": [image]})
+        record("processor/string", case["id"], inputs["input_ids"], inputs["pixel_values"])
+        text = processor.apply_chat_template(parts(q), add_generation_prompt=True, tokenize=False)
+        inputs = processor(text=text, images=image, return_tensors="pt", add_special_tokens=False)
+        record("processor/rendered", case["id"], inputs.input_ids, inputs.pixel_values)
+        default = processor(text=text, images=image, return_tensors="pt").input_ids  # add_special_tokens=True
+        record("processor/rendered-default", case["id"], default, None)
+        ids = tokenizer.apply_chat_template(parts(q), add_generation_prompt=True, tokenize=True, return_dict=False)
+        ids = torch.tensor([[t for i in ids for t in ([image_id] * tokens if i == image_id else [i])]])
         record("tokenizer+image_processor", case["id"], ids, images(image, return_tensors="pt").pixel_values)
         for client, content in (("vllm/openai-format", [{"type": "image"}, {"type": "text", "text": q}]),
                                 ("vllm/string-format", "<image>\n" + q)):

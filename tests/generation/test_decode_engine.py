@@ -196,6 +196,24 @@ def test_auto_picks_radzoo_on_cpu_and_hf_on_cuda_until_gpu_figures_exist():
     assert DecodeSettings(max_new_tokens=4).engine_for("cpu") == "hf"  # settings made by hand: transformers
 
 
+@pytest.mark.parametrize("engine", ["hf", "radzoo"])
+def test_a_pad_id_the_model_emits_does_not_end_the_report(engine, studies):
+    # llava-hf exports pad with <unk>, which a model may say: a report ends at EOS only, on either engine
+    hf, radzoo = engines("demo/llava-rad")
+    run = {"hf": hf, "radzoo": radzoo}[engine]
+    free = ids(hf, studies[:2])
+    said = int(free[0, 2])
+    assert said not in hf.model.tokenizer.all_special_ids, "a plain token, so its text shows in the report"
+    padded = ids(run, studies[:2], pad_token_id=said)
+    assert torch.equal(padded, free)
+    expected = [hf.model.tokenizer.decode(row, skip_special_tokens=True).strip() for row in free.tolist()]
+    assert [r["prediction"] for r in run.records(studies[:2], padded)] == expected
+    cut = ids(run, studies[:2], pad_token_id=said, eos_token_id=int(free[0, 5]))  # tokens after EOS are not text
+    run.settings = run.settings.replace(eos_token_ids=(int(free[0, 5]),))  # the settings the text is cut by
+    assert run.records(studies[:1], cut[:1])[0]["prediction"] == \
+        hf.model.tokenizer.decode(free[0, :5], skip_special_tokens=True).strip()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["demo/llava-rad", "demo/slava-cxr", "demo/cxr-llava"])
 def test_greedy_tokens_equal_transformers_at_batch_32(name, tmp_path):

@@ -29,10 +29,11 @@ def reports(export: str, studies: list[dict]) -> dict[str, str]:
     model = LlavaForConditionalGeneration.from_pretrained(export, dtype=torch.float32).eval()
     out = {}
     for i, study in enumerate(studies):
-        prompt = processor.apply_chat_template(messages(info, study["indication"], parts=i % 2 == 1),
-                                               add_generation_prompt=True)
         with Image.open(study["image"]) as img:
-            inputs = processor(images=img.convert("L"), text=prompt, return_tensors="pt")
+            # tokenize=True: the template writes BOS, so the rendered text is tokenized without special tokens
+            inputs = processor.apply_chat_template(messages(info, study["indication"], parts=i % 2 == 1),
+                                                   add_generation_prompt=True, tokenize=True, return_dict=True,
+                                                   return_tensors="pt", processor_kwargs={"images": [img.convert("L")]})
         with torch.no_grad():
             ids = model.generate(**inputs)  # greedy and max_new_tokens from the export's generation_config
         new = ids[0, inputs["input_ids"].shape[1]:]

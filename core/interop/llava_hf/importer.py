@@ -7,8 +7,9 @@ directory (with the release's ``preprocessor_config.json``) read by the ``clip``
 ``vision_feature_layer`` ("default" strategy: CLS dropped), a DINOv2 tower (what radzoo exports
 BiomedCLIP-CXR and RAD-DINO to) a ``Dinov2Model`` directory read by ``rad-dino``; ``linear_1``/GELU/``linear_2`` becomes
 ``mlp2x_gelu``. Llava expands ``<image>`` to ``image_seq_length`` real tokens where radzoo splices the image
-embeddings at LLaVA's sentinel; the LLM sees the same sequence. The prompt is LLaVA-1.5's Vicuna v1
-conversation (with its system text) for Llama text models.
+embeddings at LLaVA's sentinel; the LLM sees the same sequence. A Llama release gets llava-hf's own LLaVA-1.5
+chat template (format ``llava_hf``: "USER: <image>\n... ASSISTANT:", no system text, the rendered text tokenized
+as one, as transformers' processor does); a radzoo export gets back the format it was exported from.
 """
 
 from __future__ import annotations
@@ -107,11 +108,15 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     write_tower = write_clip_tower if tower_type == "clip_vision_model" else write_dinov2_tower
     write_tower(vision, tower, src, stage / run_writer.ENCODER_DIR, out_dtype)
     save_weights(projector(keep, config, out_dtype), stage / WEIGHTS_FILE)
-    fmt = PROMPT_FORMATS[text_type]
+    # a radzoo export's template renders its recipe's format and it keeps radzoo's transform; a llava-hf release
+    # is LLaVA-1.5's own template, and transformers' image processor, which floors an odd crop margin
+    release = not (src / EXPORT_INFO).is_file()
+    fmt = "llava_hf" if text_type == "llama" and release else PROMPT_FORMATS[text_type]
     drop_cls = config.get("vision_feature_select_strategy", "default") == "default"
     # the clip encoder takes a transformers directory as hf_path, rad-dino (any Dinov2Model) as path
     path_key, name = ("hf_path", "clip") if tower_type == "clip_vision_model" else ("path", "rad-dino")
-    encoder = {"name": name, "args": {path_key: run_writer.ENCODER_DIR, "select_layer": layer, "drop_cls": drop_cls}}
+    encoder = {"name": name, "args": {path_key: run_writer.ENCODER_DIR, "select_layer": layer, "drop_cls": drop_cls,
+                                      **({"crop_rounding": "floor"} if release else {})}}
     recipe = run_writer.base_recipe(
         f"{src.resolve().name}-imported", f"transformers LLaVA directory {src.resolve().name}, imported", "",
         encoder, {"name": "mlp2x_gelu", "args": {}}, fmt,

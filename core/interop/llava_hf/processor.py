@@ -2,8 +2,12 @@
 
 The chat template renders the recipe's prompt format with the recipe's system prompt as the default, so
 ``apply_chat_template`` followed by the processor gives the token ids radzoo's prompt builder gives
-(``check_prompt_ids`` proves it at export time, on the message forms clients send). BOS is left to the
-tokenizer, as radzoo leaves it: the processor adds it to the rendered text as radzoo's first prompt chunk gets it.
+(``check_prompt_ids`` proves it at export time, on the message forms clients send). Where radzoo's prompt starts
+with the tokenizer's BOS, the template writes ``{{ bos_token }}`` (as Llama-2's and Mistral's do): transformers'
+``apply_chat_template(tokenize=True)`` (processor and tokenizer), its pipelines and vLLM's chat path all tokenize
+the rendered text without adding special tokens, so without it they lose the BOS. Text rendered with
+``tokenize=False`` must then be tokenized with ``add_special_tokens=False``, or it gets two (transformers' own
+chat-template docs say the same).
 
 Where the recipe's instruction starts with the image (``<image>\n...``, LLaVA's and LLaVA-Rad's form), the user
 turn is normalised as LLaVA-Rad's eval does: ``<image>`` taken out of the text, the rest stripped, and
@@ -87,10 +91,11 @@ def image_lead(*instructions: str | None) -> str | None:
     return leads.pop() if len(leads) == 1 else None
 
 
-def chat_template(fmt: ChatFormat, system: str | None, lead: str | None = None) -> str:
+def chat_template(fmt: ChatFormat, system: str | None, lead: str | None = None, bos: bool = False) -> str:
     """A Jinja chat template that renders ``fmt`` as radzoo does: one system text (default: the recipe's),
     one user turn (text, or content parts where an image part stands for ``<image>``), then the answer.
-    With ``lead`` (see ``image_lead``) a user turn holding an image becomes ``lead`` + its text, stripped."""
+    With ``lead`` (see ``image_lead``) a user turn holding an image becomes ``lead`` + its text, stripped;
+    with ``bos`` the text starts with ``{{ bos_token }}``."""
     default_system = fmt.default_system if system is None else system
     sys_before, sys_after = fmt.system_block.split("{system}")
     body = []
@@ -118,7 +123,7 @@ def chat_template(fmt: ChatFormat, system: str | None, lead: str | None = None) 
         "{% elif m.role == 'assistant' and ns.answer is none %}{% set ns.answer = text_of(m) %}"
         "{% else %}{{ raise_exception('this model was trained on one system text, one user turn and one answer') }}"
         "{% endif %}{% endfor %}"
-        + "".join(body)
+        + ("{{ bos_token }}" if bos else "") + "".join(body)
         + "{% if ns.answer is not none %}" + _literal(fmt.answer_prefix) + "{{ ns.answer }}{{ eos_token }}{% endif %}"
     )
 
@@ -129,8 +134,10 @@ def llava_processor(model: Any, tower: ConvertedTower) -> tuple[Any, int]:
 
     tokenizer, image_id = with_image_token(model.tokenizer)
     builder = model.prompt
+    bos = model.tokenizer.bos_token_id
+    starts_with_bos = bos is not None and encode_example(model.tokenizer, builder, None)["input_ids"][:1] == [bos]
     template = chat_template(builder.format, builder.system,
-                             image_lead(builder.instruction, builder.instruction_with_indication))
+                             image_lead(builder.instruction, builder.instruction_with_indication), starts_with_bos)
     tokenizer.chat_template = template  # AutoTokenizer.apply_chat_template renders as AutoProcessor does
     processor = LlavaProcessor(
         image_processor=image_processor(model.encoder), tokenizer=tokenizer,
@@ -161,8 +168,9 @@ def client_messages(user_text: str, system: str | None, lead: str | None) -> dic
 
 def check_prompt_ids(model: Any, processor: Any, image_id: int, image_tokens: int, probe: Any,
                      tokenizer: Any = None) -> None:
-    """The processor's ids for the recipe's prompts, in every form of ``client_messages``, equal radzoo's (with
-    the image tokens expanded); ``tokenizer.apply_chat_template`` (AutoTokenizer) renders the same text."""
+    """The ids of ``apply_chat_template(tokenize=True)`` for the recipe's prompts, in every form of
+    ``client_messages``, equal radzoo's (image tokens expanded), on the processor and on ``tokenizer``
+    (AutoTokenizer, whose ``<image>`` LlavaProcessor would expand)."""
     builder = model.prompt
     lead = image_lead(builder.instruction, builder.instruction_with_indication)
     system = builder.format.default_system if builder.system is None else builder.system
@@ -172,14 +180,16 @@ def check_prompt_ids(model: Any, processor: Any, image_id: int, image_tokens: in
         expanded = [t for i in ours for t in ([image_id] * image_tokens if i == IMAGE_TOKEN_INDEX else [i])]
         for form, messages in client_messages(builder.user_text(indication), system, lead).items():
             text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            theirs = processor(text=text, images=probe, return_tensors="pt").input_ids[0].tolist()
+            theirs = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                   return_dict=True, processor_kwargs={"images": [probe]},
+                                                   return_tensors="pt")["input_ids"][0].tolist()
             if theirs != expanded:
                 at = next((i for i, (a, b) in enumerate(zip(theirs, expanded, strict=False)) if a != b),
                           min(len(theirs), len(expanded)))
                 raise ExportRefused(f"the exported tokenizer and chat template give other ids than radzoo for the "
                                     f"prompt {text!r} ({form}; first difference at token {at}), so the export "
                                     "would not reproduce radzoo's reports")
-            if tokenizer is not None and tokenizer.apply_chat_template(
-                    messages, add_generation_prompt=True, tokenize=False) != text:
-                raise ExportRefused(f"the exported tokenizer's chat template renders {form} otherwise than the "
-                                    "processor's")
+            if tokenizer is not None and [t for i in tokenizer.apply_chat_template(
+                    messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+                    for t in ([image_id] * image_tokens if i == image_id else [i])] != expanded:
+                raise ExportRefused(f"the exported tokenizer's chat template gives other ids than radzoo for {form}")
