@@ -283,6 +283,8 @@ def main() -> None:
     parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--only", choices=("batching", "engines"), help="CPU: measure one table, keep the other")
     parser.add_argument("--rounds", type=int, default=4, help="CPU engine table: alternating rounds per batch size")
+    parser.add_argument("--engine-batches", nargs="+", type=int, default=[1, 32],
+                        help="CPU engine table: batch sizes to (re)measure; the other rows already written are kept")
     parser.add_argument("--models", help="comma-separated GPU rows to (re)measure, merged into generate_gpu.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -299,6 +301,8 @@ def main() -> None:
             cpu.update({"env": env, "note": gpu_note, "studies": args.studies, "max_new_tokens": args.max_new_tokens,
                         "recipes": cpu_part(args.studies, args.max_new_tokens)})
         if args.only in (None, "engines"):
+            kept = cpu.get("engines", {}).get("recipes", {})
+            measured = engine_part(args.studies, args.max_new_tokens, args.rounds, tuple(args.engine_batches))
             cpu["engines"] = {"env": {**env, "cores": os.cpu_count()}, "studies": args.studies,
                               "max_new_tokens": args.max_new_tokens, "rounds": args.rounds,
                               "note": "generate_ids on prepared inputs (image encoder, prefill, decode; image "
@@ -306,7 +310,8 @@ def main() -> None:
                                       "batch (ABBA) in one process; speedup = median over rounds of hf seconds / "
                                       "radzoo seconds; load_average_1min before and after each round (shared "
                                       "cores)",
-                              "recipes": engine_part(args.studies, args.max_new_tokens, args.rounds)}
+                              "recipes": {recipe: {**kept.get(recipe, {}), **rows}
+                                          for recipe, rows in measured.items()}}
         path.write_text(json.dumps(cpu, indent=2) + "\n")
     if torch.cuda.is_available():
         print("GPU: paper-shaped models, random bf16 weights")

@@ -44,15 +44,18 @@ def image_urls(n: int) -> list[str]:
     return urls
 
 
-def start_server(recipe: str, args: argparse.Namespace, log: Path) -> tuple[subprocess.Popen, int]:
-    """A `radzoo serve` subprocess on a free loopback port, once /health answers."""
+def start_server(recipe: str, args: argparse.Namespace, log: Path,
+                 extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, int]:
+    """A `radzoo serve` subprocess on a free loopback port (``extra``: more overrides and flags), once /health
+    answers."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "radzoo.cli", "serve", recipe, "--port", str(port),
-                                 "--max-batch-size", str(args.max_batch_size), "--max-wait-ms", str(args.max_wait_ms)],
+                                 "--max-batch-size", str(args.max_batch_size), "--max-wait-ms", str(args.max_wait_ms),
+                                 *extra],
                                 stdout=out, stderr=subprocess.STDOUT, env=env)
     for _ in range(600):
         if proc.poll() is not None:
@@ -134,10 +137,14 @@ def main() -> None:
               "server": {"threads": args.threads, "max_batch_size": args.max_batch_size,
                          "max_wait_ms": args.max_wait_ms, "device": "cpu", "dtype": "fp32"},
               "runs": runs}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}; load average before {result['load_average_before']}, "
-          f"after {result['load_average_after']}")
+    write_result(args.out, result)
+
+
+def write_result(out: Path, result: dict) -> None:
+    """The figures as JSON, and a line saying where, with the load averages the run saw."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}; load average before {result['load_average_before']}, after {result['load_average_after']}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ RESULTS = Path(__file__).parent / "results" / "viewer.json"
 SCREENSHOT = Path(__file__).parents[1] / "docs" / "demo_viewer.png"  # the README's picture of the viewer
 
 
-def _browser():
+def browser():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -45,7 +45,7 @@ def _open_times(page: Path) -> list[dict[str, float]]:
     "cold" in a fresh browser (nothing cached), "warm" on a reload in it."""
     times = []
     for _ in range(LOADS):
-        driver = _browser()
+        driver = browser()
         try:
             for kind in ("cold", "warm"):
                 began = time.perf_counter()
@@ -61,7 +61,7 @@ def _screenshot(page: Path) -> None:
     """The study browser filtered to studies with a pleural effusion in the reference, as the README shows it."""
     from selenium.webdriver.support.ui import Select
 
-    driver = _browser()
+    driver = browser()
     try:
         driver.set_window_size(1400, 1100)
         driver.get(page.as_uri())

@@ -1,5 +1,5 @@
 """The default metrics on a plain install: `radzoo evaluate` and a short `radzoo compare` in a child process
-where the optional extras (pycocoevalcap, bert_score) cannot be imported."""
+where the optional extras (pycocoevalcap, bert_score, the rexrank packages) cannot be imported."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from radzoo.evaluation.pipeline import DEFAULT_METRICS
 
-EXTRAS = ("pycocoevalcap", "bert_score")
+EXTRAS = ("pycocoevalcap", "bert_score", "radgraph", "fast_bleu", "RaTEScore", "radeval")
 # `python -c WITHOUT_EXTRAS ARGS...` runs `radzoo ARGS` with the extras hidden: importing them raises
 # ModuleNotFoundError exactly as on an install without the [nlg] extra.
 WITHOUT_EXTRAS = f"""
@@ -61,6 +61,25 @@ def test_evaluate_runs_the_default_metrics_without_extras(tmp_path: Path) -> Non
     assert asked_for_java.returncode == 2 and "Traceback" not in asked_for_java.stderr
     assert "bleu: tokenizer 'ptb' runs pycocoevalcap's Java PTBTokenizer, which is not installed" in \
         asked_for_java.stderr
+
+
+def test_rexrank_suite_writes_bleu_score_and_names_every_other_column_without_extras(tmp_path: Path) -> None:
+    predictions = tmp_path / "preds.jsonl"
+    predictions.write_text("".join(json.dumps({"id": i, "prediction": p, "reference": r}) + "\n" for i, (p, r) in
+                                   enumerate([("No effusion.", "No pleural effusion."), ("Clear lungs.", "Clear.")])))
+    done = radzoo_without_extras("evaluate", "--predictions", predictions, "--suite", "rexrank", "--bootstrap", "10",
+                                 "--option", "rexrank_bertscore.model_path=" + str(tmp_path), "--out",
+                                 tmp_path / "metrics.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "metrics.json").read_text())
+    assert list(result["metrics"]) == ["bleu_score"] and result["suite"] == "rexrank"
+    lines = [line for line in done.stdout.splitlines() if line.startswith("not computed: ")]
+    assert [line.split()[2] for line in lines] == ["bertscore", "semb_score", "radgraph_combined", "1/RadCliQ-v1",
+                                                   "ratescore", "green_score"]
+    assert sorted(result["not_computed"]) == sorted(["rexrank_bertscore", "semb_score", "radgraph", "rexrank_radcliq",
+                                                     "ratescore", "green"])
+    assert "has no config.json" in lines[0] and "hf download distilroberta-base" in lines[0]
+    assert "StanfordAIMI/RRG_scorers radgraph.tar.gz" in lines[2] and "pip install" in lines[5]
 
 
 @pytest.mark.slow

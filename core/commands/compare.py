@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from radzoo.commands.evaluate import parse_options
+from radzoo.commands.evaluate import parse_options, suite_metrics
 from radzoo.commands.threads_option import add_threads_option, thread_count
 from radzoo.errors import InputError
 
@@ -31,10 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="data set for every recipe, e.g. synthetic, csv:reports.csv, mimic-cxr:/data/mimic")
     parser.add_argument("--metrics", default=None,
                         help="comma-separated evaluators (default: the recipe's, else bleu,rouge_l,cider,chexpert)")
+    parser.add_argument("--suite", default=None, choices=("rexrank",),
+                        help="a named metric set instead of --metrics: rexrank (ReXrank's leaderboard columns)")
     parser.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
                         help="an evaluator option, e.g. chexpert.uncertain=negative (repeatable)")
-    parser.add_argument("--headline", default="chexpert_micro_f1_14",
-                        help="metric that ranks the rows (--task vqa: vqa_closed_accuracy unless given)")
+    parser.add_argument("--headline", default=None,
+                        help="metric that ranks the rows (default chexpert_micro_f1_14; --task vqa: "
+                             "vqa_closed_accuracy; --suite: its own)")
     parser.add_argument("--task", default="findings", choices=("findings", "impression", "vqa"),
                         help="what each test study is asked; a task other than findings writes OUT/TASK/leaderboard.md")
     parser.add_argument("--baselines", default="constant,nearest-neighbour",
@@ -84,10 +87,19 @@ def run(args: argparse.Namespace) -> int:
     recipes, overrides = split_items(args.items)
     baselines = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",") if b.strip()]
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    options, headline, not_computed = (parse_options(args.option) if args.option else None), args.headline, {}
+    if args.suite:
+        from radzoo.evaluation.suites import headline as suite_headline  # start-up time, as above
+
+        if metrics:
+            raise InputError("give --suite or --metrics, not both")
+        metrics, options, not_computed = suite_metrics(args.suite, options)
+        headline = headline or suite_headline(args.suite, metrics)
     # radzoo.api.compare checks every recipe, override and the data path before torch loads
     result = compare(recipes, args.out, overrides=data_overrides(args.data) + overrides, metrics=metrics,
-                     metric_options=parse_options(args.option) if args.option else None, baselines=baselines,
-                     headline=args.headline, bootstrap=args.bootstrap, batch_size=args.batch_size, task=args.task,
-                     threads=thread_count(args))
+                     metric_options=options, baselines=baselines,
+                     headline=headline or "chexpert_micro_f1_14", bootstrap=args.bootstrap,
+                     batch_size=args.batch_size, task=args.task, threads=thread_count(args),
+                     not_computed=not_computed)
     print_leaderboard(result.rows, result.headline, result.files)
     return 0

@@ -24,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="training seed: the encoder pre-training's and every recipe's initial weights and "
                              "batch order (default 0, the README's table); the synthetic set stays the same")
+    parser.add_argument("--multi-image", action="store_true",
+                        help="compare the frontal-only demo-llava-rad with demo-multi-image (frontal, lateral, prior "
+                             "image and report) on synthetic studies with laterals and priors, scored against "
+                             "reports that state the changes (longer than the default demo)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,10 +40,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from radzoo.comparison.console import print_leaderboard  # start-up time: radzoo --help imports every command
-    from radzoo.comparison.demo import DemoSize, run_demo, verdict
+    from radzoo.comparison.demo import DEMO_RECIPES, MULTI_IMAGE_RECIPES, DemoSize, run_demo, verdict
 
-    size = DemoSize() if args.studies is None else DemoSize(studies=args.studies)
-    result = run_demo(args.out, size=size, threads=threads, seed=args.seed)
+    size = DemoSize(multi_image=args.multi_image, **({} if args.studies is None else {"studies": args.studies}))
+    result = run_demo(args.out, size=size, threads=threads,
+                      recipes=MULTI_IMAGE_RECIPES if args.multi_image else DEMO_RECIPES, seed=args.seed)
     print_leaderboard(result.rows, result.headline, result.files)
     console = Console()
     for line in verdict(result.rows, result.headline):

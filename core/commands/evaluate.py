@@ -1,6 +1,8 @@
 """Score a predictions JSONL (id, prediction, reference per line): metrics with bootstrap CIs to JSON.
 
 Example: radzoo evaluate --predictions preds.jsonl --metrics bleu,rouge_l,chexpert --out metrics.json
+``--suite rexrank`` scores ReXrank's columns; a column whose weights or package are missing is named, with how
+to get them, and the others are still written.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", required=True, help="JSONL with id, prediction, reference per line")
     parser.add_argument("--metrics", default=None,
                         help="comma-separated evaluators (default: bleu,rouge_l,cider,chexpert) (--task vqa: vqa)")
+    parser.add_argument("--suite", default=None, choices=("rexrank",),
+                        help="a named metric set instead of --metrics: rexrank (ReXrank's leaderboard columns)")
     parser.add_argument("--task", default="findings", choices=("findings", "impression", "vqa"),
                         help="the task the predictions answer (vqa: rows carry their question, scored by vqa)")
     parser.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
@@ -40,13 +44,32 @@ def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
     return options
 
 
+def suite_metrics(suite: str, options: dict) -> tuple[list[str], dict, dict[str, str]]:
+    """The suite's runnable evaluators and their options; one printed line per evaluator it cannot run."""
+    from radzoo.evaluation.suites import COLUMNS, available  # start-up time: radzoo --help imports every command
+
+    metrics, options, not_computed = available(suite, options)
+    for name, reason in not_computed.items():
+        print(f"not computed: {COLUMNS.get(name, name)} (evaluator {name}): {reason}")
+    if not metrics:
+        raise InputError(f"--suite {suite}: no metric of the suite could be computed (see the lines above)")
+    return metrics, options, not_computed
+
+
 def run(args: argparse.Namespace) -> int:
     from radzoo.api import evaluate  # start-up time: radzoo --help imports every command
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    result = evaluate(args.predictions, metrics=metrics, options=parse_options(args.option),
-                      bootstrap=args.bootstrap, seed=args.seed, per_sample=not args.no_per_sample, task=args.task)
+    options, not_computed = parse_options(args.option), {}
+    if args.suite:
+        if metrics:
+            raise InputError("give --suite or --metrics, not both")
+        metrics, options, not_computed = suite_metrics(args.suite, options)
+    result = evaluate(args.predictions, metrics=metrics, options=options, bootstrap=args.bootstrap, seed=args.seed,
+                      per_sample=not args.no_per_sample, task=args.task)
     result["predictions"] = str(args.predictions)
+    if args.suite:
+        result["suite"], result["not_computed"] = args.suite, not_computed
     write_json_atomic(Path(args.out), result, indent=2)
     for metric, entry in result["metrics"].items():
         ci = entry["ci"]

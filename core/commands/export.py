@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="radzoo", choices=FORMATS,
                         help="radzoo: merged LM + radzoo weights (radzoo generate reads it); llava-hf: a "
                              "transformers LlavaForConditionalGeneration directory (CLIP/SigLIP/DINOv2 tower, "
-                             "mlp2x_gelu adapter)")
+                             "mlp2x_gelu adapter); its prompt ids and greedy reports are checked against "
+                             "LLaVA-Rad's own code (docs/CONFORMANCE.md; other formats' exports unverified)")
 
 
 def run(args: argparse.Namespace) -> int:

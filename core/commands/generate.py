@@ -6,6 +6,8 @@ data.format; e.g. synthetic for a directory made by `radzoo data synth`, csv, ll
 --data the recipe's own `data` section is used. Rerunning the same command resumes where it stopped.
 
 Example: radzoo generate runs/llava-rad --data data/synthetic --out preds.jsonl
+One study from files: --image FRONTAL [--lateral L] [--prior-image P --prior-report TEXT] [--indication ...];
+the model reads the images and sections its recipe's prompt lists (prompt.images, prompt.prior_report).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from radzoo.commands.compare import check_data_format
 from radzoo.commands.threads_option import add_threads_option, thread_count
-from radzoo.data.study import Study
+from radzoo.data.study import Study, StudyImage
 from radzoo.errors import InputError, MissingFileError
 
 
@@ -36,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", action="append", metavar="IMAGE",
                         help="one image (repeatable): print its report instead of reading a data set")
     parser.add_argument("--indication", help="with --image: the clinical indication the prompt gives the model")
+    parser.add_argument("--lateral", metavar="IMAGE", help="with one --image: the study's lateral view")
+    parser.add_argument("--prior-image", metavar="IMAGE", help="with one --image: the prior study's frontal image")
+    parser.add_argument("--prior-report", metavar="TEXT", help="with one --image: the prior study's report")
+    parser.add_argument("--technique", help="with --image: the TECHNIQUE section (MAIRA-2's prompt uses it)")
+    parser.add_argument("--comparison", help="with --image: the COMPARISON section (MAIRA-2's prompt uses it)")
     parser.add_argument("--out", metavar="PREDS.jsonl", help="output JSONL (appended to; resumable); "
                         "required unless --image")
     parser.add_argument("--batch-size", type=int, help="studies per batch (default: recipe generation.batch_size)")
@@ -71,14 +78,27 @@ def _check_source(source: str, checkpoint: str | None) -> None:
               file=sys.stderr)
 
 
+def _image_study(args: argparse.Namespace, image: str) -> Study:
+    """The study of an --image: its lateral, prior and sections when given (a model reads the ones its recipe lists)."""
+    images = [StudyImage(image), StudyImage(args.lateral, "lateral")] if args.lateral else []
+    prior = Study(id="prior", image=args.prior_image or "", report=args.prior_report) \
+        if args.prior_image or args.prior_report else None
+    sections = {k: v for k, v in (("indication", args.indication), ("technique", args.technique),
+                                  ("comparison", args.comparison)) if v}
+    return Study(id=image, image=image, indication=args.indication, split="test", images=images, prior=prior,
+                 sections=sections)
+
+
 def _one_image_reports(args: argparse.Namespace) -> int:
     """``--image``: print each image's report (no data set, no output file)."""
+    if len(args.image) > 1 and (args.lateral or args.prior_image or args.prior_report):
+        raise InputError("--lateral, --prior-image and --prior-report describe one study: give a single --image")
     if args.data or args.out:
         raise InputError("--image prints reports for the given images; leave out --data and --out (or use them "
                          "without --image for a data set)")
     from radzoo.api import check_recipe, set_torch_threads  # start-up time: radzoo --help imports every command
 
-    for image in args.image:  # a mistyped path is an input error (exit 2), found before the model loads
+    for image in [*args.image, *filter(None, (args.lateral, args.prior_image))]:  # found before the model loads
         if not Path(image).is_file():
             raise MissingFileError(f"--image {image}: no such file; give the path of a PNG, JPEG or DICOM image")
     check_recipe(args.source, args.overrides, args.checkpoint)
@@ -88,7 +108,7 @@ def _one_image_reports(args: argparse.Namespace) -> int:
     model, recipe = load_model(args.source, args.checkpoint, args.overrides)
     model = prepare_model(model, args.device, args.dtype)
     run = ReportGenerator(model, generation_kwargs(recipe.generation), str(recipe.name))
-    studies = [Study(id=image, image=image, indication=args.indication, split="test") for image in args.image]
+    studies = [_image_study(args, image) for image in args.image]
     batch = run.prepare(studies)
     for study_id, problem in batch.failed:
         print(f"radzoo generate: error: {study_id}: {problem}", file=sys.stderr)
@@ -104,8 +124,11 @@ def run(args: argparse.Namespace) -> int:
     _check_source(args.source, args.checkpoint)
     if args.image:
         return _one_image_reports(args)
-    if args.indication:
-        raise InputError("--indication goes with --image; a data set's studies carry their own indications")
+    given = [flag for flag, value in (("--indication", args.indication), ("--lateral", args.lateral),
+                                      ("--prior-image", args.prior_image), ("--prior-report", args.prior_report),
+                                      ("--technique", args.technique), ("--comparison", args.comparison)) if value]
+    if given:
+        raise InputError(f"{', '.join(given)} go(es) with --image; a data set's studies carry their own")
     if not args.out:
         raise InputError("generate needs --out PREDS.jsonl for a data set (or --image IMAGE for one report)")
     if (args.rank is None) != (args.world_size is None):

@@ -3,6 +3,11 @@
 SRC is the directory `hf download` wrote. The run directory (--out) loads like any trained run:
 `radzoo generate RUN --data ...`, `radzoo evaluate`, `radzoo compare run:RUN ...`, `radzoo export RUN`.
 Nothing is downloaded and no remote code runs; weights keep their released dtype unless --dtype.
+Conformance (docs/CONFORMANCE.md): cxr-llava and slava-cxr give the official code's greedy reports on replicas
+(6/6); maira-2 matches Microsoft's model and processor code, but its chat template text is NOT verified against
+upstream (not public), nor is a slava-cxr release already in Phi's q_proj/k_proj/v_proj form.
+llava-rad is verified against microsoft/LLaVA-Rad's own code, run (prompt ids, pixels, logits, greedy ids, 6/6);
+llava-hf is checked against transformers live, with no committed golden (unverified as a golden).
 """
 
 from __future__ import annotations

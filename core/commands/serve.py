@@ -3,7 +3,8 @@
 SOURCE is anything `radzoo generate` takes: a recipe (its untrained model), a run directory (trained or
 imported) or an export. POST /v1/chat/completions takes a user message with one image_url part (a base64
 data: URL: PNG, JPEG or application/dicom) and optional text (the indication); concurrent requests are
-batched. Needs the serve extra: pip install "radzoo[serve]".
+batched; a bounded queue refuses what it cannot hold (503 + Retry-After), a timeout ends what takes too long
+(504), and GET /metrics gives Prometheus figures. Needs the serve extra: pip install "radzoo[serve]".
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import sys
 
 from radzoo.errors import InputError, RunFailedError
 
-EXTRA_HINT = 'serving needs FastAPI and uvicorn, which a plain install leaves out: pip install "radzoo[serve]"'
+EXTRA_HINT = ('serving needs FastAPI, uvicorn and prometheus-client, which a plain install leaves out: '
+              'pip install "radzoo[serve]"')
 log = logging.getLogger("radzoo.serve")
 
 
@@ -48,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batch-size", type=int, default=8, help="requests per model batch (default: 8)")
     parser.add_argument("--max-wait-ms", type=float, default=50.0,
                         help="how long a batch waits for more requests after its first (default: 50)")
+    parser.add_argument("--max-queue", type=int, default=128,
+                        help="requests that may wait for a batch slot; past it a request gets 503 with Retry-After "
+                             "at once (default: 128)")
+    parser.add_argument("--request-timeout-s", type=float, default=300.0,
+                        help="seconds from a request's arrival to its report; past it the request gets 504 and "
+                             "its job is dropped (default: 300)")
     parser.add_argument("--max-image-bytes", type=int, default=50 * 2**20,
                         help="largest image file accepted, in bytes (default: 50 MiB)")
     parser.add_argument("--max-image-pixels", type=int, default=50_000_000,
@@ -80,9 +88,10 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def run(args: argparse.Namespace) -> int:
     try:  # the optional extra [serve]
         import fastapi  # noqa: F401
+        import prometheus_client  # noqa: F401  (GET /metrics)
         import uvicorn
     except ModuleNotFoundError as exc:
-        if exc.name not in ("fastapi", "uvicorn", "starlette"):
+        if exc.name not in ("fastapi", "uvicorn", "starlette", "prometheus_client"):
             raise
         print(f"radzoo serve: error: {EXTRA_HINT}", file=sys.stderr)
         return 2
@@ -105,12 +114,14 @@ def run(args: argparse.Namespace) -> int:
     from radzoo.serving.served_model import load_served_model
 
     settings = ServeSettings(args.max_batch_size, args.max_wait_ms,
-                             ImageLimits(args.max_image_bytes, args.max_image_pixels), api_key)
+                             ImageLimits(args.max_image_bytes, args.max_image_pixels), api_key, args.max_queue,
+                             args.request_timeout_s)
 
     served = load_served_model(args.source, args.overrides, args.device, args.dtype)
     app = create_app(served, settings)  # checks the batch settings
-    log.info("radzoo serve: %s (weights: %s) at http://%s:%d/v1, batches of up to %d waiting up to %g ms%s",
-             served.name, served.weights_from, args.host, args.port, args.max_batch_size, args.max_wait_ms,
+    log.info("radzoo serve: %s (weights: %s) at http://%s:%d/v1, batches of up to %d waiting up to %g ms, "
+             "queue up to %d, timeout %g s%s", served.name, served.weights_from, args.host, args.port,
+             args.max_batch_size, args.max_wait_ms, args.max_queue, args.request_timeout_s,
              f", API key from ${args.api_key_env}" if api_key else ", no API key")
     # uvicorn's SIGTERM handling stops accepting, lets in-flight requests finish, then runs the app's shutdown
     server = _uvicorn_server()(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=None))

@@ -1,6 +1,7 @@
 """Write (or rebuild) a comparison's HTML viewer, OUT/viewer/index.html, and print its path.
 
-The page is self-contained (no server, no CDN): open it in a browser, also from file:// on an offline machine.
+No server and no CDN: open the page in a browser, also from file:// on an offline machine. The reports and images
+load a page at a time from OUT/viewer/data/ and OUT/viewer/images/: keep the viewer folder together.
 Example, after `radzoo demo --out radzoo-demo`: radzoo view OUT with OUT = radzoo-demo
 """
 

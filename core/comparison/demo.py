@@ -25,6 +25,7 @@ from radzoo.training.encoder_pretraining import label_pretraining_recipe, pretra
 log = logging.getLogger(__name__)
 
 DEMO_RECIPES = ("demo/llava-rad", "demo/cxr-llava", "demo/slava-cxr")
+MULTI_IMAGE_RECIPES = ("demo/llava-rad", "demo/multi-image")  # frontal only vs frontal + lateral + prior
 PRETRAINING_RECIPE = "demo/cxr-llava"  # its encoder section is the demo's; its label stage the blueprint
 
 
@@ -37,6 +38,8 @@ class DemoSize:
     pretrain_epochs: int = 12
     pretrain_lr: float = 2e-3
     seed: int = 0  # the synthetic set's: every training seed is scored on the same test studies
+    # laterals, priors and reports with change sentences (report_vs_prior): the set MULTI_IMAGE_RECIPES compare on
+    multi_image: bool = False
 
 
 def _drop_channel_note(record: logging.LogRecord) -> bool:
@@ -56,8 +59,9 @@ def _quiet_lightning() -> None:
 
 
 def _data_overrides(size: DemoSize) -> list[str]:
+    multi = ["data.options.multi_image=true", "data.options.report_column=report_vs_prior"] if size.multi_image else []
     return ["data.format=synthetic", "data.path=null", f"data.options.n={size.studies}",
-            f"data.options.image_size={size.image_size}", f"data.options.seed={size.seed}"]
+            f"data.options.image_size={size.image_size}", f"data.options.seed={size.seed}", *multi]
 
 
 def _same_encoder(recipes: Sequence[str], overrides: Sequence[str]) -> None:
@@ -105,7 +109,7 @@ def run_demo(out_dir: str | Path = "radzoo-demo", *, size: DemoSize = DemoSize()
     out_dir = Path(out_dir)
     began = time.perf_counter()
     log.info(f"[demo 1/3] synthetic CXR set: {size.studies} studies at {size.image_size} px (generated once, cached)")
-    data_dir = ensure_generated(size.studies, size.seed, size.image_size)
+    data_dir = ensure_generated(size.studies, size.seed, size.image_size, size.multi_image)
     log.info(f"           {data_dir} ({time.perf_counter() - began:.0f} s)")
     shared = [*_data_overrides(size), f"trainer.seed={seed}", *overrides]
     _same_encoder(recipes, shared)

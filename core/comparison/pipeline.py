@@ -131,7 +131,8 @@ def _write_outputs(systems: Sequence[SystemOutput], rows: list[LeaderboardRow], 
 def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, overrides: Sequence[str] = (),
             metrics: Sequence[str] | None = None, metric_options: Mapping[str, Mapping[str, Any]] | None = None,
             baselines: Sequence[str] = BASELINES, headline: str = DEFAULT_HEADLINE, bootstrap: int | None = None,
-            seed: int = 0, batch_size: int | None = None, task: str = "findings") -> ComparisonResult:
+            seed: int = 0, batch_size: int | None = None, task: str = "findings",
+            not_computed: Mapping[str, str] | None = None) -> ComparisonResult:
     """Train (or reuse), generate and evaluate each recipe on the test split of their shared data, add the
     reference rows, and write the leaderboard, plots and per-run folders under ``out_dir`` (see module doc).
 
@@ -188,6 +189,8 @@ def compare(recipes: Sequence[str | Path | DictConfig], out_dir: str | Path, *, 
                "intervals": f"95% percentile bootstrap over studies ({resamples} resamples, seed {seed})",
                "p_vs_best": f"paired bootstrap test against the best row on each metric ({PAIRED_RESAMPLES} "
                                 "resamples)"}
+    if not_computed:  # a suite's columns that could not run (compare --suite): named with what they miss
+        context["not_computed"] = "; ".join(f"{name}: {reason}" for name, reason in not_computed.items())
     files = _write_outputs(systems, rows, results, headline, task_folder(out_dir, task), context, task)
     if task == "findings":  # the viewer shows reports; another task's answers are in its predictions files
         files["viewer"] = build_viewer(out_dir, list(test))

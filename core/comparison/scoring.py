@@ -38,20 +38,27 @@ def score_systems(systems: Sequence[SystemOutput], ids: Sequence[str], reference
         if missing:
             raise InputError(f"system {system.name!r} has no prediction for {len(missing)} test studies "
                              f"(first: {missing[0]}); rerun the comparison to finish its generation")
-    results = {s.name: evaluate([s.predictions[i] for i in ids], list(references), metrics=list(metrics),
-                                options=options, bootstrap=bootstrap, seed=seed, ids=list(ids), per_sample=False)
-               for s in systems}
     rows = [LeaderboardRow(s.name, s.kind, s.description, s.encoder_trained_on, efficiency=dict(s.efficiency),
                            weights_from=s.weights_from) for s in systems]
-    for row in rows:
-        for metric, m in results[row.name]["metrics"].items():
-            ci = m["ci"] or [None, None]
-            row.metrics[metric] = MetricCell(float("nan") if m["value"] is None else m["value"], ci[0], ci[1],
-                                             m["higher_is_better"])
-    # paired tests: per evaluator, per-sample statistics of the best row against every other row
+    results: dict[str, dict[str, Any]] = {s.name: {} for s in systems}
+    # per evaluator, each system's per-sample statistics once: for its values and CIs and for the paired tests
+    # (labelling and n-gram counting are most of the cost at 30,000 studies); one evaluator's at a time in memory
     for name in metrics:
         evaluator = create_evaluator(name, options.get(name))
         stats = {s.name: evaluator.sample_stats([s.predictions[i] for i in ids], list(references)) for s in systems}
+        for system, row in zip(systems, rows, strict=True):
+            part = evaluate([system.predictions[i] for i in ids], list(references), metrics=[name],
+                            options={name: options[name]} if name in options else None, bootstrap=bootstrap,
+                            seed=seed, ids=list(ids), per_sample=False, sample_stats={name: stats[system.name]})
+            merged = results[system.name]
+            merged.update({k: v for k, v in part.items() if k not in ("evaluators", "metrics")})
+            merged.setdefault("evaluators", {}).update(part["evaluators"])
+            merged.setdefault("metrics", {}).update(part["metrics"])
+            for metric, m in part["metrics"].items():
+                ci = m["ci"] or [None, None]
+                row.metrics[metric] = MetricCell(float("nan") if m["value"] is None else m["value"], ci[0], ci[1],
+                                                 m["higher_is_better"])
+        # paired tests: per-sample statistics of the best row against every other row
         tests: dict[tuple[str, str], dict[str, Any]] = {}  # one paired test per pair covers all its metrics
         for metric in evaluator.metric_names:
             best = best_rows(rows, metric)

@@ -82,6 +82,17 @@ def is_dicom(path: Path) -> bool:
     return len(head) == 132 and head[128:] == b"DICM"
 
 
+def dicom_view_position(path: str | Path) -> str | None:
+    """A DICOM file's ViewPosition tag (PA, AP, LL, ...); None for a raster image or an empty tag."""
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() not in DICOM_SUFFIXES:
+        return None
+    import pydicom  # only DICOM data needs pydicom loaded
+
+    header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["ViewPosition"])
+    return str(header.get("ViewPosition") or "").strip() or None
+
+
 def _too_large(path: Path | io.BytesIO, pixels: int, size: str = "") -> ImageError:
     return ImageError(f"image {path} is {size}{pixels / 1e6:.0f} MP, more than radzoo reads ({MAX_PIXELS / 1e6:.0f} "
                       "MP); downscale it, e.g. to 4096 px on the long side")

@@ -42,3 +42,42 @@ class Study:
     def all_images(self) -> list[StudyImage]:
         """Every image of the study in order; a one-image study gives its ``image`` as the frontal view."""
         return list(self.images) if self.images else [StudyImage(self.image)]
+
+
+# the data sets' view codes (MIMIC-CXR/DICOM ViewPosition, CheXpert Plus frontal_lateral) -> a view
+FRONTAL_POSITIONS = {"PA", "AP", "FRONTAL", "AP AXIAL", "PA LLD", "AP LLD", "AP RLD", "PA RLD"}
+LATERAL_POSITIONS = {"LATERAL", "LL", "RL", "LAT", "LAO", "RAO", "LPO", "RPO", "SWIMMERS", "XTABLE LATERAL"}
+# the representative frontal image: PA (standing, the better projection) before AP, then the first listed
+FRONTAL_PREFERENCE = ("PA", "AP")
+
+
+def view_of(position: str | None) -> str:
+    """``frontal``, ``lateral`` or ``other`` for a data set's view code (PA, AP, LATERAL, LL, ...)."""
+    code = " ".join(str(position or "").upper().replace("_", " ").split())
+    if code in FRONTAL_POSITIONS:
+        return "frontal"
+    if code in LATERAL_POSITIONS:
+        return "lateral"
+    return "other"
+
+
+def representative_frontal(images: list[StudyImage]) -> StudyImage | None:
+    """The frontal image a one-image model reads: a PA view, else an AP view, else the first frontal (in the
+    study's order); None when the study has no frontal image."""
+    frontal = [image for image in images if image.view == "frontal"]
+    for code in FRONTAL_PREFERENCE:
+        found = next((image for image in frontal if (image.position or "").upper() == code), None)
+        if found is not None:
+            return found
+    return frontal[0] if frontal else None
+
+
+def images_of_view(study: Study, view: str) -> list[StudyImage]:
+    """The study's images of one view (``frontal`` starts with the representative one)."""
+    images = study.all_images()
+    chosen = [image for image in images if image.view == view]
+    if view == "frontal":
+        first = next((image for image in chosen if image.path == study.image), None)
+        if first is not None:
+            chosen = [first] + [image for image in chosen if image is not first]
+    return chosen

@@ -48,10 +48,13 @@ def evaluate(
     seed: int = 0,
     ids: Sequence[Any] | None = None,
     per_sample: bool = True,
+    sample_stats: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every metric of every evaluator in ``metrics`` (default: the offline set) with a percentile 95% CI
     from ``bootstrap`` resamples, ``higher_is_better``, evaluator version and options; ``options`` maps
-    evaluator name -> its options (e.g. ``{"chexpert": {"uncertain": "negative"}}``)."""
+    evaluator name -> its options (e.g. ``{"chexpert": {"uncertain": "negative"}}``). ``sample_stats``: evaluator
+    name -> its per-sample statistics of these predictions, computed already (compare reuses them for its paired
+    tests rather than labelling and counting every report twice)."""
     if len(predictions) != len(references):
         raise InputError(f"got {len(predictions)} predictions but {len(references)} references")
     names = list(metrics or DEFAULT_METRICS)
@@ -69,7 +72,10 @@ def evaluate(
         if clash:
             raise InputError(f"evaluator {name!r} reports {', '.join(clash)}, already reported by another "
                              "evaluator in this run; evaluate them separately or rename the metrics")
-        stats = evaluator.sample_stats(list(predictions), list(references))
+        if sample_stats is not None and name in sample_stats:
+            stats = sample_stats[name]
+        else:
+            stats = evaluator.sample_stats(list(predictions), list(references))
         values = evaluator.aggregate(stats)
         intervals = bootstrap_ci(evaluator, stats, resamples=bootstrap, seed=seed)
         evaluator_options = evaluator.options() if hasattr(evaluator, "options") else {}

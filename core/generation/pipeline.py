@@ -25,6 +25,7 @@ from radzoo.data.tasks import TASK_PROMPT, task_fields, task_studies
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.jsonl import JsonlWriter
 from radzoo.generation.decode_engine import RADZOO_KEYS, DecodeEngine, DecodeSettings, engine_kwargs, pick_engine
+from radzoo.generation.grounding import grounded_texts
 from radzoo.generation.sharding import (
     distributed_rank,
     join_process_group,
@@ -32,6 +33,7 @@ from radzoo.generation.sharding import (
     merged_ids,
     shard_path,
 )
+from radzoo.generation.study_fields import study_fields
 from radzoo.model.build import build_model
 from radzoo.model.prompting import encode_example
 from radzoo.progress import Progress
@@ -145,7 +147,8 @@ class ReportGenerator:
         kept, pixels, failed = [], [], []
         for study in studies:
             try:
-                pixels.append(self.transform(self.load_image(study.image)))
+                paths = self.model.prompt.render_study(study, study.meta.get(TASK_PROMPT))[1]
+                pixels += [self.transform(self.load_image(path)) for path in paths]
             except (ValueError, OSError) as exc:  # a bad file fails its own study, never the batch
                 source = f"{study.meta['source']}: " if study.meta.get("source") else ""  # its file and row
                 failed.append((str(study.id), source + " ".join(str(exc).split())))
@@ -154,10 +157,11 @@ class ReportGenerator:
         return PreparedBatch(kept, self.inputs(kept, torch.stack(pixels)) if kept else None, failed)
 
     def inputs(self, studies: Sequence[Study], pixels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values."""
+        """Right-padded prompt ids (the model re-pads to the left after splicing) and pixel values: every image
+        of every study, in prompt order (``RadiologyVLM.splice`` gives each placeholder the next one)."""
         tok = self.model.tokenizer
-        rows = [encode_example(tok, self.model.prompt, None, indication=s.indication,
-                               question=s.meta.get(TASK_PROMPT))["input_ids"] for s in studies]
+        rendered = [self.model.prompt.render_study(s, s.meta.get(TASK_PROMPT)) for s in studies]
+        rows = [encode_example(tok, self.model.prompt, None, prompt=prompt)["input_ids"] for prompt, _ in rendered]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -165,7 +169,7 @@ class ReportGenerator:
             ids[i, :len(row)] = torch.tensor(row)
             mask[i, :len(row)] = 1
         if pixels is None:
-            pixels = torch.stack([self.transform(self.load_image(s.image)) for s in studies])
+            pixels = torch.stack([self.transform(self.load_image(p)) for _, paths in rendered for p in paths])
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device),
                 "pixel_values": pixels.to(self.device)}
 
@@ -187,10 +191,15 @@ class ReportGenerator:
 
     def records(self, studies: Sequence[Study], new_ids: torch.Tensor) -> list[dict[str, Any]]:
         """One output record per study from its generated ids."""
-        texts = self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True)
-        return [{"id": s.id, "prediction": text.strip(), "reference": s.report,
-                 "prompt": self.model.prompt.render(s.indication, s.meta.get(TASK_PROMPT)), "model": self.model_name,
-                 **task_fields(s)} for s, text in zip(studies, texts, strict=True)]
+        texts = self.model.tokenizer.batch_decode(new_ids, skip_special_tokens=True) if not self.model.prompt.grounded \
+            else grounded_texts(self.model.tokenizer, new_ids)
+        records = [{"id": s.id, "prediction": text.strip(), "reference": s.report,
+                    "prompt": self.model.prompt.render_study(s, s.meta.get(TASK_PROMPT))[0], "model": self.model_name,
+                    **task_fields(s)} for s, text in zip(studies, texts, strict=True)]
+        for record, study in zip(records, studies, strict=True) if self.model.prompt.multi_image else ():
+            record.update(study_fields(self.model.prompt, study, study.meta.get(TASK_PROMPT), record["prediction"],
+                                       self.load_image))
+        return records
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -73,7 +73,8 @@ def _build(recipe: DictConfig) -> RadiologyVLM:
     if recipe.llm.lora is not None:
         apply_lora(llm, recipe.llm.lora)
     try:
-        prompt = PromptBuilder.from_recipe(recipe.prompt, llm.prompt_format)
+        prompt = PromptBuilder.from_recipe(recipe.prompt, llm.prompt_format,
+                                           grounded=recipe.generation.get("task", "report") == "grounded_report")
     except ValueError as exc:
         raise RecipeError(f"recipe: {exc}") from None
     model = RadiologyVLM(encoder, adapter, llm, prompt, name=recipe.name)

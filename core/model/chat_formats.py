@@ -12,6 +12,7 @@ from radzoo.errors import InputError
 
 IMAGE_PLACEHOLDER = "<image>"
 
+MAIRA2_SYSTEM = "You are an expert radiology assistant tasked with interpreting a chest X-ray study."
 _CHAT_SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "
     "The assistant gives helpful, detailed, and polite answers to the user's questions."
@@ -48,8 +49,14 @@ FORMATS: dict[str, ChatFormat] = {
     # Mistral-Instruct has no system role: the system text leads the first user turn
     "mistral_instruct": ChatFormat("mistral_instruct", "[INST] {system}{user} [/INST]", "",
                                    system_block="{system}\n\n"),
+    # MAIRA-2's chat_template.json (published_checkpoints.md §4.3): two spaces after "study." and after "USER:"
+    "maira2": ChatFormat("maira2", "{system}  USER:  {user} ASSISTANT:", MAIRA2_SYSTEM),
     # LLaVA "plain" (caption pre-training): the image and the answer, nothing else
     "plain": ChatFormat("plain", "{user}", "", answer_prefix=""),
+    # LLaMA-2-chat as transformers' Llama chat template writes it (CXR-LLaVA's official path): the text starts with
+    # a literal <s>, which the tokenizer parses as a second BOS after its own, so the ids begin [1, 1, ...]
+    "llama_2_chat_template": ChatFormat("llama_2_chat_template", "<s>[INST] {system}{user} [/INST]", "",
+                                        system_block="<<SYS>>\n{system}\n<</SYS>>\n\n"),
 }
 
 

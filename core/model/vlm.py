@@ -54,24 +54,34 @@ class RadiologyVLM(nn.Module):
     def splice(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, image_embeds: torch.Tensor,
                labels: torch.Tensor | None = None, left_pad: bool = False
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Replace each row's one IMAGE_TOKEN_INDEX by its image embeddings; re-pad rows to one length."""
+        """Replace each IMAGE_TOKEN_INDEX by the next image's embeddings; re-pad rows to one length.
+
+        ``image_embeds`` holds every image of the batch in order, ``[sum of images, M, hidden]``: row by row, each
+        placeholder of a row takes the next one (a one-image prompt has one placeholder, so one image a row)."""
         embed = self.language_model.get_input_embeddings()
-        rows, row_labels = [], []
+        counts = [int((input_ids[i][attention_mask[i].bool()] == IMAGE_TOKEN_INDEX).sum())
+                  for i in range(input_ids.shape[0])]
+        if sum(counts) != image_embeds.shape[0] or 0 in counts:
+            raise InputError(f"the batch's prompts hold {counts} <image> placeholders per row for "
+                             f"{image_embeds.shape[0]} images; each row needs one placeholder per image it reads")
+        rows, row_labels, next_image = [], [], 0
         for i in range(input_ids.shape[0]):
             keep = attention_mask[i].bool()
             ids = input_ids[i][keep]
-            where = (ids == IMAGE_TOKEN_INDEX).nonzero().flatten()
-            if where.numel() != 1:
-                raise InputError(f"batch row {i}: the prompt must contain exactly one <image> placeholder, "
-                                 f"found {where.numel()}")
-            p = int(where)
             text = embed(ids.clamp(min=0))
-            img = image_embeds[i].to(text.dtype)
-            rows.append(torch.cat([text[:p], img, text[p + 1:]]))
-            if labels is not None:
-                lab = labels[i][keep]
-                fill = torch.full((img.shape[0],), IGNORE_INDEX, dtype=lab.dtype, device=lab.device)
-                row_labels.append(torch.cat([lab[:p], fill, lab[p + 1:]]))
+            lab = labels[i][keep] if labels is not None else None
+            pieces, label_pieces, start = [], [], 0
+            for p in (ids == IMAGE_TOKEN_INDEX).nonzero().flatten().tolist():
+                img = image_embeds[next_image].to(text.dtype)
+                next_image += 1
+                pieces += [text[start:p], img]
+                if lab is not None:
+                    label_pieces += [lab[start:p], torch.full((img.shape[0],), IGNORE_INDEX, dtype=lab.dtype,
+                                                              device=lab.device)]
+                start = p + 1
+            rows.append(torch.cat(pieces + [text[start:]]))
+            if lab is not None:
+                row_labels.append(torch.cat(label_pieces + [lab[start:]]))
         width = max(r.shape[0] for r in rows)
         batch = len(rows)
         hidden = rows[0].shape[-1]

@@ -19,7 +19,7 @@ from radzoo.components.discovery import get_plugins, unknown_component_message
 from radzoo.data.readers.mixture import data_shorthand
 from radzoo.errors import RecipeError
 from radzoo.files.atomic import write_text_atomic
-from radzoo.model.chat_formats import placeholder_problem
+from radzoo.model.study_prompt import instruction_problem
 from radzoo.recipe.schema import CHOICES, Recipe, StageConfig, schema_default
 from radzoo.recipe.secrets import refuse_credentials_from_env
 from radzoo.recipe.stage_keys import resolve_stage_key
@@ -205,10 +205,10 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
 def _choice_values(cfg: DictConfig) -> Iterator[tuple[str, str, Any]]:
     """(key path, CHOICES key, value) for every key whose values are a closed set."""
     for key in ("data.format", "trainer.precision", "trainer.strategy", "trainer.uncertain_labels", "prompt.format",
-                "generation.cache", "trainer.optimizer"):
+                "generation.cache", "trainer.optimizer", "prompt.layout", "generation.task"):
         yield key, key, OmegaConf.select(cfg, key)
-    for i, logger in enumerate(cfg.trainer.loggers):
-        yield f"trainer.loggers[{i}]", "trainer.loggers[]", logger
+    for listed, items in (("trainer.loggers", cfg.trainer.loggers), ("prompt.images", cfg.prompt.images)):
+        yield from ((f"{listed}[{i}]", f"{listed}[]", item) for i, item in enumerate(items))
     yield "generation.engine", "generation.engine", OmegaConf.select(cfg, "generation.engine")
     for i, stage in enumerate(cfg.stages):
         for task in stage.task if isinstance(stage.task, DictConfig) else [stage.task]:  # a weighted mapping
@@ -233,12 +233,11 @@ def _check_choices(cfg: DictConfig, source: str) -> None:
 
 
 def _check_prompt(cfg: DictConfig, source: str) -> None:
-    """Each instruction has one ``<image>``: caught at load, not after build_model has loaded a 7B LLM."""
+    """Each instruction places its images: caught at load, not after build_model has loaded a 7B LLM."""
     for key in ("prompt.instruction", "prompt.instruction_with_indication"):
-        problem = placeholder_problem(OmegaConf.select(cfg, key))
+        problem = instruction_problem(OmegaConf.select(cfg, key), tuple(cfg.prompt.images), str(cfg.prompt.layout))
         if problem:
-            raise RecipeError(f"{source}: key '{key}': {problem}. Put '<image>' where the image goes "
-                              f"(LLaVA's prompts start with '<image>\\n')")
+            raise RecipeError(f"{source}: key '{key}': {problem}")
 
 
 def _check_generation(cfg: DictConfig, source: str) -> None:

@@ -10,6 +10,7 @@ from omegaconf import MISSING
 
 from radzoo.data.readers import FORMATS as DATA_FORMATS
 from radzoo.model.chat_formats import FORMATS as CHAT_FORMATS
+from radzoo.model.study_prompt import IMAGE_SLOTS, LAYOUTS
 
 
 @dataclass
@@ -51,6 +52,14 @@ class PromptConfig:
     instruction: str = "<image>\nProvide a description of the findings in the radiology image."
     # used when the study has an indication; "{indication}" is filled in
     instruction_with_indication: str | None = None
+    # the study images the model reads, in the prompt's order; more than [frontal] makes the instruction a
+    # template with {frontal}, {lateral}, {prior_frontal}, {prior_report}, {indication}, {technique}, {comparison}
+    images: list[str] = field(default_factory=lambda: ["frontal"])
+    prior_report: bool = False  # the prior study's report fills {prior_report}
+    # "template" (the instruction above) or "maira2" (MAIRA-2's reporting prompt, worded by the images present)
+    layout: str = "template"
+    missing_image: str = ""  # what an image placeholder becomes when the study lacks that image
+    missing_section: str = "N/A"  # what a section placeholder becomes when the study lacks that section
 
 
 @dataclass
@@ -66,6 +75,8 @@ class GenerationConfig:
     # KV cache: "dynamic" (grows per token) or "static" (preallocated; on a GPU transformers then compiles the
     # decode step into CUDA graphs, which removes the per-token launch overhead that dominates at batch 1)
     cache: str = "dynamic"
+    # "report", or "grounded_report": MAIRA-2's grounded prompt, phrases with boxes in the output (prompt.layout maira2)
+    task: str = "report"
     # decoder: "hf" (transformers generate; the only one with beams), "radzoo" (static cache, token choice and
     # stopping on the device, CUDA graph; bench/README.md) or "auto" (radzoo where measured faster: CPU, no beams)
     engine: str = "auto"
@@ -183,4 +194,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "generation.cache": ("dynamic", "static"),
     "generation.engine": ("auto", "hf", "radzoo"),
     "prompt.format": tuple(CHAT_FORMATS),
+    "prompt.images[]": IMAGE_SLOTS,
+    "prompt.layout": LAYOUTS,
+    "generation.task": ("report", "grounded_report"),
 }

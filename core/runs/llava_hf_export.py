@@ -8,7 +8,8 @@ Layout of OUT (``save_pretrained`` of the model, its processor and generation co
     generation_config.json           the recipe's decoding settings; the added <image> id is suppressed
     radzoo_export.json               source run, the recipe's instruction(s), the vLLM verdict
 Before it is moved into place, the export is loaded back with transformers and checked against the run:
-the same image features and the same prompt ids, or no export is written.
+the same image features, and the same prompt ids for the message forms clients send (content parts in either
+order, a system message, a string; through AutoProcessor and AutoTokenizer), or no export is written.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 
 from radzoo.errors import MissingFileError
 from radzoo.files.atomic import atomic_directory
@@ -142,14 +144,15 @@ def _generation_config(recipe: Any, tokenizer: Any, image_id: int) -> Any:
 def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
     """Load the written directory with transformers; its pixels, image features and prompt ids must be radzoo's."""
     from PIL import Image
-    from transformers import AutoProcessor, LlavaForConditionalGeneration
+    from transformers import AutoProcessor, AutoTokenizer, LlavaForConditionalGeneration
 
     processor = AutoProcessor.from_pretrained(out, backend="pil")
+    tokenizer = AutoTokenizer.from_pretrained(out)
     # square: transformers' centre crop floors the offset where torchvision rounds it (one pixel apart when
     # the resized long side exceeds the crop by 3 mod 4 pixels), so only the resize and normalisation are probed
     probe = Image.fromarray((torch.rand(45, 45, generator=torch.Generator().manual_seed(0)) * 255)
                             .to(torch.uint8).numpy())
-    check_prompt_ids(model, processor, image_id, tokens, probe)
+    check_prompt_ids(model, processor, image_id, tokens, probe, tokenizer)
     pixels = processor.image_processor(images=probe, return_tensors="pt").pixel_values
     llava = LlavaForConditionalGeneration.from_pretrained(out).eval()
     with torch.no_grad():
@@ -163,6 +166,18 @@ def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
     del llava
 
 
+def refuse_multi_image(prompt: Any) -> None:
+    """A multi-image recipe is refused: transformers' Llava takes several ``<image>`` tokens, but a chat template
+    cannot word radzoo's per-study prompt, whose text changes with the images a study has."""
+    images, layout = list(prompt.get("images") or ["frontal"]), str(prompt.get("layout") or "template")
+    if images != ["frontal"] or layout != "template" or prompt.get("prior_report"):
+        raise ExportRefused(f"the run reads {', '.join(images)} (prompt.layout {layout}"
+                            f"{', prior_report' if prompt.get('prior_report') else ''}): LlavaForConditionalGeneration "
+                            "takes several images, but its chat template cannot word radzoo's multi-image prompt, "
+                            "which changes with the images each study has; use `radzoo export RUN --out DIR` "
+                            "(radzoo format) or serve the run with `radzoo serve`")
+
+
 def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
     """Convert a run to a LlavaForConditionalGeneration directory at ``out`` (see the module doc)."""
     from transformers import LlavaForConditionalGeneration
@@ -171,6 +186,7 @@ def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
     if not (run_dir / RECIPE_FILE).is_file():
         raise MissingFileError(f"{run_dir}: not a radzoo run directory (no {RECIPE_FILE}); pass a directory "
                                "written by radzoo train, import or export")
+    refuse_multi_image(OmegaConf.load(run_dir / RECIPE_FILE).get("prompt") or {})
     with atomic_directory(final) as partial:  # an existing non-empty --out is refused before any work
         model, recipe = load_model(run_dir)  # a run, an import or a radzoo-format export
         projector = projector_state(model.adapter, str(recipe.adapter.name))

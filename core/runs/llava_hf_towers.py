@@ -130,19 +130,23 @@ def from_open_clip(encoder: Any, name: str) -> ConvertedTower:
                           _strategy(encoder.drop_cls, 1, what), 1)
 
 
-def from_timm_dinov2(encoder: Any, name: str) -> ConvertedTower:
-    """A timm DINOv2 ViT (BiomedCLIP-CXR-518's trunk, ``vit_*_dinov2``) as Dinov2Model."""
+def from_timm_vit(encoder: Any, name: str) -> ConvertedTower:
+    """A timm ViT (BiomedCLIP-CXR-518's DINOv2 trunk ``vit_*_dinov2``, or a plain ``vit_*`` without layer scale,
+    which is a DINOv2 block with scale 1) as Dinov2Model: the processor always feeds the native size, where
+    Dinov2Model adds its position embeddings as they are, as timm does."""
     from transformers import Dinov2Config, Dinov2Model
 
     model = encoder.model
     arch = str((model.pretrained_cfg or {}).get("architecture", type(model).__name__))
     what = f"encoder {name!r} (timm {arch})"
-    if "dinov2" not in arch or not hasattr(model, "blocks"):
+    if type(model).__name__ != "VisionTransformer" or not hasattr(model, "blocks"):
         raise ExportRefused(f"{what} has no transformers equivalent the LLaVA export converts; it converts "
-                            "CLIP, SigLIP and DINOv2 towers (timm vit_*_dinov2, RAD-DINO)")
+                            "CLIP, SigLIP, DINOv2 and plain ViT towers (timm VisionTransformer, RAD-DINO)")
     block = model.blocks[0]
     odd = [why for why, bad in (
         ("register tokens", getattr(model, "num_reg_tokens", 0)), ("no class token", not model.has_class_token),
+        ("no position embedding for its class token", getattr(model, "no_embed_class", False)),
+        ("a dynamic image size", getattr(model, "dynamic_img_size", False)),
         ("a pre-norm", type(model.norm_pre).__name__ != "Identity"),
         ("a SwiGLU MLP", type(block.mlp).__name__ != "Mlp"),
         ("q/k norms", type(block.attn.q_norm).__name__ != "Identity"),
@@ -176,8 +180,8 @@ def from_timm_dinov2(encoder: Any, name: str) -> ConvertedTower:
                              ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2")):
                 state[f"{b}{new}.{part}"] = src[f"{a}{old}.{part}"]
         # a ViT without layer scale is one with scale 1
-        state[f"{b}layer_scale1.lambda1"] = src.get(f"{a}ls1.gamma", ones)
-        state[f"{b}layer_scale2.lambda1"] = src.get(f"{a}ls2.gamma", ones)
+        state[f"{b}layer_scale1.lambda1"] = src.get(f"{a}ls1.gamma", ones).clone()  # own storage: saved apart
+        state[f"{b}layer_scale2.lambda1"] = src.get(f"{a}ls2.gamma", ones).clone()
     _check_keys(Dinov2Model, config, state, what)
     prefix = 0 if not encoder.drop_cls else 1  # drop_cls: TimmEncoder returns the patch tokens only
     return ConvertedTower(config, state, encoder.layer_index - depth, _strategy(encoder.drop_cls, prefix, what), 1)
@@ -198,7 +202,7 @@ def convert_tower(encoder: Any, name: str) -> ConvertedTower:
     """The transformers form of a radzoo encoder (3-channel), or ExportRefused saying why there is none."""
     kind = type(encoder).__name__
     converters = {"HFVisionEncoder": from_transformers, "OpenClipViTEncoder": from_open_clip,
-                  "TimmEncoder": from_timm_dinov2}
+                  "TimmEncoder": from_timm_vit}
     if kind in converters:
         return as_rgb(converters[kind](encoder, name))
     raise ExportRefused(f"encoder {name!r} ({kind}) has no transformers equivalent; the LLaVA export converts "

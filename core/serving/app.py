@@ -1,10 +1,12 @@
-"""The FastAPI app: ``POST /v1/chat/completions`` (whole or streamed), ``GET /v1/models``, ``GET /health``."""
+"""The FastAPI app: ``POST /v1/chat/completions`` (whole or streamed), ``GET /v1/models``, ``GET /health``,
+``GET /metrics`` (Prometheus text)."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,10 +17,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from radzoo.errors import InputError
 from radzoo.serving.batcher import DynamicBatcher
 from radzoo.serving.chat_request import ReportRequest, parse_chat_request
-from radzoo.serving.errors import APIError
+from radzoo.serving.errors import APIError, timed_out
 from radzoo.serving.image_input import ImageLimits
+from radzoo.serving.metrics import CONTENT_TYPE, ServeMetrics
 from radzoo.serving.report_runner import Report, ReportJob
 from radzoo.serving.served_model import ServedModel
 from radzoo.serving.sse import Completion, event
@@ -36,11 +40,17 @@ class ServeSettings:
     max_wait_ms: float = 50.0
     limits: ImageLimits = ImageLimits()
     api_key: str | None = None
+    max_queue: int | None = 128  # requests waiting for a batch slot; past it a request gets 503 at once
+    request_timeout_s: float = 300.0  # from arrival to report; past it the request gets 504
 
 
 def create_app(served: ServedModel, settings: ServeSettings) -> FastAPI:
     """The app serving ``served``; its lifespan starts the batcher and, at shutdown, drains it."""
-    batcher: DynamicBatcher[Report] = DynamicBatcher(served.runner, settings.max_batch_size, settings.max_wait_ms)
+    if settings.request_timeout_s <= 0:
+        raise InputError(f"--request-timeout-s must be more than 0, got {settings.request_timeout_s}")
+    metrics = ServeMetrics(lambda: batcher.queue_depth(), lambda: batcher.running)
+    batcher: DynamicBatcher[Report] = DynamicBatcher(served.runner, settings.max_batch_size, settings.max_wait_ms,
+                                                     settings.max_queue, metrics)
     body_limit = settings.limits.max_bytes * 4 // 3 + JSON_OVERHEAD
 
     @asynccontextmanager
@@ -53,12 +63,12 @@ def create_app(served: ServedModel, settings: ServeSettings) -> FastAPI:
 
     @app.exception_handler(APIError)
     async def api_error(_request: Request, exc: APIError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         message = f"{request.method} {request.url.path}: {exc.detail}; the API is POST /v1/chat/completions, " \
-                  "GET /v1/models and GET /health"
+                  "GET /v1/models, GET /health and GET /metrics"
         return JSONResponse(APIError(exc.status_code, message, code=str(exc.status_code)).body(),
                             status_code=exc.status_code)
 
@@ -83,6 +93,10 @@ def create_app(served: ServedModel, settings: ServeSettings) -> FastAPI:
         return {"status": "ok", "model": served.name, "batch_sizes": dict(sorted(batcher.batch_sizes.items())),
                 "cancelled": batcher.cancelled}
 
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
     @app.get("/v1/models", dependencies=[Depends(authorize)])
     async def models() -> dict[str, Any]:
         card = {"id": served.name, "object": "model", "created": 0, "owned_by": "radzoo",
@@ -93,23 +107,38 @@ def create_app(served: ServedModel, settings: ServeSettings) -> FastAPI:
 
     @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
     async def chat_completions(request: Request) -> Response:
+        arrived = time.perf_counter()
+        deadline = asyncio.get_running_loop().time() + settings.request_timeout_s
         body = await _read_body(request, body_limit)
 
         def parse() -> tuple[ReportRequest, Any]:
             parsed = parse_chat_request(body, served.name, served.runner.max_tokens, settings.limits)
-            return parsed, served.runner.pixels(parsed.image)
+            return parsed, served.runner.views(parsed)
 
         parsed, pixels = await run_in_threadpool(parse)  # decoding a big DICOM must not stall the event loop
         completion = Completion(served.name)
         if parsed.stream:
-            return StreamingResponse(_stream(batcher, completion, parsed, pixels), media_type="text/event-stream")
-        task = asyncio.create_task(batcher.submit(ReportJob(pixels, parsed.indication, parsed.max_tokens)))
+            stream = _stream(batcher, completion, parsed, pixels, Deadline(deadline, settings.request_timeout_s,
+                                                                           metrics, arrived))
+            return StreamingResponse(stream, media_type="text/event-stream")
+        job = ReportJob(pixels, parsed.indication, parsed.max_tokens, prior_report=parsed.prior_report)
+        task = asyncio.create_task(batcher.wait(job, batcher.enqueue(job)))  # a full queue: 503 here, at once
+        loop = asyncio.get_running_loop()
         while not task.done():
-            await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
-            if not task.done() and await request.is_disconnected():
+            await asyncio.wait({task}, timeout=min(DISCONNECT_POLL_S, max(0.0, deadline - loop.time())))
+            if task.done():
+                break
+            if loop.time() >= deadline:
+                task.cancel()  # too late: its job leaves the queue, or its row stops
+                metrics.timed_out.inc()
+                raise timed_out(settings.request_timeout_s)
+            if await request.is_disconnected():
                 task.cancel()  # the client left: its job leaves the queue, or its row stops
                 return Response(status_code=499)
-        return JSONResponse(completion.body(task.result()))
+        report = task.result()
+        metrics.reports.inc()
+        metrics.latency.observe(time.perf_counter() - arrived)
+        return JSONResponse(completion.body(report))
 
     return app
 
@@ -133,21 +162,43 @@ def _body_too_large(size: int, limit: int) -> APIError:
                     "send a smaller image or raise --max-image-bytes", code="request_too_large")
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """A streamed request's time limit (loop time) and where its outcome is counted."""
+
+    at: float
+    seconds: float
+    metrics: ServeMetrics
+    arrived: float
+
+
 async def _stream(batcher: DynamicBatcher[Report], completion: Completion, parsed: ReportRequest,
-                  pixels: Any) -> AsyncIterator[str]:
-    """The report as chunks while the model writes it; a client that leaves cancels its job."""
+                  pixels: Any, deadline: Deadline) -> AsyncIterator[str]:
+    """The report as chunks while the model writes it; a client that leaves cancels its job; past the deadline
+    the stream ends with an error event (OpenAI's clients raise it)."""
     loop = asyncio.get_running_loop()
     pieces: asyncio.Queue[str | None] = asyncio.Queue()
-    job = ReportJob(pixels, parsed.indication, parsed.max_tokens,
+    job = ReportJob(pixels, parsed.indication, parsed.max_tokens, prior_report=parsed.prior_report,
                     on_text=lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text))
-    task = asyncio.create_task(batcher.submit(job))
+    task = asyncio.create_task(batcher.wait(job, batcher.enqueue(job)))  # a full queue: 503 before the stream
     # queued after every piece the model thread sent before the batch returned: the stream's end marker
     task.add_done_callback(lambda _task: pieces.put_nowait(None))
     try:
         yield completion.chunk({"role": "assistant", "content": ""})
-        while (piece := await pieces.get()) is not None:
+        while True:
+            try:
+                piece = await asyncio.wait_for(pieces.get(), max(0.0, deadline.at - loop.time()))
+            except TimeoutError:
+                task.cancel()
+                deadline.metrics.timed_out.inc()
+                yield event(timed_out(deadline.seconds).body())
+                return
+            if piece is None:
+                break
             yield completion.chunk({"content": piece})
         report = task.result()
+        deadline.metrics.reports.inc()
+        deadline.metrics.latency.observe(time.perf_counter() - deadline.arrived)
         yield completion.chunk({}, report.finish_reason)
         if parsed.include_usage:
             yield completion.chunk({}, report_usage=report)

@@ -1,9 +1,15 @@
-"""A chat-completions request body to what the model needs: one image, the indication, the token budget."""
+"""A chat-completions request body to what the model needs: the study's images by role, the indication, the prior
+report and the token budget.
+
+Each ``image_url`` part is one image; its role is the part's ``view`` key (``frontal``, ``lateral`` or
+``prior_frontal``), else its place: the first image is the frontal one, the second the lateral, the third the
+prior frontal. A text part that starts with ``Prior report:`` is the prior study's report; the other text parts
+are the indication."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
@@ -12,6 +18,8 @@ from radzoo.serving.errors import APIError, bad_request
 from radzoo.serving.image_input import ImageLimits, decode_image_url
 
 PART_TYPES = ("text", "image_url")
+VIEW_ORDER = ("frontal", "lateral", "prior_frontal")  # the roles of unlabelled images, in order
+PRIOR_REPORT_PREFIX = "prior report:"
 
 
 @dataclass
@@ -23,6 +31,8 @@ class ReportRequest:
     max_tokens: int
     stream: bool
     include_usage: bool
+    other_images: dict[str, Image.Image] = field(default_factory=dict)  # lateral / prior_frontal
+    prior_report: str | None = None
 
 
 def parse_chat_request(body: bytes, served_model: str, max_tokens_limit: int, limits: ImageLimits) -> ReportRequest:
@@ -40,13 +50,17 @@ def parse_chat_request(body: bytes, served_model: str, max_tokens_limit: int, li
                        "(see GET /v1/models)", param="model", code="model_not_found")
     if payload.get("n") not in (None, 1):
         raise bad_request("n must be 1: the server writes one report per request", "n")
-    image_url, texts = _image_and_texts(payload.get("messages"))
+    images, texts = _image_and_texts(payload.get("messages"))
     stream = payload.get("stream") or False
     if not isinstance(stream, bool):
         raise bad_request(f"stream must be true or false, got {stream!r}", "stream")
     options = payload.get("stream_options") or {}
+    prior = [t.strip()[len(PRIOR_REPORT_PREFIX):] for t in texts if t.strip().lower().startswith(PRIOR_REPORT_PREFIX)]
+    texts = [t for t in texts if not t.strip().lower().startswith(PRIOR_REPORT_PREFIX)]
+    decoded = {view: decode_image_url(url, where, limits) for view, (url, where) in images.items()}
     return ReportRequest(
-        image=decode_image_url(image_url[0], image_url[1], limits),
+        image=decoded.pop("frontal"), other_images=decoded,
+        prior_report=" ".join(" ".join(prior).split()) or None,
         indication=" ".join(" ".join(texts).split()) or None,
         max_tokens=_max_tokens(payload, max_tokens_limit),
         stream=stream,
@@ -68,12 +82,12 @@ def _max_tokens(payload: dict[str, Any], limit: int) -> int:
     return value
 
 
-def _image_and_texts(messages: object) -> tuple[tuple[object, str], list[str]]:
-    """The one image_url (its URL and where it is) and the user's text parts."""
+def _image_and_texts(messages: object) -> tuple[dict[str, tuple[object, str]], list[str]]:
+    """The image_urls by view (each URL and where it is) and the user's text parts."""
     if not isinstance(messages, list) or not messages:
         raise bad_request("messages must be a non-empty list; send one user message with an image_url part and "
                           "optional text (the indication)", "messages")
-    images: list[tuple[object, str]] = []
+    images: list[tuple[object, str, object]] = []
     texts: list[str] = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
@@ -97,11 +111,29 @@ def _image_and_texts(messages: object) -> tuple[tuple[object, str], list[str]]:
                 continue
             image_url = part.get("image_url")
             url = image_url.get("url") if isinstance(image_url, dict) else image_url
-            images.append((url, f"{where}.image_url"))
+            images.append((url, f"{where}.image_url", part.get("view")))
     if not images:
         raise bad_request("the request has no image: add a user content part {\"type\": \"image_url\", "
                           "\"image_url\": {\"url\": \"data:image/png;base64,...\"}}", "messages", "missing_image")
-    if len(images) > 1:
-        raise bad_request(f"the request has {len(images)} images ({', '.join(w for _, w in images)}); the model "
-                          "reports on one image: send one image per request", images[1][1], "too_many_images")
-    return images[0], texts
+    return _by_view(images), texts
+
+
+def _by_view(images: list[tuple[object, str, object]]) -> dict[str, tuple[object, str]]:
+    """Each image under its role: its ``view`` key, else the next of frontal, lateral, prior_frontal."""
+    if len(images) > len(VIEW_ORDER):
+        raise bad_request(f"the request has {len(images)} images; a study has at most {len(VIEW_ORDER)} "
+                          f"({', '.join(VIEW_ORDER)})", images[len(VIEW_ORDER)][1], "too_many_images")
+    by_view: dict[str, tuple[object, str]] = {}
+    for (url, where, view), default in zip(images, VIEW_ORDER, strict=False):
+        view = default if view is None else view
+        if view not in VIEW_ORDER:
+            raise bad_request(f"{where.removesuffix('.image_url')}.view {view!r}: use one of {', '.join(VIEW_ORDER)}",
+                              where, "unknown_view")
+        if view in by_view:
+            raise bad_request(f"two images are the {view} image ({by_view[view][1]} and {where}); give each image "
+                              "its own view", where, "duplicate_view")
+        by_view[view] = (url, where)
+    if "frontal" not in by_view:
+        raise bad_request("the request has no frontal image: label one image part \"view\": \"frontal\" (or leave "
+                          "the views out: the first image is the frontal one)", "messages", "missing_image")
+    return by_view

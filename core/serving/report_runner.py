@@ -12,19 +12,22 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-from radzoo.data.study import Study
+from radzoo.data.study import Study, StudyImage
 from radzoo.generation.pipeline import ReportGenerator
+from radzoo.serving.chat_request import ReportRequest
+from radzoo.serving.errors import bad_request
 
 
 @dataclass
 class ReportJob:
     """One request's share of a batch; ``on_text`` (called from the model thread) receives streamed text."""
 
-    pixels: torch.Tensor
+    pixels: torch.Tensor | dict[str, torch.Tensor]  # the frontal image, or each image by view (ReportRunner.views)
     indication: str | None
     max_tokens: int
     on_text: Callable[[str], None] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    prior_report: str | None = None
 
 
 @dataclass
@@ -99,6 +102,28 @@ class ReportRunner:
         """The encoder's own transform of a decoded image (what ``radzoo generate`` feeds the model)."""
         return self.generator.transform(image)
 
+    def views(self, parsed: ReportRequest) -> torch.Tensor | dict[str, torch.Tensor]:
+        """The request's pixels: the frontal image's, or each image's by view when it sends more than one."""
+        if not parsed.other_images:
+            return self.pixels(parsed.image)
+        reads = self.generator.model.prompt.images
+        unread = [view for view in parsed.other_images if view not in reads]
+        if unread:
+            count = 1 + len(parsed.other_images)
+            raise bad_request(f"the request has {count} images ({', '.join(['frontal', *parsed.other_images])}); "
+                              f"this model reads {', '.join(reads)} (its recipe's prompt.images), not {unread[0]}: "
+                              "send only the images it reads", "messages", "too_many_images")
+        return {"frontal": self.pixels(parsed.image),
+                **{view: self.pixels(image) for view, image in parsed.other_images.items()}}
+
+    def _study(self, index: int, job: ReportJob) -> Study:
+        """A study whose image "paths" are the job's view names (the pixels are already decoded)."""
+        views = job.pixels if isinstance(job.pixels, dict) else {"frontal": job.pixels}
+        images = [StudyImage("frontal"), StudyImage("lateral", "lateral")] if "lateral" in views else []
+        prior = Study("prior", "prior_frontal" if "prior_frontal" in views else "", job.prior_report) \
+            if "prior_frontal" in views or job.prior_report else None
+        return Study(id=str(index), image="frontal", indication=job.indication, images=images, prior=prior)
+
     def __call__(self, jobs: Sequence[ReportJob]) -> list[Report | None]:
         """A report per job (None for one cancelled before or while it ran)."""
         live = [i for i, job in enumerate(jobs) if not job.cancelled.is_set()]
@@ -106,8 +131,11 @@ class ReportRunner:
         if not live:
             return results
         run = [jobs[i] for i in live]
-        studies = [Study(id=str(i), image="", indication=job.indication) for i, job in zip(live, run, strict=True)]
-        inputs = self.generator.inputs(studies, torch.stack([job.pixels for job in run]))
+        studies = [self._study(i, job) for i, job in zip(live, run, strict=True)]
+        prompt = self.generator.model.prompt
+        images = [[(job.pixels if isinstance(job.pixels, dict) else {"frontal": job.pixels})[view]
+                   for view in prompt.render_study(study)[1]] for study, job in zip(studies, run, strict=True)]
+        inputs = self.generator.inputs(studies, torch.stack([t for row in images for t in row]))
         streamer = RowStreamer(self.generator.model.tokenizer, run, self.stop_ids)
         base = self.generator.gen_kwargs
         # greedy rows do not depend on each other, so a shorter budget or an early stop only truncates a row
@@ -133,6 +161,7 @@ class ReportRunner:
             text = text["prediction"]
             if job.on_text is not None and text.startswith(streamer.sent[row]) and text != streamer.sent[row]:
                 job.on_text(text[len(streamer.sent[row]):])  # what the streamer held back (or an engine without one)
-            results[i] = Report(text, int(prompt_lengths[row]) - 1 + self.image_tokens, length,
+            prompt_tokens = int(prompt_lengths[row]) + len(images[row]) * (self.image_tokens - 1)
+            results[i] = Report(text, prompt_tokens, length,
                                 "length" if length >= job.max_tokens else "stop")
         return results

@@ -125,16 +125,18 @@ class StageDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         study, question, answer = self.items[index]
         item: dict[str, Any] = {}
-        if self.features is not None:
-            item["image_features"] = self.features.load(study.image)
-        else:
-            item["pixel_values"] = self.pixels(study.image)
+        prompt, paths = self.model.prompt.render_study(study, question) if self.task != "labels" else \
+            (None, [study.image])
+        key = "image_features" if self.features is not None else "pixel_values"
+        read = self.features.load if self.features is not None else self.pixels
+        # a multi-image prompt's item carries a list (its images in prompt order); collate flattens the lists
+        item[key] = [read(path) for path in paths] if self.model.prompt.multi_image and prompt else read(paths[0])
         if self.task == "labels":
             item["label_targets"], item["label_mask"] = label_targets(study, self.label_names, self.uncertain)
             return item
         item.update(encode_example(self.model.tokenizer, self.model.prompt, answer,
                                    indication=study.indication if question is None else None,
-                                   question=question, max_answer_tokens=self.max_answer_tokens))
+                                   question=question, max_answer_tokens=self.max_answer_tokens, prompt=prompt))
         if self.max_tokens is not None and len(item["input_ids"]) > self.max_tokens:
             # an over-long answer is cut to the LLM's context (one ~100k-character report must not exhaust memory)
             item["input_ids"], item["labels"] = item["input_ids"][:self.max_tokens], item["labels"][:self.max_tokens]
@@ -146,7 +148,8 @@ def sequence_limit(model: RadiologyVLM) -> int | None:
     context = getattr(getattr(model.language_model, "config", None), "max_position_embeddings", None)
     if not isinstance(context, int) or context <= 0:
         return None
-    return max(1, context - (model.image_tokens() - 1))  # the one placeholder id becomes the image tokens
+    # each placeholder id becomes an image's tokens
+    return max(1, context - len(model.prompt.images) * (model.image_tokens() - 1))
 
 
 def warn_long_answers(items: Sequence[tuple[Study, str | None, str | None]], tokenizer: Any, limit: int) -> None:
@@ -168,8 +171,8 @@ def collate(items: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]
     if "input_ids" in items[0]:
         batch.update(collate_examples([{"input_ids": i["input_ids"], "labels": i["labels"]} for i in items], pad_id))
     for key in ("pixel_values", "image_features", "label_targets", "label_mask"):
-        if key in items[0]:
-            batch[key] = torch.stack([i[key] for i in items])
+        if key in items[0]:  # a list is one study's images: each becomes a row, in order
+            batch[key] = torch.stack([t for i in items for t in (i[key] if isinstance(i[key], list) else [i[key]])])
     return batch
 
 

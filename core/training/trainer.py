@@ -133,6 +133,7 @@ def fill_feature_cache(cfg: DictConfig, model: RadiologyVLM, stage: Any, studies
     cache = FeatureCache(root, model.encoder)
     transform = model.encoder.image_transform(True)
     use_gpu = torch.cuda.is_available() and cfg.trainer.accelerator in ("auto", "gpu", "cuda")
-    cache.fill([s.image for s in studies], lambda p: transform(load_image(p)),
+    images = [p for s in studies for p in (model.prompt.render_study(s)[1] if stage.task != "labels" else [s.image])]
+    cache.fill(images, lambda p: transform(load_image(p)),
                device="cuda" if use_gpu else "cpu")
     return cache

@@ -42,6 +42,9 @@ class EncoderBase(nn.Module):
     interpolation: str = "bicubic"
     # stretch each image's grey levels to 0..255 first (MAIRA-2's processor does, before its image processor)
     rescale_intensity: bool = False
+    # where an odd crop margin goes: torchvision rounds half the margin, transformers' image processors floor it
+    # (CXR-LLaVA, SLaVA-CXR and MAIRA-2 use the latter; one pixel of shift changes every patch)
+    crop_rounding: str = "round"
 
     def __init__(self, embed_dim: int, image_size: int, in_chans: int = 3,
                  mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD) -> None:
@@ -65,10 +68,18 @@ class EncoderBase(nn.Module):
         return T.Compose([
             T.Lambda(lambda img: (stretch_grey_levels(img) if self.rescale_intensity else img).convert(mode)),
             T.Resize(self.image_size, interpolation=T.InterpolationMode[self.interpolation.upper()]),
-            T.CenterCrop(self.image_size),
+            T.CenterCrop(self.image_size) if self.crop_rounding == "round" else T.Lambda(self._floor_crop),
             T.ToTensor(),
             T.Normalize(self.mean, self.std),
         ])
+
+    def _floor_crop(self, image: Image.Image) -> Image.Image:
+        """The centred ``image_size`` square with the odd margin pixel on the right/bottom, as transformers crops."""
+        if self.crop_rounding != "floor":
+            raise InputError(f"encoder crop_rounding must be 'round' or 'floor', got {self.crop_rounding!r}")
+        size = self.image_size
+        left, top = (image.width - size) // 2, (image.height - size) // 2
+        return image.crop((left, top, left + size, top + size))
 
     @property
     def num_tokens(self) -> int:

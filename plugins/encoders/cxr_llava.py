@@ -66,12 +66,14 @@ def build_cxr_llava_vit(
     select_layer: int = -1,
     seed: int | None = None,
     interpolation: str = "bicubic",
+    crop_rounding: str = "round",
 ) -> OpenClipViTEncoder:
     """The tower from a CXR-LLaVA-v2 directory/weights file (its config.json replaces the size args).
 
     ``pretrained=false`` builds the size args' architecture randomly initialised (``seed``).
     ``select_layer=-1`` is CXR-LLaVA's choice: the last block's patch tokens through ``ln_post``.
-    ``interpolation`` is the resize filter (the released processor's ``resample=True`` is PIL's Lanczos).
+    ``interpolation`` is the resize filter (the released processor's ``resample=True`` is PIL's Lanczos);
+    ``crop_rounding="floor"`` centre-crops as that (transformers) processor does.
     """
     config: dict[str, Any] = {}
     state = None
@@ -102,6 +104,7 @@ def build_cxr_llava_vit(
                                  mean=_one_channel(preprocess.get("mean", CXR_LLAVA_MEAN)),
                                  std=_one_channel(preprocess.get("std", CXR_LLAVA_STD)))
     encoder.interpolation = interpolation
+    encoder.crop_rounding = crop_rounding
     return encoder
 
 

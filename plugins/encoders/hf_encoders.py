@@ -68,10 +68,11 @@ def _from_pretrained(model_class: Any, ref: str, recipe_key: str, what: str) -> 
 
 
 def build_rad_dino(path: str | None = None, select_layer: int = -1, drop_cls: bool = True,
-                   rescale_intensity: bool = False) -> HFVisionEncoder:
+                   rescale_intensity: bool = False, crop_rounding: str = "round") -> HFVisionEncoder:
     """RAD-DINO (ViT-B/14 @518, 1369 patch tokens; CLS and register tokens dropped), default final layer.
 
-    ``rescale_intensity`` stretches each image's grey levels to 0..255 first, as MAIRA-2's processor does.
+    ``rescale_intensity`` stretches each image's grey levels to 0..255 first, as MAIRA-2's processor does;
+    ``crop_rounding="floor"`` centre-crops as transformers' image processors do.
     """
     from transformers import AutoModel
 
@@ -82,6 +83,7 @@ def build_rad_dino(path: str | None = None, select_layer: int = -1, drop_cls: bo
     encoder = HFVisionEncoder(model, size, mean, std, select_layer, drop_cls, num_prefix_tokens=prefix,
                               final_norm=True)
     encoder.rescale_intensity = rescale_intensity
+    encoder.crop_rounding = crop_rounding
     return encoder
 
 

@@ -147,14 +147,17 @@ def build_biomedclip_cxr_518(path: str | None = None, config: str | None = None,
 
 def build_clip(model_name: str | None = None, pretrained: str | None = None, path: str | None = None,
                hf_path: str | None = None, select_layer: int = -2, drop_cls: bool = True,
-               seed: int | None = None) -> EncoderBase:
+               seed: int | None = None, crop_rounding: str = "round") -> EncoderBase:
     """Any CLIP image tower: transformers (``hf_path``) or open_clip (``path``, or ``model_name`` + ``pretrained``).
 
     ``pretrained`` is an open_clip tag (``openai``) or a weights file; without it the tower is random (``seed``).
     SLaVA-CXR/LLaVA: ``hf_path=openai/clip-vit-large-patch14-336``, 576 tokens of ``hidden_states[-2]``.
+    ``crop_rounding="floor"`` centre-crops as a transformers ``CLIPImageProcessor`` does (``hf_path`` only).
     """
     if hf_path is not None:
-        return build_hf_clip_vision(hf_path, select_layer=select_layer, drop_cls=drop_cls)
+        encoder = build_hf_clip_vision(hf_path, select_layer=select_layer, drop_cls=drop_cls)
+        encoder.crop_rounding = crop_rounding
+        return encoder
     if path is not None and not (is_local(path) and Path(path).is_file()):
         model_cfg, preprocess_cfg, checkpoint = read_open_clip_dir(_open_clip_source(path, "encoder.args.path"))
         return load_open_clip_encoder(model_cfg, checkpoint, preprocess_cfg, select_layer=select_layer,

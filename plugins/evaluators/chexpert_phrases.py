@@ -61,11 +61,21 @@ STRONG: dict[str, tuple[str, ...]] = {
         r"gastric|dobhoff|nasoenteric|mediastinal) tubes?", r"ett", r"dobhoff", r"(?:central )?(?:venous )?catheters?",
         r"central (?:venous )?lines?", r"picc(?: lines?)?", r"swan[- ]ganz(?: catheter)?", r"port-?a-?cath",
         r"(?:cardiac )?pacemaker", r"pacer", r"(?:aicd|icd)", r"defibrillator", r"(?:pacer|pacemaker|cardiac) leads?",
-        r"(?:ecg|ekg|monitoring) leads", r"sternotomy wires?", r"sternal wires?", r"stents?", r"drains?",
+        r"(?:ecg|ekg|monitoring) leads", r"drains?",
         r"(?:prosthetic|mechanical) (?:valve|mitral valve|aortic valve)", r"valve replacement",
-        r"intra-?aortic balloon pump", r"iabp", r"lvad", r"impella", r"pigtail catheter", r"surgical clips",
-        r"(?:orthopedic |spinal )?hardware", r"support devices?", r"lines and tubes", r"tubes and lines",
+        r"intra-?aortic balloon pump", r"iabp", r"lvad", r"impella", r"pigtail catheter",
+        # CheXpert's mention list names devices, not surgical material: clips, stents, sternotomy wires and
+        # orthopaedic hardware are not support devices (checked against IU X-ray's MeSH device tags)
+        r"(?:support |cardiac |monitoring |closure |electronic )?devices?", r"(?:orthopedic |spinal )?hardware",
+        r"arthroplast\w*", r"lines and tubes", r"tubes and lines",
         r"tracheostomy",
+        # CheXpert's list also names markers, cannulas, coils, screws, plates and ports (mediport); a device's
+        # parts (generator, leads) and a tip placed in a central vein or the heart name a device too
+        r"(?:skin |nipple |metallic )?markers?", r"cannulas?", r"coils?", r"screws?", r"(?:mediport|port-?a-?cath)",
+        r"(?:pacemaker |pacer |cardiac |battery )?generator", r"(?:monitor|external|overlying) leads",
+        r"(?:neuro|spinal cord |spinal )?stimulator", r"prosthe(?:sis|ses|tic (?:\w+ )?head)", r"bone anchors?",
+        r"occluder", r"\w+-a-\w+(?= (?:\w+ ){0,3}tip)",
+        r"tip (?:\w+ ){0,4}(?:svc|superior vena cava|cavoatrial|caval ?atrial|right atri\w*|right ventricle)",
     ),
 }
 
@@ -97,7 +107,7 @@ ENLARGEMENT = r"\b(?:enlarg\w*|widen\w*|prominen\w*|large|increased|big)\b"
 OTHER_FINDINGS = (
     r"emphysema\w*", r"blunt\w*", r"elevat(?:ed|ion) (?:of the )?(?:\w+ )?(?:hemi)?diaphragm\w*",
     r"eventration", r"scoliosis", r"degenerat\w*", r"calcifi\w*", r"hyperinfla\w*", r"hyperexpan\w*",
-    r"hernias?", r"copd", r"interstitial (?:markings|lung disease|opacities|abnormalit\w*)", r"plaques?",
+    r"hernias?", r"copd", r"interstitial (?:markings|lung disease|abnormalit\w*)", r"plaques?",
     r"osteophyt\w*", r"granulomas?", r"pneumomediastinum", r"pneumoperitoneum", r"kyphosis", r"deformit\w*",
     r"hematoma", r"hemorrhage", r"bronchiectasis", r"bronchitis", r"aspiration", r"volume loss",
     r"(?:bronchial wall |peribronchial )?thickening", r"cuffing", r"cephalization", r"reticula\w*",
@@ -112,7 +122,7 @@ OTHER_FINDINGS = (
 EXCLUSIONS = (
     r"pericardial effusions?", r"joint effusions?", r"mass effect", r"no (?:significant |interval )?change",
     r"not (?:significantly )?changed", r"without (?:significant |interval )?change",
-    r"heart failure clinic",
+    r"heart failure clinic", r"soft tissue (?:edema|swelling)",  # swelling outside the chest is not edema
 )
 
 # Triggers: (pattern, max words allowed between trigger and mention). Longer phrases come first.
@@ -125,6 +135,8 @@ PRE_UNCERTAINTY = (
     r"possibl[ey]", r"probabl[ey]",
     r"presum(?:ed|ably)", r"likely", r"may", r"might", r"could", r"versus", r"vs\.?", r"borderline",
     r"equivocal", r"indeterminate", r"cannot be differentiated", r"evaluate for", r"assess for",
+    # CheXpert: "correlate clinically for X" leaves X uncertain
+    r"correlate (?:clinically )?for", r"clinical correlation for", r"difficult to (?:entirely )?exclude",
 )
 PRE_NEGATION = (
     r"no evidence of", r"no signs? of", r"no radiographic (?:evidence|signs?) of", r"negative for",
@@ -142,11 +154,13 @@ POST_UNCERTAINTY = (
     r"(?:is|are) (?:possible|likely|unlikely|probable|suspected|questionable|questioned|favou?red)",
     r"unlikely",
     r"possibl[ey]", r"suspected", r"questionable", r"versus", r"vs\.?", r"may", r"might", r"could",
-    r"(?:is|are) (?:not )?(?:entirely )?(?:certain|definite)",
+    r"(?:is|are) (?:not )?(?:entirely )?(?:certain|definite)", r"(?:is|are) in the differential",
+    r"(?:is |are )?difficult to (?:entirely )?exclude",
 )
 POST_NEGATION = (
     r"within normal limits", r"(?:is|are|was|were|appears?|remains?)? ?(?:normal|unremarkable|top[- ]normal)",
-    r"upper limits? of normal", r"not (?:enlarged|widened|seen|identified|present|demonstrated|visualized|"
+    r"upper limits? of normal", r"not (?:significantly |appreciably |substantially )?(?:enlarged|widened|seen|"
+    r"identified|present|demonstrated|visualized|"
     r"evident|appreciated|detected)", r"(?:has|have)? ?(?:resolved|cleared|been removed)", r"resolved",
     r"removed", r"absent", r"no longer (?:present|seen|visualized|evident)",
 )

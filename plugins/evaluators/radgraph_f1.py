@@ -10,8 +10,8 @@ A report pair where either text is empty, or either annotation has no entity, sc
 the per-pair ``radgraph_combined`` = mean of entity F1 over (tokens, label) and relation F1 over
 ((tokens, label), (target tokens, label), relation), as rajpurkarlab/CXR-Report-Metric.
 
-radzoo does not run the RadGraph model itself (the ``radgraph`` package fetches it from a hub at run time):
-annotations come from ``annotations_path``, a JSON file written on a machine with the model, e.g.
+Annotations come from the RadGraph model run from local files by the ``radgraph`` package (option
+``model_path``; radgraph_model.py), or from ``annotations_path``, a JSON file written elsewhere, e.g.
 ``json.dump(radgraph.RadGraph()(reports), f)`` (keys "0".."n-1", each with "text" and "entities"), or an
 object mapping report text -> annotation. Any object with ``annotate(reports) -> annotations`` also works.
 """
@@ -27,6 +27,8 @@ import numpy as np
 
 from radzoo.errors import InputError, MissingFileError
 from radzoo.plugins.evaluators.ngram_metrics import check_pairs
+from radzoo.plugins.evaluators.radgraph_model import RadGraphModel, how_to_get
+from radzoo.plugins.evaluators.stats_memory import remembered
 
 LEVELS = ("simple", "partial", "complete")
 HOW_TO_ANNOTATE = ("write it where the RadGraph model is available: from radgraph import RadGraph; "
@@ -109,20 +111,32 @@ class RadGraphF1Evaluator:
     higher_is_better = {m: True for m in metric_names}
     _COLUMNS = (3, 0, 6, 4, 5)  # stats columns of the first five metrics
 
-    def __init__(self, annotations_path: str | None = None, annotator: Any = None) -> None:
-        if annotator is None:
+    def __init__(self, annotations_path: str | None = None, model_path: str | None = None,
+                 model_type: str = "radgraph", bert_path: str | None = None, device: str = "cpu",
+                 annotator: Any = None) -> None:
+        if annotator is None and model_path:
+            annotator = RadGraphModel(model_path, model_type=model_type, bert_path=bert_path, device=device)
+        elif annotator is None:
             if not annotations_path:
-                raise InputError("radgraph needs annotations: set the option annotations_path to a JSON file of "
-                                 f"RadGraph annotations covering every prediction and reference; {HOW_TO_ANNOTATE}")
+                raise InputError("radgraph needs the RadGraph model or its annotations: "
+                                 f"{how_to_get(model_type)}; or set annotations_path to a JSON file of RadGraph "
+                                 f"annotations of every prediction and reference ({HOW_TO_ANNOTATE})")
             annotator = AnnotationFile(annotations_path)
         self.annotator, self.annotations_path = annotator, annotations_path
 
     def options(self) -> dict[str, Any]:
-        return {"annotations_path": self.annotations_path, "reward": "radgraph F1RadGraph (simple/partial/complete)"}
+        model = self.annotator.describe() if isinstance(self.annotator, RadGraphModel) else {}
+        return {"annotations_path": self.annotations_path, **model,
+                "reward": "radgraph F1RadGraph (simple/partial/complete)"}
 
     def sample_stats(self, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
         """[n, 11]: (f1, precision, recall) per level, entity F1, relation F1."""
+        if isinstance(self.annotator, RadGraphModel):  # a model run: reused by 1/RadCliQ-v1 in the same suite
+            return remembered(self, predictions, references, self._compute)
         check_pairs(predictions, references)
+        return self._compute(list(predictions), list(references))
+
+    def _compute(self, predictions: list[str], references: list[str]) -> np.ndarray:
         hypotheses, gold = self.annotator.annotate(predictions), self.annotator.annotate(references)
         rows = [[0.0] * 11 if not (p.strip() and r.strip()) else pair_scores(h, g)
                 for p, r, h, g in zip(predictions, references, hypotheses, gold)]

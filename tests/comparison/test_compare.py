@@ -167,6 +167,25 @@ def test_cli_compare_prints_the_leaderboard(data, finished: Path, tmp_path: Path
     assert len(list((out / "runs").glob("demo-llava-rad-*"))) == 1  # reused, not a new run
 
 
+def test_cli_compare_suite_records_the_columns_it_could_not_compute(data, finished: Path, tmp_path: Path,
+                                                                   capsys) -> None:
+    from radzoo.cli import main
+
+    out = tmp_path / "suite"
+    shutil.copytree(finished, out)  # nothing to train: only the scoring changes
+    steps = [f"stages.{i}.max_steps={n}" for i, n in enumerate(STEPS["demo/llava-rad"])]
+    code = main(["compare", "demo/llava-rad", *QUIET, *steps, "stages.0.batch_size=4", "stages.1.batch_size=4",
+                 "--out", str(out), "--data", f"synthetic:{data}", "--baselines", "constant", "--bootstrap", "20",
+                 "--suite", "rexrank"])
+    assert code == 0 and "not computed: bertscore (evaluator rexrank_bertscore)" in capsys.readouterr().out
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert board["headline"] == "bleu_score" and "bleu_score" in board["metrics"]
+    missing = board["context"]["not_computed"]
+    for name in ("rexrank_bertscore", "semb_score", "radgraph", "rexrank_radcliq", "ratescore", "green"):
+        assert f"{name}: " in missing
+    assert "rexrank_bertscore.model_path" in missing  # each with what it needs
+
+
 def test_cli_compare_bad_input_is_one_line(capsys) -> None:
     from radzoo.cli import main
 

@@ -10,8 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from release_replicas import write_base_llm
-from test_import_llava_rad import write_release
+from llava_rad_replica import write_replica
 
 from radzoo.cli import main
 from radzoo.data.synthetic import generate as make_synthetic
@@ -22,8 +21,7 @@ CLI = "import logging, sys; logging.basicConfig(level=logging.INFO); from radzoo
 
 @pytest.mark.slow
 def test_an_imported_run_on_a_test_only_set_end_to_end(tmp_path):
-    write_release(tmp_path / "llava-rad")
-    write_base_llm(tmp_path / "vicuna-7b-v1.5")
+    write_replica(tmp_path)  # tmp_path/llava-rad and tmp_path/vicuna-7b-v1.5
     run = tmp_path / "runs" / "llava-rad-published"
     assert main(["import", "llava-rad", str(tmp_path / "llava-rad"), "--base-llm", str(tmp_path / "vicuna-7b-v1.5"),
                  "--out", str(run)]) == 0

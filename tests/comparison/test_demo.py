@@ -35,10 +35,10 @@ def test_tiny_demo_shares_one_encoder_pre_training(tmp_path: Path, monkeypatch, 
     def no_training(*args, **kwargs):
         raise AssertionError("a rerun trained again instead of reusing the encoder and the runs")
 
-    def tiny_demo(out, size, threads, seed):  # `radzoo demo` at the tiny size of the run above
+    def tiny_demo(out, size, threads, recipes, seed):  # `radzoo demo` at the tiny size of the run above
         assert seed == 0  # the default: the README table's seed
         return run_demo(out, size=DemoSize(studies=60, pretrain_epochs=1), overrides=TINY, threads=threads,
-                        bootstrap=20, seed=seed)
+                        recipes=recipes, bootstrap=20, seed=seed)
 
     monkeypatch.setattr(importlib.import_module("radzoo.training.pipeline"), "train", no_training)
     monkeypatch.setattr(importlib.import_module("radzoo.comparison.demo"), "run_demo", tiny_demo)
@@ -79,7 +79,7 @@ def test_the_seed_changes_training_not_the_data(tmp_path: Path, monkeypatch) -> 
 
     captured = []
 
-    def cli_demo(out, size, threads, seed):  # `radzoo demo --seed 7` hands its seed on
+    def cli_demo(out, size, threads, recipes, seed):  # `radzoo demo --seed 7` hands its seed on
         captured.append(seed)
         return SimpleNamespace(rows=[], headline="chexpert_micro_f1_14", files={"md": "leaderboard.md"})
 

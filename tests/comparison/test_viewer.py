@@ -20,6 +20,7 @@ from viewer_fixture import SHIFTS, small_comparison
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGE_SIZE = 8  # the 20 test studies span three pages, so paging is exercised too
+SHARD_SIZE = 4  # and five shard files: page 1 needs shards 0-1, page 2 shards 2-3, page 3 shards 4-5
 
 
 def _driver():
@@ -49,6 +50,7 @@ def out(tmp_path_factory) -> Path:
     out = small_comparison(tmp_path_factory.mktemp("viewer"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(importlib.import_module("radzoo.comparison.viewer.page"), "PAGE_SIZE", PAGE_SIZE)
+        patch.setattr(importlib.import_module("radzoo.comparison.viewer.page"), "SHARD_SIZE", SHARD_SIZE)
         assert main(["view", str(out)]) == 0
     return out
 
@@ -65,12 +67,21 @@ def _board_order(browser) -> list[str]:
     return [r.get_attribute("data-system") for r in browser.find_elements("css selector", "#board tbody tr")]
 
 
+def _settled(browser) -> None:
+    """Wait until the study page on screen is complete (its shard scripts loaded, its cards built)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_element("id", "cards").get_attribute("aria-busy") == "false")
+
+
 def _shown_studies(browser) -> list[str]:
     """Every study card over all pages (clicking Next until it is disabled)."""
     from selenium.webdriver.common.by import By
 
     ids = []
     while True:
+        _settled(browser)
         ids += [c.get_attribute("data-study") for c in browser.find_elements(By.CSS_SELECTOR, "#cards .card")]
         button = browser.find_element(By.CSS_SELECTOR, ".pager .next")
         if not button.is_enabled():
@@ -90,6 +101,7 @@ def _labels_by_cli(reports: list[str], tmp_path: Path) -> list[list[str]]:
 
 
 def test_page_loads_without_console_errors(browser) -> None:
+    _settled(browser)
     assert browser.find_elements("css selector", "#cards .card")
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
@@ -149,6 +161,7 @@ def test_labels_shown_for_a_study_equal_radzoo_label(browser, out, tmp_path) -> 
     names = ["reference", *(r["name"] for r in comparison.board["rows"])]
     reports = [study.report or ""] + [comparison.predictions[n][str(study.id)] for n in names[1:]]
     expected = _labels_by_cli(reports, tmp_path)
+    _settled(browser)
     card = browser.find_element(By.CSS_SELECTOR, f'.card[data-study="{study.id}"]')
     for name, want in zip(names, expected, strict=True):
         chips = card.find_elements(By.CSS_SELECTOR, f'.report[data-system="{name}"] .chip')
@@ -174,6 +187,7 @@ def test_error_filter_and_image_dialog(browser, out) -> None:
     Select(browser.find_element("id", "f-error")).select_by_value("invent")
     assert _shown_studies(browser) == invents and invents
     Select(browser.find_element("id", "f-error")).select_by_value("")
+    _settled(browser)
     browser.find_element(By.CSS_SELECTOR, ".card .thumb").send_keys(Keys.ENTER)
     dialog = browser.find_element("id", "zoom")
     assert dialog.get_attribute("open") is not None
@@ -221,10 +235,63 @@ def test_finding_tables_average_to_the_leaderboard_values(out) -> None:
     assert table["reference_positives"] == [sum(row[k] in (1.0, -1.0) for row in labels) for k in range(14)]
 
 
+def _shards(out: Path) -> list[dict]:
+    """Each shard script's data, in shard order (the script is one radzooStudies(k, JSON) call)."""
+    files = sorted((out / "viewer" / "data").glob("studies-*.js"))
+    calls = [f.read_text(encoding="utf-8").strip() for f in files]
+    assert all(c.startswith(f"radzooStudies({k},") and c.endswith(");") for k, c in enumerate(calls))
+    return [json.loads(c[c.index(",") + 1:-2]) for c in calls]
+
+
 def test_page_is_self_contained(out) -> None:
     html = (out / "viewer" / "index.html").read_text(encoding="utf-8")
     assert "http://" not in html.split('id="viewer-data"')[0] and "https://" not in html.split('id="viewer-data"')[0]
-    images = _embedded(out)["studies"]["images"]
+    images = [image for shard in _shards(out) for image in shard["images"]]
     assert len(images) == 20 and all((out / "viewer" / i["thumb"]).is_file() and (out / "viewer" / i["full"]).is_file()
                                      for i in images)
     assert all(p["src"].startswith("data:image/png;base64,") for p in _embedded(out)["plots"].values())
+
+
+def _loaded_shards(browser) -> list[int]:
+    """The shard scripts the page has run (file:// loads leave no resource-timing entries to read instead)."""
+    return sorted(browser.execute_script("return [...shards.keys()]"))
+
+
+def test_report_texts_load_a_page_at_a_time_from_shard_scripts(out, tmp_path) -> None:
+    """The page embeds no report text; opening it loads the first page's shards (and the next page's, ahead),
+    paging on loads the rest, and the texts shown are the comparison's; a missing shard is a clear message."""
+    from selenium.webdriver.common.by import By
+
+    from radzoo.comparison.viewer.comparison_files import read_comparison
+
+    comparison = read_comparison(out)
+    html = (out / "viewer" / "index.html").read_text(encoding="utf-8")
+    assert not [s.id for s in comparison.studies if (s.report or "x") in html]  # references live in the shards
+    shards = _shards(out)
+    assert [len(s["reference"]) for s in shards] == [4, 4, 4, 4, 4]
+    assert [r for s in shards for r in s["reference"]] == [s.report or "" for s in comparison.studies]
+    driver = _driver()
+    try:
+        driver.get((out / "viewer" / "index.html").as_uri())
+        _settled(driver)
+        assert _loaded_shards(driver) == [0, 1, 2, 3]  # page 1 (studies 1-8) and, ahead, page 2; not shard 4
+        for _ in range(2):
+            driver.find_element(By.CSS_SELECTOR, ".pager .next").click()
+            _settled(driver)
+        assert _loaded_shards(driver) == [0, 1, 2, 3, 4]
+        name = next(iter(SHIFTS))
+        for card in driver.find_elements(By.CSS_SELECTOR, "#cards .card"):
+            study = card.get_attribute("data-study")
+            shown = card.find_element(By.CSS_SELECTOR, f'.report[data-system="{name}"] p').text
+            assert shown == comparison.predictions[name][study], study
+        # a viewer folder copied without its data/ shards says what is missing instead of showing nothing
+        copy = tmp_path / "viewer"
+        shutil.copytree(out / "viewer", copy)
+        (copy / "data" / "studies-00000.js").unlink()
+        driver.get((copy / "index.html").as_uri())
+        _settled(driver)
+        alert = driver.find_element(By.CSS_SELECTOR, "#cards .load-error").text
+        assert "data/studies-00000.js" in alert and "radzoo view" in alert
+        assert driver.find_elements(By.CSS_SELECTOR, "#board tbody tr")  # the leaderboard still shows
+    finally:
+        driver.quit()

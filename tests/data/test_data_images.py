@@ -12,6 +12,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from radzoo.data.images import load_image
+from radzoo.data.readers import read_studies
 
 
 def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", bits_stored: int = 16,
@@ -148,3 +149,11 @@ def test_pydicom_reads_fixture_back(tmp_path: Path) -> None:
     """The fixture writer itself produces valid DICOM (guards the tests above)."""
     ds = pydicom.dcmread(write_dicom(tmp_path / "f.dcm", ramp(), bits_stored=12))
     assert ds.pixel_array.shape == (8, 16) and ds.PhotometricInterpretation == "MONOCHROME2"
+
+
+def test_a_dicom_files_view_position_gives_its_view_in_a_csv_study(tmp_path: Path) -> None:
+    write_dicom(tmp_path / "front.dcm", ramp(), ViewPosition="AP")
+    write_dicom(tmp_path / "side.dcm", ramp(), ViewPosition="LL")
+    (tmp_path / "d.csv").write_text("image,image_lateral,report\nfront.dcm,side.dcm,Clear.\n")
+    (study,) = read_studies({"format": "csv", "path": str(tmp_path / "d.csv")}).studies
+    assert [(i.view, i.position) for i in study.images] == [("frontal", "AP"), ("lateral", "LL")]

@@ -156,19 +156,19 @@ def test_mimic_cxr_reader(tmp_path: Path) -> None:
     mimic_fixture(tmp_path)
     result = read_studies({"format": "mimic-cxr", "path": str(tmp_path)})
     (s1,) = result.studies
-    assert s1.id == "d1" and s1.split == "train" and s1.meta["view"] == "PA"
+    assert s1.id == "50000001" and s1.split == "train" and s1.meta["view"] == "PA"
     assert s1.report == "The heart is mildly enlarged. Small left pleural effusion. No pneumothorax."
     assert s1.indication == "___F with shortness of breath"
     assert s1.meta["impression"] == "Mild cardiomegaly and small left effusion."
     assert s1.sections["impression"] == "Mild cardiomegaly and small left effusion."  # the impression task's input
     assert s1.labels == {"Cardiomegaly": 1.0, "Pleural Effusion": 1.0, "Pneumothorax": 0.0}
     assert s1.image.endswith("files/p10/p10000032/s50000001/d1.jpg")
+    assert [i.view for i in s1.images] == ["frontal", "lateral"]  # the lateral belongs to the study
     assert result.skip_counts() == {"missing_findings_section": 1, "missing_report_file": 1}
-    assert result.filtered["view_not_selected"] == 1
     both = read_studies({"format": "mimic-cxr", "path": str(tmp_path),
-                         "options": {"sections": ["findings", "impression"], "views": []}})
+                         "options": {"sections": ["findings", "impression"], "views": ["PA", "AP"]}})
     assert both.studies[0].report.endswith("No pneumothorax. Mild cardiomegaly and small left effusion.")
-    assert len(both.studies) == 2  # the lateral view too
+    assert [i.view for i in both.studies[0].images] == ["frontal"] and both.filtered["view_not_selected"] == 1
 
 
 def test_mimic_cxr_requires_its_tables(tmp_path: Path) -> None:
@@ -187,27 +187,37 @@ def test_report_sections() -> None:
 
 def test_chexpert_plus_reader(tmp_path: Path) -> None:
     png(tmp_path / "train" / "patient1" / "study1" / "view1_frontal.png")  # the PNG release of a listed .jpg
+    png(tmp_path / "train" / "patient1" / "study1" / "view2_lateral.jpg")
+    png(tmp_path / "train" / "patient1" / "study2" / "view1_frontal.jpg")
     png(tmp_path / "valid" / "patient2" / "study1" / "view1_frontal.jpg")
-    base = {"section_impression": "", "section_clinical_history": "", "section_history": "", "Cardiomegaly": ""}
+    base = {"section_impression": "", "section_clinical_history": "", "section_history": "", "Cardiomegaly": "",
+            "ap_pa": ""}
     rows = [
         {**base, "path_to_image": "train/patient1/study1/view1_frontal.jpg", "frontal_lateral": "Frontal",
          "section_findings": "Heart size is normal.", "section_impression": "Normal.", "split": "train",
-         "section_clinical_history": "Fever.", "Cardiomegaly": "0"},
+         "section_clinical_history": "Fever.", "Cardiomegaly": "0", "ap_pa": "PA"},
         {**base, "path_to_image": "train/patient1/study1/view2_lateral.jpg", "frontal_lateral": "Lateral",
-         "section_findings": "x", "split": "train"},
+         "section_findings": "Heart size is normal.", "split": "train"},
+        {**base, "path_to_image": "train/patient1/study2/view1_frontal.jpg", "frontal_lateral": "Frontal",
+         "section_findings": "New small effusion.", "split": "train", "ap_pa": "AP"},
         {**base, "path_to_image": "valid/patient2/study1/view1_frontal.jpg", "frontal_lateral": "Frontal",
          "section_findings": "", "split": "valid"},
     ]
     table = write_csv(tmp_path / "df_chexpert_plus.csv", rows)
     result = read_studies({"format": "chexpert-plus", "path": str(table)})
-    (s,) = result.studies
+    s, later = result.studies
+    assert s.id == "train/patient1/study1" and [(i.view, i.position) for i in s.images] == \
+        [("frontal", "PA"), ("lateral", None)]
     assert s.image.endswith("view1_frontal.png") and s.indication == "Fever." and s.labels == {"Cardiomegaly": 0.0}
     assert s.report == "Heart size is normal." and s.meta["section_impression"] == "Normal."
     assert s.sections == {"indication": "Fever.", "findings": "Heart size is normal.", "impression": "Normal."}
-    assert result.skip_counts() == {"missing_section_findings": 1} and result.filtered["not_frontal"] == 1
+    assert s.prior is None
+    assert later.prior.id == "train/patient1/study1" and later.prior.report == "Heart size is normal."
+    assert result.skip_counts() == {"missing_section_findings": 1}
     both = read_studies({"format": "chexpert-plus", "path": str(table),
-                         "options": {"sections": ["section_findings", "section_impression"]}})
-    assert both.studies[0].report == "Heart size is normal. Normal."
+                         "options": {"sections": ["section_findings", "section_impression"], "frontal_only": True}})
+    assert both.studies[0].report == "Heart size is normal. Normal." and both.filtered["not_frontal"] == 1
+    assert len(both.studies[0].images) == 1
 
 
 # ---- iu-xray -----------------------------------------------------------------------------------------
@@ -228,6 +238,8 @@ def test_iu_xray_reader(tmp_path: Path) -> None:
     assert [(s.id, s.split) for s in result.studies] == [("CXR1_1_IM-0001", "train"), ("CXR2_1_IM-0002", "validate")]
     assert result.studies[0].report == "The heart is normal in size. The lungs are clear."
     assert result.studies[0].image.endswith("images/CXR1_1_IM-0001/0.png")
+    assert [(i.view, Path(i.path).name) for i in result.studies[0].images] == [("frontal", "0.png"),
+                                                                              ("lateral", "1.png")]
     assert result.skip_counts() == {"empty_report": 1}
     every = read_studies({"format": "iu-xray", "path": str(tmp_path / "annotation.json"),
                           "options": {"images": "all"}}, split="train")
@@ -262,9 +274,11 @@ def test_iu_xray_openi_xml_layout(tmp_path: Path) -> None:
     (reports / "1.xml").write_text(OPENI_XML.format(findings="The heart is normal in size.", case="CXR1"))
     (reports / "2.xml").write_text(OPENI_XML.format(findings="", case="CXR2"))
     png(tmp_path / "NLMCXR_png" / "CXR1_IM-0001-4001.png")
+    png(tmp_path / "NLMCXR_png" / "CXR1_IM-0001-3001.png")
     result = read_studies({"format": "iu-xray", "path": str(reports),
                            "options": {"sections": ["findings", "impression"]}})
     (s,) = result.studies
     assert s.report == "The heart is normal in size. Normal chest x-XXXX." and s.indication == "Positive TB test"
     assert s.image.endswith("NLMCXR_png/CXR1_IM-0001-4001.png") and s.split == "train"
+    assert [i.view for i in s.images] == ["frontal", "lateral"]
     assert result.skip_counts() == {"missing_findings_section": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ from radzoo.data.labels import CHEXPERT_OBSERVATIONS
 from radzoo.data.readers import read_studies
 from radzoo.data.synthetic import generate, render_truth
 from radzoo.data.synthetic.findings import FINDINGS, normal_truth, sample_truth
+from radzoo.data.synthetic.lateral import render_lateral
 from radzoo.data.synthetic.reports import chexpert_labels, write_report
 
 SIZE = 96
@@ -161,3 +163,35 @@ def test_default_synthetic_set_is_cached(tmp_path: Path, monkeypatch: pytest.Mon
     (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     stamp = (folder / "reports.csv").stat().st_mtime_ns
     assert len(read_studies(cfg).studies) == 10 and (folder / "reports.csv").stat().st_mtime_ns == stamp
+
+
+def test_multi_image_studies_leave_the_frontal_set_byte_identical(tmp_path: Path) -> None:
+    plain, multi = generate(tmp_path / "plain", 30, image_size=64), generate(tmp_path / "multi", 30, image_size=64,
+                                                                             multi_image=True)
+    for image in sorted((plain / "images").glob("*.png")):
+        assert image.read_bytes() == (multi / "images" / image.name).read_bytes()
+    assert (plain / "llava.json").read_bytes() == (multi / "llava.json").read_bytes()
+    with open(plain / "reports.csv") as a, open(multi / "reports.csv") as b:
+        plain_rows, multi_rows = list(csv.DictReader(a)), list(csv.DictReader(b))
+    assert [{k: r[k] for k in plain_rows[0]} for r in multi_rows] == plain_rows
+    laterals = [r for r in multi_rows if r["image_lateral"]]
+    priors = [r for r in multi_rows if r["prior_image"]]
+    assert 15 <= len(laterals) < 30 and 5 <= len(priors) <= 25
+    assert all((multi / r["image_lateral"]).is_file() and (multi / r["prior_image"]).is_file() for r in priors
+               if r["image_lateral"])
+    changed = [r for r in priors if r["report_vs_prior"] != r["report"]]
+    assert changed and all(r["report_vs_prior"].startswith(r["report"]) for r in changed)
+    assert any(w in r["report_vs_prior"] for r in changed for w in ("is new", "is unchanged", "has resolved"))
+    studies = read_studies({"format": "synthetic", "path": str(multi), "options": {"report_column": "report_vs_prior"}})
+    with_prior = [s for s in studies.studies if s.prior is not None]
+    assert len(with_prior) == len(priors) and with_prior[0].prior.report
+    assert sum(len(s.all_images()) for s in studies.studies) == 30 + len(laterals)
+
+
+def test_the_lateral_view_shows_an_effusion_at_the_posterior_base() -> None:
+    truth = normal_truth()
+    effusion = {**truth, "normal": False, "pleural_effusion": {"side": "left", "size": "large", "uncertain": False}}
+    clear = render_lateral(truth, np.random.default_rng(0), 64).astype(float)
+    fluid = render_lateral(effusion, np.random.default_rng(0), 64).astype(float)
+    base = slice(32, 44), slice(34, 44)  # lower lung, posterior half
+    assert fluid[base].mean() > clear[base].mean() + 20

@@ -150,3 +150,16 @@ def test_auto_picks_radzoo_on_cpu_and_hf_on_cuda_until_gpu_figures_exist():
     assert pick_engine(kwargs, torch.device("cpu")) == "radzoo"
     assert pick_engine(kwargs, torch.device("cuda")) == "hf"
     assert pick_engine({"max_new_tokens": 4}, torch.device("cpu")) == "hf"  # plain generate kwargs: transformers
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["demo/llava-rad", "demo/slava-cxr", "demo/cxr-llava"])
+def test_greedy_tokens_equal_transformers_at_batch_32(name, tmp_path):
+    """The batch size bench/generate_bench.py times (where most reports are written on a CPU)."""
+    many = make_studies(tmp_path, 32)
+    hf, radzoo = engines(name)
+    expected = ids(hf, many)
+    got = ids(radzoo, many)
+    assert got.shape[0] == 32 and torch.equal(got, expected)
+    got[0, 0] = got[0, 0]  # an ordinary tensor: the engine's inference-mode result is handed out as a copy
+    assert not got.is_inference()

@@ -195,3 +195,41 @@ def test_edema_rules(text, expected):
 ])
 def test_alternatives_are_uncertain(text, expected):
     assert mentioned(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # rules tuned on the dev split of real IU X-ray reports (bench/labeler_iu_xray.py): CheXpert's support devices
+    # are devices, not surgical material; a negation may carry an adverb; "in the differential" is uncertain
+    ("Right upper quadrant surgical clips. Coronary artery stents. Sternotomy wires.", {"No Finding": 1.0}),
+    ("Left chest wall cardiac device with leads in the right heart.", {"Support Devices": 1.0, "No Finding": 1.0}),
+    ("Right humeral arthroplasty. Spinal fusion hardware.", {"Support Devices": 1.0, "No Finding": 1.0}),
+    ("The heart is not significantly enlarged.", {"Cardiomegaly": 0.0, "No Finding": 1.0}),
+    ("Patchy airspace disease in the lingula. Pneumonia is in the differential.",
+     {"Lung Opacity": 1.0, "Pneumonia": -1.0}),
+    ("Diffuse interstitial opacities, stable.", {"Lung Opacity": 1.0}),
+])
+def test_rules_from_real_reports(text, expected):
+    assert mentioned(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # second round on the dev split, after CheXpert's own lists: its device words (markers, coils, ports), a
+    # device's parts, a tip placed in a central vein or the heart; "correlate clinically for X" is uncertain
+    ("Nipple markers are in place.", {"Support Devices": 1.0, "No Finding": 1.0}),
+    ("Coil embolization material in the left upper quadrant.", {"Support Devices": 1.0, "No Finding": 1.0}),
+    ("Left chest wall generator with two leads.", {"Support Devices": 1.0, "No Finding": 1.0}),
+    ("Overlying monitor leads.", {"Support Devices": 1.0, "No Finding": 1.0}),
+    ("Right-sided XXXX-A-XXXX with its tip in the low SVC.", {"Support Devices": 1.0, "No Finding": 1.0}),
+    ("Right chest XXXX tip at the cavoatrial junction.", {"Support Devices": 1.0, "No Finding": 1.0}),
+    ("Spinal stimulator in place. Left shoulder bone anchors.", {"Support Devices": 1.0, "No Finding": 1.0}),
+    ("Prosthetic humeral head. Atrial septal occluder.", {"Support Devices": 1.0, "No Finding": 1.0}),
+    ("The tip of the right scapula overlies the lung.", {"No Finding": 1.0}),
+    ("Correlate clinically for pneumonia.", {"Pneumonia": -1.0}),
+    ("Patchy opacity at the right base. Clinical correlation for infection.",
+     {"Lung Opacity": 1.0, "Pneumonia": -1.0}),
+    ("Basilar edema is difficult to exclude.", {"Edema": -1.0}),
+    ("Difficult to entirely exclude a small effusion.", {"Pleural Effusion": -1.0}),
+    ("Soft tissue edema of the ankle.", {"No Finding": 1.0}),
+])
+def test_rules_from_real_reports_second_round(text, expected):
+    assert mentioned(text) == expected

@@ -9,7 +9,9 @@ import pytest
 from test_chexbert import save_tiny_chexbert
 from test_radgraph import REF, REF_TEXT, WRONG, WRONG_TEXT
 
-from radzoo.plugins.evaluators.radcliq import COEFFICIENTS, INTERCEPT, MEAN, SCALE, RadCliQEvaluator, bleu2, radcliq_v1
+from radzoo.plugins.evaluators.radcliq import RadCliQEvaluator
+from radzoo.plugins.evaluators.radcliq_model import COEFFICIENTS, INTERCEPT, MEAN, SCALE, radcliq_v1
+from radzoo.plugins.evaluators.rexrank_bleu import bleu2_fast_bleu as bleu2
 
 
 def test_linear_model_uses_the_published_constants():
@@ -69,3 +71,18 @@ def test_radcliq_end_to_end_with_tiny_models(components):
     assert metrics["radcliq_v1"] == pytest.approx(radcliq_v1(stats).mean())
     assert evaluator.aggregate(stats, [0])["radcliq_v1"] < evaluator.aggregate(stats, [1])["radcliq_v1"]
     assert not evaluator.higher_is_better["radcliq_v1"] and evaluator.higher_is_better["radcliq_bertscore"]
+
+
+def test_components_are_the_rexrank_columns(components):
+    """radcliq and --suite rexrank report the same bertscore and semb_score: the same evaluators compute them."""
+    from radzoo.evaluation.pipeline import create_evaluator
+
+    predictions, references = [REF_TEXT, WRONG_TEXT], [WRONG_TEXT, REF_TEXT]
+    stats = create_evaluator("radcliq", components).sample_stats(predictions, references)
+    bertscore = create_evaluator("rexrank_bertscore", {"model_path": components["bertscore_model_path"],
+                                                       "num_layers": 2}).sample_stats(predictions, references)
+    semb = create_evaluator("semb_score", {"checkpoint_path": components["checkpoint_path"],
+                                           "bert_path": components["bert_path"]}).sample_stats(predictions, references)
+    assert stats[:, 1] == pytest.approx(bertscore[:, 0], abs=1e-12)
+    assert stats[:, 2] == pytest.approx(semb[:, 0], abs=1e-12)
+    assert stats[:, 3] == pytest.approx([bleu2(p, r) for p, r in zip(predictions, references)])

@@ -169,7 +169,8 @@ def test_wrong_type_names_the_key_path(tmp_path):
 
 @pytest.mark.parametrize(("override", "key", "suggestion", "allowed"), [
     ("trainer.precision=bf16", "trainer.precision", "bf16-true", "32, 32-true, 16-mixed, bf16-mixed, bf16-true"),
-    ("prompt.format=vicuna", "prompt.format", "vicuna_v1", "vicuna_v1, llama_2, phi, mistral_instruct, plain"),
+    ("prompt.format=vicuna", "prompt.format", "vicuna_v1",
+     "vicuna_v1, llama_2, phi, mistral_instruct, plain, llama_2_chat_template"),
     ("stages[0].trainable=[adaptr]", "stages[0].trainable[0]", "adapter", "encoder, encoder_head, adapter"),
     ("data.format=mimic", "data.format", "mimic-cxr", "synthetic, csv, llava-json, mimic-cxr"),
 ])

@@ -72,13 +72,24 @@ def write_llama_tokenizer(directory: Path) -> None:
         {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}))
 
 
-def write_base_llm(base: Path) -> None:
-    """Vicuna-7B v1.5's layout: pickled pytorch_model-0000x-of-00002.bin shards with rotary inv_freq buffers."""
-    config = tiny_llama_config()
+def write_base_llm(base: Path, config: object | None = None, head_spread: float = 0.0) -> None:
+    """Vicuna-7B v1.5's layout: pickled pytorch_model-0000x-of-00002.bin shards with rotary inv_freq buffers.
+
+    ``head_spread`` > 0 scales each output row by exp(N(0, spread)): a few tokens dominate, as in a trained LM, so
+    greedy steps are won by clear top-2 margins rather than by near-ties of a flat random head.
+    """
+    config = config or tiny_llama_config()
     config.architectures = ["LlamaForCausalLM"]
-    state = random_model(config, seed=1).state_dict()
+    model = random_model(config, seed=1)
+    if head_spread:
+        with torch.no_grad():
+            rows = torch.randn(config.vocab_size, 1, generator=torch.Generator().manual_seed(5))
+            model.lm_head.weight.mul_(torch.exp(rows * head_spread))
+    state = model.state_dict()
+    head_dim = config.hidden_size // config.num_attention_heads
+    inv_freq = 1.0 / (10000.0 ** (torch.arange(0, head_dim, 2).float() / head_dim))  # the values Vicuna saved
     for i in range(config.num_hidden_layers):
-        state[f"model.layers.{i}.self_attn.rotary_emb.inv_freq"] = torch.rand(4)
+        state[f"model.layers.{i}.self_attn.rotary_emb.inv_freq"] = inv_freq.clone()
     names = list(state)
     shards = {"pytorch_model-00001-of-00002.bin": names[: len(names) // 2],
               "pytorch_model-00002-of-00002.bin": names[len(names) // 2:]}

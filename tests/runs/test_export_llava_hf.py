@@ -157,8 +157,8 @@ def test_export_prints_whether_vllm_can_serve_it(exported):
 
 
 @pytest.mark.parametrize(("encoder", "adapter", "expected"), [
-    ("{name: tiny-vit, args: {image_size: 28, patch_size: 7, embed_dim: 32, depth: 2, in_chans: 3}}", "mlp2x_gelu",
-     "has no transformers equivalent the LLaVA export converts"),
+    ("{name: timm, args: {model_name: vit_small_patch14_reg4_dinov2, image_size: 28, embed_dim: 32, depth: 2, "
+     "num_heads: 2}}", "mlp2x_gelu", "has register tokens, which transformers Dinov2Model does not have"),
     ("hf-clip", "linear", "adapter 'linear' (LinearAdapter) has no LlavaMultiModalProjector form"),
     ("rad-dino-final-norm", "mlp2x_gelu", "after the final layernorm"),
 ])
@@ -187,10 +187,10 @@ def test_a_siglip_tower_gives_llava_the_encoders_features(drop_cls):
         SiglipVisionModel,
     )
 
-    from radzoo.runs.llava_hf_export import projector_state
-    from radzoo.runs.llava_hf_towers import convert_tower
     from radzoo.plugins.adapters.modules import MLPAdapter
     from radzoo.plugins.encoders.hf_encoders import HFVisionEncoder
+    from radzoo.runs.llava_hf_export import projector_state
+    from radzoo.runs.llava_hf_towers import convert_tower
 
     torch.manual_seed(0)
     siglip = SiglipVisionModel(SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,

@@ -1,9 +1,7 @@
-"""`radzoo import llava-rad`: a tiny microsoft/llava-rad replica (+ a Vicuna-shaped base) vs the official forward.
+"""`radzoo import llava-rad`: provenance, dtype, errors and the CLI on the tiny microsoft/llava-rad replica.
 
-The reference below re-implements LLaVA-Rad's load and forward with plain timm/transformers/peft: PEFT
-``merge_and_unload`` of the released adapter, the timm trunk's blocks run by hand with ``hidden_states[-2]``,
-no final norm and CLS dropped, the open_clip validation transform with OpenAI CLIP mean/std, the Vicuna v1
-prompt cut at ``<image>`` with one BOS, and the projector Linear-GELU-Linear.
+Conformance with LLaVA-Rad's own code (prompt ids, pixels, logits, greedy ids) is checked against goldens from
+the upstream code, run, in tests/conformance/test_llava_rad_goldens.py; no reference forward is re-typed here.
 """
 
 from __future__ import annotations
@@ -16,84 +14,17 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from llava_rad_replica import write_replica
 from release_replicas import (
     hub_calls_fail,  # noqa: F401 (autouse: hub downloads raise)
-    llava_prompt_ids,
-    radzoo_logits_and_greedy,
-    randomize,
-    reference_logits_and_greedy,
-    sample_image,
-    sentencepiece,
     tiny_llama_config,
-    write_base_llm,
 )
-
-TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
-          "detailed, and polite answers to the user's questions.")
-PROMPT = f"{SYSTEM} USER: <image>\nProvide a description of the findings in the radiology image. ASSISTANT:"
-TOWER = {"embed_dim": 16, "vision_cfg": {"timm_model_name": "test_vit", "timm_model_pretrained": False,
-                                         "timm_pool": "", "timm_proj": "linear", "image_size": 160},
-         "text_cfg": {"hf_model_name": "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract",
-                      "hf_tokenizer_name": "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract",
-                      "hf_proj_type": "mlp", "hf_pooler_type": "cls_last_hidden_state_pooler",
-                      "context_length": 256}}
-
-
-def _trunk(seed: int) -> torch.nn.Module:
-    """The timm ViT open_clip builds for the tower config: create_model, then reset_classifier(0)."""
-    import timm
-
-    torch.manual_seed(seed)
-    trunk = timm.create_model("test_vit", pretrained=False)
-    trunk.reset_classifier(0)
-    return randomize(trunk)  # random norms too, so applying the final norm would show
-
-
-def write_release(src: Path, r: int = 4, alpha: int = 8) -> None:
-    """microsoft/llava-rad's files: config.json, the PEFT adapter, non_lora_trainables.bin, the open_clip tower."""
-    config = tiny_llama_config()
-    src.mkdir(parents=True)
-    fields = {**config.to_dict(), "model_type": "llava", "architectures": ["LlavaLlamaForCausalLM"],
-              "mm_vision_tower": "biomedclip_cxr_518", "mm_vision_tower_checkpoint": "biomedclipcxr_518_checkpoint.pt",
-              "mm_vision_tower_config": "biomedclip_cxr_518.json", "use_mm_proj": True,
-              "mm_projector_type": "mlp2x_gelu", "mm_hidden_size": 64, "mm_vision_select_layer": -2,
-              "mm_vision_select_feature": "patch", "image_aspect_ratio": "square", "mm_use_im_start_end": False,
-              "mm_use_im_patch_token": False, "tune_mm_mlp_adapter": False, "freeze_mm_mlp_adapter": False}
-    (src / "config.json").write_text(json.dumps(fields))
-    (src / "adapter_config.json").write_text(json.dumps(
-        {"peft_type": "LORA", "r": r, "lora_alpha": alpha, "lora_dropout": 0.05, "bias": "none",
-         "target_modules": TARGETS, "base_model_name_or_path": "lmsys/vicuna-7b-v1.5", "task_type": "CAUSAL_LM",
-         "fan_in_fan_out": False, "inference_mode": True}))
-    torch.manual_seed(2)
-    shapes = {"q_proj": (32, 32), "k_proj": (32, 32), "v_proj": (32, 32), "o_proj": (32, 32),
-              "gate_proj": (64, 32), "up_proj": (64, 32), "down_proj": (32, 64)}
-    lora = {}
-    for i in range(config.num_hidden_layers):
-        for name, (out_f, in_f) in shapes.items():
-            part = "self_attn" if name in TARGETS[:4] else "mlp"
-            key = f"base_model.model.model.layers.{i}.{part}.{name}"
-            lora[f"{key}.lora_A.weight"] = torch.randn(r, in_f) * 0.2
-            lora[f"{key}.lora_B.weight"] = torch.randn(out_f, r) * 0.2
-    assert len(lora) == 14 * config.num_hidden_layers
-    torch.save(lora, src / "adapter_model.bin")
-    torch.save({"base_model.model.model.mm_projector.0.weight": torch.randn(32, 64) * 0.2,
-                "base_model.model.model.mm_projector.0.bias": torch.randn(32) * 0.2,
-                "base_model.model.model.mm_projector.2.weight": torch.randn(32, 32) * 0.2,
-                "base_model.model.model.mm_projector.2.bias": torch.randn(32) * 0.2}, src / "non_lora_trainables.bin")
-    (src / "biomedclipcxr_518.json").write_text(json.dumps(TOWER))
-    trunk_state = {f"module.visual.trunk.{k}": v for k, v in _trunk(3).state_dict().items()}
-    state = {**trunk_state, "module.visual.head.proj.weight": torch.randn(16, 64),
-             "module.text.transformer.pooler.dense.weight": torch.randn(8, 8),
-             "module.text.proj.0.weight": torch.randn(8, 8), "module.logit_scale": torch.tensor(4.6)}
-    torch.save({"epoch": 1, "name": "tiny", "state_dict": state}, src / "biomedclipcxr_518_checkpoint.pt")
 
 
 @pytest.fixture(scope="module")
 def replica(tmp_path_factory):
     root = tmp_path_factory.mktemp("llava_rad")
-    write_release(root / "llava-rad")
-    write_base_llm(root / "vicuna-7b-v1.5")
+    write_replica(root)
     return root
 
 
@@ -120,55 +51,6 @@ def imported(replica):
         shutil.move(written, moved)
         model, recipe = load_model(moved)  # a run is loaded from where it is now, wherever it was written
     return moved, model, recipe
-
-
-def reference_forward(replica: Path, image) -> tuple[list[int], torch.Tensor, torch.Tensor, torch.nn.Module]:
-    """LLaVA-Rad's official path, minimal: (prompt ids, pixels, projected image tokens, merged LM)."""
-    import timm
-    from peft import PeftModel
-    from torchvision import transforms as T
-    from transformers import LlamaForCausalLM
-
-    src = replica / "llava-rad"
-    pixels = T.Compose([T.Resize(160, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(160),
-                        lambda im: im.convert("RGB"), T.ToTensor(),
-                        T.Normalize((0.48145466, 0.4578275, 0.40821073),
-                                    (0.26862954, 0.26130258, 0.27577711))])(image)[None]
-    checkpoint = torch.load(src / "biomedclipcxr_518_checkpoint.pt", weights_only=True)["state_dict"]
-    trunk = timm.create_model("test_vit", pretrained=False)
-    trunk.reset_classifier(0)
-    prefix = "module.visual.trunk."
-    trunk.load_state_dict({k[len(prefix):]: v for k, v in checkpoint.items() if k.startswith(prefix)})
-    with torch.no_grad():
-        x = trunk.norm_pre(trunk._pos_embed(trunk.patch_embed(pixels)))
-        hidden = []
-        for block in trunk.blocks:
-            x = block(x)
-            hidden.append(x)
-        features = hidden[-2][:, 1:]
-        proj = torch.load(src / "non_lora_trainables.bin", weights_only=True)
-        p = {k.split("mm_projector.")[1]: v for k, v in proj.items()}
-        h = torch.nn.functional.gelu(features @ p["0.weight"].T + p["0.bias"])
-        image_tokens = (h @ p["2.weight"].T + p["2.bias"])[0]
-    lm = LlamaForCausalLM.from_pretrained(replica / "vicuna-7b-v1.5", dtype=torch.float32)
-    lm = PeftModel.from_pretrained(lm, src).merge_and_unload().eval()
-    sp = sentencepiece()
-    return llava_prompt_ids(PROMPT, sp.encode), pixels, image_tokens, lm
-
-
-def test_imported_llava_rad_matches_the_official_forward(replica, imported):
-    _, model, _ = imported
-    image = sample_image()
-    ref_ids, ref_pixels, image_tokens, lm = reference_forward(replica, image)
-    assert model.prompt.render() == PROMPT
-    pixels = model.encoder.image_transform(False)(image)[None]
-    torch.testing.assert_close(pixels, ref_pixels)
-    ids, logits, greedy = radzoo_logits_and_greedy(model, pixels, steps=8)
-    assert ids == ref_ids
-    assert image_tokens.shape[0] == (160 // 16) ** 2 == model.image_tokens()
-    ref_logits, ref_greedy = reference_logits_and_greedy(lm, ref_ids, image_tokens, steps=8)
-    torch.testing.assert_close(logits, ref_logits, atol=1e-4, rtol=1e-4)
-    assert greedy == ref_greedy
 
 
 def test_llava_rad_run_records_provenance_and_keeps_the_released_dtype(replica, imported):
@@ -231,7 +113,7 @@ def _save_namespace(src: Path) -> None:
 
 def _wrong_projector(src: Path) -> None:
     state = torch.load(src / "non_lora_trainables.bin", weights_only=True)
-    state["base_model.model.model.mm_projector.0.weight"] = torch.randn(32, 48)
+    state["base_model.model.model.mm_projector.0.weight"] = torch.randn(64, 48)
     torch.save(state, src / "non_lora_trainables.bin")
 
 
@@ -243,7 +125,7 @@ def _not_llava(src: Path) -> None:
     (lambda src: (src / "adapter_model.bin").unlink(),
      "adapter_model.bin not found: the LLaVA-Rad release needs it; get it with `hf download microsoft/llava-rad"),
     (_save_namespace, "holds the Python object argparse.Namespace"),
-    (_wrong_projector, "the projector does not fit a 64-wide tower"),
+    (_wrong_projector, "the projector does not fit a 192-wide tower"),
     (_not_llava, "is not a LLaVA config"),
 ])
 def test_bad_llava_rad_sources_fail_in_one_line_and_leave_no_run(replica, tmp_path, capsys, change, message):

@@ -76,7 +76,7 @@ def user_message(url: str | None, indication: str | None = None, extra: list | N
 class ServerProcess:
     """``radzoo serve`` in a subprocess on a free 127.0.0.1 port, its stdout and stderr in one log file."""
 
-    def __init__(self, log_path: Path, *args: str, tokens: int = TOKENS) -> None:
+    def __init__(self, log_path: Path, *args: str, tokens: int = TOKENS, source: str = RECIPE) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -85,7 +85,7 @@ class ServerProcess:
         env = {**os.environ, KEY_ENV: KEY, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "radzoo.cli", "serve", RECIPE, f"generation.max_new_tokens={tokens}",
+                [sys.executable, "-m", "radzoo.cli", "serve", source, f"generation.max_new_tokens={tokens}",
                  "--port", str(self.port), "--api-key-env", KEY_ENV, *args],
                 stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 180

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from radzoo.serving.batcher import DynamicBatcher
+from radzoo.serving.errors import APIError
 from radzoo.serving.report_runner import ReportJob
 
 
@@ -119,3 +120,39 @@ def test_close_finishes_every_queued_job_then_refuses_new_ones():
 def test_bad_batch_settings_are_refused(size, wait):
     with pytest.raises(ValueError, match="--max-batch-size|--max-wait-ms"):
         DynamicBatcher(StandInModel(), size, wait)
+
+
+def test_a_full_queue_refuses_at_once_with_503_and_retry_after_and_frees_up_as_jobs_leave():
+    model = StandInModel()
+
+    async def scenario():
+        batcher = await started(model, 1, 0)
+        batcher.max_queue = 2
+        model.release.clear()
+        first = asyncio.create_task(batcher.submit(job("run")))
+        await asyncio.get_running_loop().run_in_executor(None, model.running.wait, 30)  # "run" is on the model
+        queued = [asyncio.create_task(batcher.submit(job(f"q{i}"))) for i in range(2)]
+        await asyncio.sleep(0)
+        assert batcher.queue_depth() == 2
+        began = time.monotonic()
+        with pytest.raises(APIError) as refused:
+            batcher.enqueue(job("over"))
+        refused_in = time.monotonic() - began
+        queued[0].cancel()  # a waiting client leaves: its place is free again
+        await asyncio.sleep(0)
+        late = asyncio.create_task(batcher.submit(job("late")))
+        model.release.set()
+        answers = [await first, await queued[1], await late]
+        await batcher.close()
+        return refused.value, refused_in, answers
+
+    error, refused_in, answers = asyncio.run(scenario())
+    assert error.status == 503 and error.code == "queue_full" and "--max-queue" in error.message
+    assert int(error.headers["Retry-After"]) >= 1
+    assert refused_in < 0.5
+    assert answers == ["run!", "q1!", "late!"]
+
+
+def test_a_queue_bound_below_one_is_refused():
+    with pytest.raises(ValueError, match="--max-queue"):
+        DynamicBatcher(StandInModel(), 1, 0, max_queue=0)

@@ -1,4 +1,5 @@
-"""The comparison viewer: one self-contained HTML page (OUT/viewer/index.html) over a comparison's files.
+"""The comparison viewer: one HTML page (OUT/viewer/index.html) over a comparison's files, with the report texts
+in shard scripts (viewer/data/) and the images (viewer/images/) next to it, loaded a page of studies at a time.
 
 It shows the leaderboard (sortable, with CIs, ties and plots), per-finding F1/precision/recall tables and a
 study browser (image, reference and every system's report, CheXpert labels against the reference,

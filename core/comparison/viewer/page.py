@@ -1,4 +1,5 @@
-"""Assemble the viewer page: the comparison's data as embedded JSON inside one HTML file with its CSS and JS."""
+"""Assemble the viewer page: the comparison's summary and study index as embedded JSON inside one HTML file with
+its CSS and JS; the report texts and image paths go to shard scripts next to it, loaded a page at a time."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 
 from radzoo.comparison.viewer.comparison_files import Comparison, read_comparison
 from radzoo.comparison.viewer.finding_tables import finding_tables
+from radzoo.comparison.viewer.grounding_boxes import grounding_by_row
 from radzoo.comparison.viewer.study_images import write_study_images
 from radzoo.comparison.viewer.study_records import study_records
+from radzoo.comparison.viewer.study_shards import SHARD_SIZE, shard_name, write_study_shards
 from radzoo.data.study import Study
 from radzoo.files.atomic import write_text_atomic
 from radzoo.plugins.evaluators.chexpert_labeler import OBSERVATIONS
@@ -51,8 +54,8 @@ def _evaluation_settings(comparison: Comparison) -> tuple[dict[str, Any], int, i
     return options, int(boot.get("resamples", 1000)), int(boot.get("seed", 0))
 
 
-def page_data(comparison: Comparison, images: list[dict[str, str]]) -> dict[str, Any]:
-    """Everything the page shows, as one JSON-ready dict."""
+def page_data(comparison: Comparison) -> dict[str, Any]:
+    """Everything the page shows, as one JSON-ready dict (``studies`` still holding the texts the shards take)."""
     board = comparison.board
     options, resamples, seed = _evaluation_settings(comparison)
     studies = comparison.studies
@@ -71,7 +74,7 @@ def page_data(comparison: Comparison, images: list[dict[str, str]]) -> dict[str,
         "findings": finding_tables(reports, references, uncertain=str(chexpert.get("uncertain", "positive")),
                                    zero_division=float(chexpert.get("zero_division", 0.0)), resamples=resamples,
                                    seed=seed),
-        "studies": {**study_records(ids, references, reports, board["metrics"], options), "images": images},
+        "studies": study_records(ids, references, reports, board["metrics"], options),
         "page_size": PAGE_SIZE, "observations": list(OBSERVATIONS),
     }
 
@@ -104,4 +107,11 @@ def build_viewer(out_dir: str | Path, studies: list[Study] | None = None) -> Pat
     comparison = read_comparison(out_dir, studies)
     viewer_dir = Path(out_dir) / VIEWER_DIR
     images = write_study_images(comparison.studies, viewer_dir)
-    return write_text_atomic(viewer_dir / VIEWER_FILE, render(page_data(comparison, images)))
+    data = page_data(comparison)
+    index = data["studies"]
+    # the page keeps what filters and sorts read; texts and images load a page at a time from the shards
+    texts = {name: system.pop("texts") for name, system in index["systems"].items()}
+    grounding = grounding_by_row(comparison, index["ids"])  # grounded rows' boxes, beside their reports
+    shards = write_study_shards(viewer_dir, index["reference"].pop("texts"), texts, images, SHARD_SIZE, grounding)
+    index.update(shard_size=SHARD_SIZE, shards=shards, shard_pattern=shard_name(0))
+    return write_text_atomic(viewer_dir / VIEWER_FILE, render(data))

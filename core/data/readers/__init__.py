@@ -120,19 +120,23 @@ def _usable(study: Study, options: Mapping[str, Any], log: SkipLog) -> bool:
         log.problem("empty_report", where, "no report text; add it, or set data.options.require_report=false "
                                            "for inference-only data")
         return False
-    image = Path(study.image)
-    if not image.is_file():
-        log.problem("missing_image", where, f"image {image} not found; check the image paths and data.image_root")
-        return False
-    if image.stat().st_size == 0:
-        log.problem("empty_image_file", where, f"image {image} is a zero-byte file; re-copy or re-download it")
-        return False
-    if options["verify_images"]:
-        try:
-            load_image(image)
-        except (ValueError, OSError) as exc:
-            log.problem("unreadable_image", where, str(exc))
+    images = [Path(study.image)] + [Path(i.path) for i in study.all_images() if i.path != study.image]
+    if study.prior is not None:
+        images += [Path(i.path) for i in study.prior.all_images() if i.path]  # "": a prior report alone
+    for image in images:
+        if not image.is_file():
+            log.problem("missing_image", where, f"image {image} not found; check the image paths and "
+                                                "data.image_root")
             return False
+        if image.stat().st_size == 0:
+            log.problem("empty_image_file", where, f"image {image} is a zero-byte file; re-copy or re-download it")
+            return False
+        if options["verify_images"]:
+            try:
+                load_image(image)
+            except (ValueError, OSError) as exc:
+                log.problem("unreadable_image", where, str(exc))
+                return False
     return True
 
 

@@ -15,20 +15,24 @@ from collections.abc import Iterator
 from radzoo.data.readers import Source
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.readers.tables import load_json
-from radzoo.data.study import Study
+from radzoo.data.study import Study, StudyImage
 from radzoo.errors import InputError, MissingFileError
 
+IU_VIEWS = ("frontal", "lateral")  # the views of a case's first and second image
 OPTIONS = {
-    "images": "first",  # "first": the first (frontal) image of each case; "all": one study per image
+    # "study": one study per case, its images read as frontal then lateral (IU X-ray records no view; R2Gen's
+    # annotation lists the frontal image first); "first": the first image only; "all": one study per image
+    "images": "study",
     "sections": ["findings"],  # OpenI XML: the first is required, the others appended when present
     "default_split": "train",  # OpenI XML
 }
 
 
 def read(source: Source, log: SkipLog) -> Iterator[Study]:
-    """One study per case (or per image with images: all)."""
-    if source.options["images"] not in ("first", "all"):
-        raise InputError(f"data.options.images must be 'first' or 'all', got {source.options['images']!r}")
+    """One study per case with its images (or per image with images: all)."""
+    if source.options["images"] not in ("study", "first", "all"):
+        raise InputError(f"data.options.images must be 'study', 'first' or 'all', got "
+                         f"{source.options['images']!r}")
     if source.path.is_dir():
         yield from _read_openi(source, log)
         return
@@ -79,9 +83,16 @@ def _read_openi(source: Source, log: SkipLog) -> Iterator[Study]:
 
 def _studies(source: Source, log: SkipLog, where: str, case: str, images: list, report: str,
              indication: str | None, split: str) -> Iterator[Study]:
-    """The case's study (first image) or studies (every image)."""
+    """The case's study (all its images, or the first) or studies (one per image)."""
     if not images:
         log.problem("missing_image_path", where, "the case lists no images")
+        return
+    if source.options["images"] == "study":
+        views = [StudyImage(str(image), IU_VIEWS[n] if n < len(IU_VIEWS) else "other")
+                 for n, image in enumerate(images)]
+        yield Study(id=case, image=str(images[0]), report=report, indication=indication, split=split,
+                    meta={"case": case}, images=views,
+                    sections={"findings": report, **({"indication": indication} if indication else {})})
         return
     chosen = images[:1] if source.options["images"] == "first" else images
     for n, image in enumerate(chosen):

@@ -1,7 +1,8 @@
 """``llava-json``: LLaVA / LLaVA-Rad conversation JSON — a list of {id, image, conversations: [human
 "<image>\\n...", gpt answer]}; LLaVA-Rad's ``reason`` (indication) and ``chexpert_labels`` are used when
 present. The first gpt turn is the report; a record with more exchanges keeps the later ones as question-answer
-pairs (``meta["qa"]``, the ``vqa`` task's questions)."""
+pairs (``meta["qa"]``, the ``vqa`` task's questions). ``image`` may be a list: the first is the frontal image,
+the others "other" unless the record's ``views`` list names each (frontal, lateral, other)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from radzoo.data.readers import Source
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.readers.tables import labels_and_truth, load_json
-from radzoo.data.study import Study
+from radzoo.data.study import VIEWS, Study, StudyImage
 from radzoo.errors import InputError
 
 OPTIONS = {
@@ -37,8 +38,9 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
         study_id = str(record.get("id", f"record{index}"))
         where = f"{where} (id {study_id})"
         image = record.get("image")
+        paths = [str(p) for p in image if p] if isinstance(image, list) else []
         if isinstance(image, list):
-            image = image[0] if image else None
+            image = paths[0] if paths else None
         if not image:
             log.problem("missing_image_path", where, "no 'image' key")
             continue
@@ -59,7 +61,19 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
             meta["qa"] = turns[1:]
         yield Study(id=study_id, image=str(source.resolve(image)), report=answer.strip(),
                     indication=(str(indication).strip() or None) if indication else None,
-                    split=record.get("split") or source.options["default_split"], labels=labels, meta=meta)
+                    split=record.get("split") or source.options["default_split"], labels=labels, meta=meta,
+                    images=_images(source, paths, record.get("views"), where))
+
+
+def _images(source: Source, paths: list[str], views: Any, where: str) -> list[StudyImage]:
+    """A record's image list with views: its ``views`` list when given, else the first frontal, the rest other."""
+    if len(paths) < 2:
+        return []
+    if views is None:
+        views = ["frontal"] + ["other"] * (len(paths) - 1)
+    if not isinstance(views, list) or len(views) != len(paths) or any(v not in VIEWS for v in views):
+        raise InputError(f"{where}: 'views' must list one of {', '.join(VIEWS)} per image ({len(paths)} images)")
+    return [StudyImage(str(source.resolve(p)), v) for p, v in zip(paths, views, strict=True)]
 
 
 def _exchanges(conversations: Any) -> list[tuple[str, str]]:

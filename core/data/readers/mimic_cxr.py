@@ -1,7 +1,9 @@
 """``mimic-cxr``: the MIMIC-CXR-JPG layout (files/pXX/pSUBJECT/sSTUDY/DICOM_ID.jpg) with the report text
-files of MIMIC-CXR (files/pXX/pSUBJECT/sSTUDY.txt). Frontal views come from the metadata CSV's
-ViewPosition, splits from the official split CSV, labels from the CheXpert CSV when present; the report
-is the FINDINGS section (``sections`` adds IMPRESSION etc.). Images live under data.image_root when set."""
+files of MIMIC-CXR (files/pXX/pSUBJECT/sSTUDY.txt). One study per ``study_id``: its images with views from
+the metadata CSV's ViewPosition, its report sections, and its prior (the subject's latest earlier study by
+StudyDate/StudyTime). Splits come from the official split CSV, labels from the CheXpert CSV when present;
+the report is the FINDINGS section (``sections`` adds IMPRESSION etc.). Images live under data.image_root
+when set."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from radzoo.data.labels import labels_from_mapping
+from radzoo.data.priors import link_priors
 from radzoo.data.readers import Source
 from radzoo.data.readers.result import SkipLog
 from radzoo.data.readers.tables import csv_rows
 from radzoo.data.report_sections import split_sections, study_sections
-from radzoo.data.study import Study
+from radzoo.data.study import Study, StudyImage, representative_frontal, view_of
 from radzoo.errors import MissingFileError
 
 OPTIONS = {
@@ -21,10 +24,11 @@ OPTIONS = {
     "metadata_file": "mimic-cxr-2.0.0-metadata.csv",
     "split_file": "mimic-cxr-2.0.0-split.csv",  # null: every study in default_split
     "labels_file": "mimic-cxr-2.0.0-chexpert.csv",  # used when present
-    "views": ["PA", "AP"],  # ViewPosition values kept; empty list: all views
+    "views": ["PA", "AP", "LATERAL", "LL"],  # ViewPosition values kept in a study; empty list: all views
     "sections": ["findings"],  # the first is required; the others are appended when present
     "image_suffix": ".jpg",  # .dcm for the DICOM release
     "default_split": "train",
+    "priors": True,  # link each study to the subject's latest earlier study (needs StudyDate)
 }
 
 
@@ -39,7 +43,7 @@ def _table(root: Path, name: str | None) -> Path | None:
 
 
 def read(source: Source, log: SkipLog) -> Iterator[Study]:
-    """One study per frontal image in the metadata CSV."""
+    """One study per study_id with a frontal image, linked to its prior."""
     o, root = source.options, source.path
     metadata = _table(root, o["metadata_file"])
     if metadata is None:
@@ -52,40 +56,62 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
             raise MissingFileError(f"{root}: split CSV {o['split_file']} (or .gz) not found; set "
                                     "data.options.split_file (null puts every study in default_split)")
         splits = {row["dicom_id"]: row["split"] for _, row in csv_rows(split_path, ("dicom_id", "split"))}
-    labels: dict[str, dict[str, float]] = {}
-    labels_path = _table(root, o["labels_file"])
-    if labels_path is not None:
-        for line, row in csv_rows(labels_path, ("study_id",)):
-            labels[row["study_id"]] = labels_from_mapping(row, f"{labels_path.name} line {line}")
-    reports_root = Path(o["reports_root"]).expanduser() if o["reports_root"] else root
     views = {v.upper() for v in o["views"]}
-    reports: dict[str, dict[str, str] | None] = {}
+    groups: dict[str, list[tuple[str, dict[str, str]]]] = {}
     for line, row in csv_rows(metadata, ("dicom_id", "subject_id", "study_id", "ViewPosition")):
+        where = f"{metadata.name} line {line} (dicom {row['dicom_id']})"
         if views and row["ViewPosition"].strip().upper() not in views:
             log.filtered("view_not_selected")
             continue
-        dicom, subject, study = row["dicom_id"], row["subject_id"], row["study_id"]
-        where = f"{metadata.name} line {line} (dicom {dicom})"
-        folder = Path("files") / f"p{subject[:2]}" / f"p{subject}"
-        if o["split_file"] and dicom not in splits:
+        if o["split_file"] and row["dicom_id"] not in splits:
             log.problem("not_in_split_file", where, f"dicom_id missing from {o['split_file']}")
             continue
-        if study not in reports:
-            report_file = reports_root / folder / f"s{study}.txt"
-            reports[study] = split_sections(report_file.read_text(encoding="utf-8", errors="replace")) \
-                if report_file.is_file() else None
-        sections = reports[study]
-        if sections is None:
-            log.problem("missing_report_file", where, f"{reports_root / folder / f's{study}.txt'} not found")
-            continue
-        primary = o["sections"][0]
-        if not sections.get(primary):
-            log.problem(f"missing_{primary}_section", where, f"report s{study}.txt has no {primary.upper()} section")
-            continue
-        text = " ".join(sections[name] for name in o["sections"] if sections.get(name))
-        image = source.resolve(str(folder / f"s{study}" / f"{dicom}{o['image_suffix']}"))
-        yield Study(id=dicom, image=str(image), report=text,
-                    indication=sections.get("indication"), split=splits.get(dicom, o["default_split"]),
-                    labels=dict(labels.get(study, {})),
-                    meta={"subject_id": subject, "study_id": study, "view": row["ViewPosition"],
-                          "impression": sections.get("impression")}, sections=study_sections(sections))
+        groups.setdefault(row["study_id"], []).append((where, row))
+    labels = _labels(root, o["labels_file"])
+    studies = [study for study in (_study(source, log, rows, splits, labels) for rows in groups.values()) if study]
+    if o["priors"]:
+        link_priors(studies, lambda s: s.meta["subject_id"], lambda s: s.meta.get("study_time"))
+    yield from studies
+
+
+def _labels(root: Path, name: str | None) -> dict[str, dict[str, float]]:
+    path = _table(root, name)
+    if path is None:
+        return {}
+    return {row["study_id"]: labels_from_mapping(row, f"{path.name} line {line}")
+            for line, row in csv_rows(path, ("study_id",))}
+
+
+def _study(source: Source, log: SkipLog, rows: list[tuple[str, dict[str, str]]], splits: dict[str, str],
+           labels: dict[str, dict[str, float]]) -> Study | None:
+    """The study of these metadata rows (one per image), or None (counted) when it cannot be used."""
+    o = source.options
+    where, first = rows[0]
+    subject, study_id = first["subject_id"], first["study_id"]
+    folder = Path("files") / f"p{subject[:2]}" / f"p{subject}"
+    images = [StudyImage(str(source.resolve(str(folder / f"s{study_id}" / f"{row['dicom_id']}{o['image_suffix']}"))),
+                         view_of(row["ViewPosition"]), row["ViewPosition"].strip() or None) for _, row in rows]
+    frontal = representative_frontal(images)
+    if frontal is None:
+        log.filtered("no_frontal_view")
+        return None
+    report_file = (Path(o["reports_root"]).expanduser() if o["reports_root"] else source.path) / folder / \
+        f"s{study_id}.txt"
+    if not report_file.is_file():
+        log.problem("missing_report_file", where, f"{report_file} not found")
+        return None
+    sections = split_sections(report_file.read_text(encoding="utf-8", errors="replace"))
+    primary = o["sections"][0]
+    if not sections.get(primary):
+        log.problem(f"missing_{primary}_section", where, f"report s{study_id}.txt has no {primary.upper()} section")
+        return None
+    dicom = Path(frontal.path).stem
+    time = (first.get("StudyDate") or "").strip()
+    study_time = (time, float((first.get("StudyTime") or "0").strip() or 0)) if time else None
+    report = " ".join(sections[s] for s in o["sections"] if sections.get(s))
+    return Study(id=study_id, image=frontal.path, report=report,
+                 indication=sections.get("indication"), split=splits.get(dicom, o["default_split"]),
+                 labels=dict(labels.get(study_id, {})), images=images,
+                 sections=study_sections(sections),
+                 meta={"subject_id": subject, "study_id": study_id, "view": frontal.position,
+                       "impression": sections.get("impression"), "study_time": study_time})

@@ -21,12 +21,15 @@ from radzoo.data.synthetic import MANIFEST, ensure_generated
 from radzoo.data.synthetic.impressions import impression_of
 from radzoo.errors import MissingFileError
 
-OPTIONS = {"n": 1000, "seed": 0, "image_size": 128}
+# multi_image: the cached set with laterals, priors and report_vs_prior (``radzoo data synth --multi-image``)
+# report_column: report_vs_prior reads the reports with change sentences
+OPTIONS = {"n": 1000, "seed": 0, "image_size": 128, "multi_image": False, "report_column": "report"}
 
 
 def default_path(options: dict[str, Any]) -> Path:
     """The cached set for these options, generated on first use."""
-    return ensure_generated(int(options["n"]), int(options["seed"]), int(options["image_size"]))
+    return ensure_generated(int(options["n"]), int(options["seed"]), int(options["image_size"]),
+                            bool(options["multi_image"]))
 
 
 def read(source: Source, log: SkipLog) -> Iterator[Study]:
@@ -36,7 +39,9 @@ def read(source: Source, log: SkipLog) -> Iterator[Study]:
     if not table.is_file():
         raise MissingFileError(f"{folder} holds no reports.csv: it is not a synthetic set; create one with "
                                 f"`radzoo data synth --out {folder}` or leave data.path empty to use the cached one")
-    options = {**csv_table.OPTIONS, **{k: v for k, v in source.options.items() if k not in OPTIONS}}
+    # csv options (report_column: report_vs_prior, ...) pass through
+    options = {**csv_table.OPTIONS, **{k: v for k, v in source.options.items() if k not in OPTIONS},
+               "report_column": source.options["report_column"]}
     manifest = folder / MANIFEST
     seed = int(json.loads(manifest.read_text(encoding="utf-8")).get("seed", 0)) if manifest.is_file() else 0
     for study in csv_table.read(Source("csv", table, source.image_root, options), log):

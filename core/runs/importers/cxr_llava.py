@@ -9,7 +9,11 @@ Keys: ``llama.*`` (a LlamaModel) + ``lm_head.weight`` become ``llm/`` (``model.*
 choices: one grey channel normalised with the scalar mean/std after a Lanczos (the processor's
 ``resample=True``) shortest-side resize and centre crop, ``ln_post`` on every token before dropping CLS,
 and the LLaMA-2-chat prompt written out (system "You are a helpful radiologist...") instead of relying on a
-tokenizer's default template, which transformers >= 4.44 no longer has.
+tokenizer's default template, which transformers >= 4.44 no longer has. The official code renders that template
+to text starting with a literal ``<s>`` and tokenizes it with the slow ``LlamaTokenizer`` (``legacy: false``), so
+the ids start with two BOS and no dummy-prefix piece after the second (format ``llama_2_chat_template``); the
+tokenizer is rebuilt from ``tokenizer.model`` as that code reads it, not taken from the shipped ``tokenizer.json``.
+Checked against the official code on a replica: docs/CONFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     files = weight_files(src)
     keep: dict[str, torch.Tensor] = {}
     stream_lm(files, stage / "llm", text_config, out_dtype, rename=llm_name, keep=keep)
-    tokenizer_files = copy_tokenizer(src, stage / "llm", "CXR-LLaVA release")
+    tokenizer_files = copy_tokenizer(src, stage / "llm", "CXR-LLaVA release", skip=("tokenizer.json",))
     tower = {k[len("vision_tower."):]: v for k, v in keep.items() if k.startswith("vision_tower.")}
     if not tower:
         raise ReleaseError(f"{src}: no vision_tower.* tensors")
@@ -78,10 +82,10 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
         raise ReleaseError(f"{src}: tensor {unknown[0]!r} is not part of a CXR-LLaVA model")
     save_weights(projector, stage / WEIGHTS_FILE)
     encoder = {"name": "cxr-llava-vit", "args": {"path": run_writer.ENCODER_DIR, "select_layer": -1,
-                                                 "interpolation": "lanczos"}}
+                                                 "interpolation": "lanczos", "crop_rounding": "floor"}}
     recipe = run_writer.base_recipe(
         "cxr-llava-published", "CXR-LLaVA v2 as released (ECOFRI/CXR-LLAVA-v2)", "arXiv:2310.18341",
-        encoder, {"name": "linear", "args": {}}, "llama_2",
+        encoder, {"name": "linear", "args": {}}, "llama_2_chat_template",
         {"system": SYSTEM, "instruction": f"<image>\n{QUESTION}"},
         {"max_new_tokens": 512, "do_sample": False, "num_beams": 1})
     return ImportInfo(
@@ -91,4 +95,6 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
                      f"vision_tower.* ({len(tower)} tensors) -> encoder/model.safetensors with config.json's "
                      "clip_vision_cfg, clip_embed_dim, clip_quick_gelu, image_preprocess_cfg",
                      "mm_projector.{weight,bias} -> adapter.proj (linear)",
-                     "CXRLLAVAModel's remote code (CXR_LLAVA_HF.py) not run; LLaMA-2-chat prompt written out"])
+                     "CXRLLAVAModel's remote code (CXR_LLAVA_HF.py) not run; LLaMA-2-chat prompt written out",
+                     "tokenizer.json not copied: the tokenizer is rebuilt from tokenizer.model (legacy: false), "
+                     "which the official slow LlamaTokenizer reads"])

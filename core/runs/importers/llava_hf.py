@@ -25,6 +25,7 @@ from radzoo.runs.importers.towers import write_clip_tower, write_dinov2_tower
 from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
 HUB_ID = "llava-hf/llava-1.5-7b-hf"
+EXPORT_INFO = "radzoo_export.json"  # a radzoo llava-hf export's record of the recipe's instructions
 # text model_type -> the radzoo prompt format its LLaVA releases were trained with
 PROMPT_FORMATS = {"llama": "vicuna_v1", "mistral": "mistral_instruct", "phi": "phi"}
 LLM_PREFIXES = (("model.language_model.", "model."), ("language_model.model.", "model."),
@@ -56,6 +57,16 @@ def projector(keep: dict[str, torch.Tensor], config: dict, dtype: torch.dtype | 
     layer = {"linear_1": "0", "linear_2": "2"}
     return {f"adapter.mlp.{layer[k.split('.')[0]]}.{k.split('.')[1]}": run_writer.cast(v, dtype)
             for k, v in tensors.items()}
+
+
+def _prompt(src: Path) -> dict:
+    """The prompt section: a radzoo export's own instructions (with the indication variant), else LLaVA-1.5's."""
+    info = run_writer.read_json(src / EXPORT_INFO) if (src / EXPORT_INFO).is_file() else {}
+    prompt = {"instruction": info.get("instruction")
+              or "<image>\nProvide a description of the findings in the radiology image."}
+    if info.get("instruction_with_indication"):
+        prompt["instruction_with_indication"] = info["instruction_with_indication"]
+    return prompt
 
 
 def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None) -> ImportInfo:
@@ -103,7 +114,7 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     recipe = run_writer.base_recipe(
         f"{src.resolve().name}-imported", f"transformers LLaVA directory {src.resolve().name}, imported", "",
         encoder, {"name": "mlp2x_gelu", "args": {}}, fmt,
-        {"instruction": "<image>\nProvide a description of the findings in the radiology image."},
+        _prompt(src),
         {"max_new_tokens": 256, "do_sample": False, "num_beams": 1})
     extra = [src / n for n in ("preprocessor_config.json", "processor_config.json") if (src / n).is_file()]
     return ImportInfo(

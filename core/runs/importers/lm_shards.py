@@ -143,10 +143,12 @@ def stream_lm(files: list[Path], out_dir: Path, config: Any, dtype: torch.dtype 
               rename: Callable[[str], str | None],
               transform: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
               keep: dict[str, torch.Tensor] | None = None,
-              max_shard_bytes: int = 1024**3) -> LMShardWriter:
+              max_shard_bytes: int = 1024**3,
+              split: Callable[[str, torch.Tensor], dict[str, torch.Tensor]] | None = None) -> LMShardWriter:
     """Copy the LLM tensors of ``files`` into ``out_dir``; ``rename`` maps a source name to an LLM name or None.
 
-    Tensors ``rename`` rejects go to ``keep`` (the tower and projector of full releases), if given.
+    Tensors ``rename`` rejects go to ``keep`` (the tower and projector of full releases), if given. ``split``
+    turns one renamed tensor into several (a fused projection an older transformers saved), or returns it alone.
     """
     writer = LMShardWriter(out_dir, config, dtype, max_shard_bytes)
     for file in files:
@@ -156,7 +158,8 @@ def stream_lm(files: list[Path], out_dir: Path, config: Any, dtype: torch.dtype 
                 if keep is not None:
                     keep[name] = tensor.clone()  # detached from the mapped file, which is closed next
                 continue
-            writer.add(target, transform(target, tensor) if transform else tensor, file)
+            for part, value in (split(target, tensor) if split else {target: tensor}).items():
+                writer.add(part, transform(part, value) if transform else value, file)
     writer.finish()
     if writer.stored_dtype is not None:
         config.dtype = writer.stored_dtype  # "auto" loading then keeps the stored (released) dtype
@@ -174,13 +177,13 @@ def type_name_for(config: Any) -> str:
     return name
 
 
-def copy_tokenizer(src: Path, out_dir: Path, what: str) -> list[Path]:
-    """Copy the tokenizer (and generation config) files of ``src``; check transformers loads the tokenizer."""
+def copy_tokenizer(src: Path, out_dir: Path, what: str, skip: tuple[str, ...] = ()) -> list[Path]:
+    """Copy the tokenizer (and generation config) files of ``src`` but ``skip``; check transformers loads them."""
     from transformers import AutoTokenizer
 
     copied = []
     for name in TOKENIZER_FILES:
-        if (src / name).is_file():
+        if name not in skip and (src / name).is_file():
             shutil.copyfile(src / name, out_dir / name)
             copied.append(src / name)
     if (out_dir / "generation_config.json").is_file():

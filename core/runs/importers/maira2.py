@@ -12,7 +12,10 @@ tokenizer files with MAIRA's 207 added tokens. The tower becomes a ``Dinov2Model
 is the encoder's ``rescale_intensity``. The prompt is the frontal-only reporting prompt (no lateral, no prior
 study: radzoo studies hold one image), written out with the chat template's text and the indication when
 known; the template's exact spacing follows published_checkpoints.md §4.3 (double spaces after "study." and
-"USER:"). Lateral and prior images wait for multi-image studies.
+"USER:"). A study's full reporting prompt (the release's ``format_reporting_input``: current frontal, lateral,
+prior frontal, PRIOR_REPORT, INDICATION, TECHNIQUE, COMPARISON, "N/A" for what is missing) comes from
+``prompt.layout: maira2`` with the ``maira2`` chat format; ``generation.task: grounded_report`` asks for the
+grounded report, whose ``<obj>``/``<box>`` output is parsed into phrases with pixel boxes.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ from radzoo.runs.importers.towers import write_dinov2_tower
 from radzoo.runs.store import WEIGHTS_FILE, save_weights
 
 HUB_ID = "microsoft/maira-2"
-SYSTEM = "You are an expert radiology assistant tasked with interpreting a chest X-ray study."
 TASK = ("Provide a structured description of the findings in the radiology study in comparison to the prior "
         "frontal image. INDICATION: {indication} TECHNIQUE: N/A COMPARISON: N/A")
-def maira_prompt(indication: str) -> str:
-    """The frontal-only reporting prompt, as the chat template renders it (MAIRA's image slot is ``<image>``)."""
-    task = TASK.format(indication=indication)
-    return f"{SYSTEM}  USER:  Given the current frontal image only<image> {task} ASSISTANT:"
+
+
+def maira_user_text(indication: str) -> str:
+    """The frontal-only reporting user text (the chat format adds the system text and USER/ASSISTANT)."""
+    return f"Given the current frontal image only<image> {TASK.format(indication=indication)}"
 
 
 def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None) -> ImportInfo:
@@ -74,11 +77,12 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     save_weights({f"adapter.mlp.{k}": run_writer.cast(v, out_dtype) for k, v in projector.items()},
                  stage / WEIGHTS_FILE)
     encoder = {"name": "rad-dino", "args": {"path": run_writer.ENCODER_DIR, "select_layer": -1, "drop_cls": True,
-                                            "rescale_intensity": True}}
+                                            "rescale_intensity": True, "crop_rounding": "floor"}}
     recipe = run_writer.base_recipe(
-        "maira-2-published", "MAIRA-2 as released (microsoft/maira-2), frontal-only reporting", "arXiv:2406.04449",
-        encoder, {"name": "mlp2x_gelu", "args": {"depth": layers}}, "plain",
-        {"instruction": maira_prompt("N/A"), "instruction_with_indication": maira_prompt("{indication}")},
+        "maira-2-published", "MAIRA-2 as released (microsoft/maira-2): frontal, lateral, prior and sections", "arXiv:2406.04449",
+        encoder, {"name": "mlp2x_gelu", "args": {"depth": layers}}, "maira2",
+        {"instruction": maira_user_text("N/A"), "instruction_with_indication": maira_user_text("{indication}"),
+         "layout": "maira2", "images": ["frontal", "lateral", "prior_frontal"], "prior_report": True},
         {"max_new_tokens": 450, "do_sample": False, "num_beams": 1})
     extra = [src / n for n in ("processor_config.json", "chat_template.json") if (src / n).is_file()]
     return ImportInfo(
@@ -88,4 +92,5 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
                      f"vision_tower.* ({len(tower)} tensors) -> encoder/ (Dinov2Model; last_hidden_state = the "
                      "backbone's layer-normed feature map)",
                      f"multi_modal_projector.layers.{{0,2,4,6}} -> adapter.mlp (depth {layers}, GELU between)",
-                     "image token replaced by radzoo's image splice; frontal-only prompt; remote code not run"])
+                     "image tokens replaced by radzoo's image splice; the release's reporting prompt (prompt.layout "
+                     "maira2); remote code not run"])

@@ -8,6 +8,8 @@ re-initialised weight. The release's image processor config goes beside them, so
 
 from __future__ import annotations
 
+import json
+
 import shutil
 from pathlib import Path
 
@@ -47,6 +49,11 @@ def _save_checked(model_class: type, config: object, tower: dict[str, torch.Tens
                            f"unexpected {sorted(unexpected)[:3]}, mismatched {mismatched[:3]}")
     if (src / "preprocessor_config.json").is_file():
         shutil.copyfile(src / "preprocessor_config.json", out_dir / "preprocessor_config.json")
+    elif (src / "processor_config.json").is_file():  # transformers 5 saves the image processor inside it
+        image_processor = json.loads((src / "processor_config.json").read_text()).get("image_processor")
+        if isinstance(image_processor, dict):
+            (out_dir / "preprocessor_config.json").write_text(json.dumps(image_processor, indent=2) + "\n",
+                                                              encoding="utf-8")
 
 
 def write_clip_tower(vision: dict, tower: dict[str, torch.Tensor], src: Path, out_dir: Path,
