@@ -6,7 +6,9 @@ Reads DEMO/leaderboard.json and writes bench/results/demo_figures.json: each row
 its CI, p vs best, chexpert_micro_f1_5, BLEU-4, params), its timings, and the installed version of every package
 constraints.txt pins. tests/test_demo_figures.py checks the README's demo table and constraints.txt against it,
 so the table always says what the pinned set-up gives. The metric cells are seeded and repeat run to run on one
-set-up; the timings depend on the machine and its load (the README's timing cells are measured on idle cores).
+machine and set-up, but the learned rows move with the training seed and the CPU (bench/demo_seed_spread.py
+measures and the README states by how much); the timings depend on the machine and its load (the README's timing
+cells are measured on idle cores).
 """
 
 from __future__ import annotations
@@ -57,20 +59,25 @@ def row_cells(row: dict, best: str) -> dict[str, str]:
     }
 
 
-def figures(demo: Path, machine: str) -> dict:
-    board = json.loads((demo / "leaderboard.json").read_text(encoding="utf-8"))
-    best = board["best"][HEADLINE]
+def installed_versions() -> dict[str, str | None]:
+    """The installed version of every package constraints.txt pins (None: not installed)."""
     versions = {}
     for name in pinned():
         try:
             versions[name] = version(name)
         except PackageNotFoundError:
             versions[name] = None
+    return versions
+
+
+def figures(demo: Path, machine: str) -> dict:
+    board = json.loads((demo / "leaderboard.json").read_text(encoding="utf-8"))
+    best = board["best"][HEADLINE]
     return {
         "demo": str(demo),
         "machine": machine,
         "python": platform.python_version(),
-        "versions": versions,
+        "versions": installed_versions(),
         "rows": {row["name"]: row_cells(row, best) for row in board["rows"]},
         "order": [row["name"] for row in board["rows"]],
         "timings": {row["name"]: {"train_s": (row.get("efficiency") or {}).get("train_time_s"),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from radzoo.cli import main
 from radzoo.comparison.demo import DEMO_RECIPES, DemoSize, run_demo, verdict
 from radzoo.comparison.leaderboard import LeaderboardRow, MetricCell
+from radzoo.recipe.load import load_recipe, recipe_hash
 
 pytestmark = pytest.mark.slow  # runs the demo's comparison
 
@@ -37,9 +39,10 @@ def test_tiny_demo_shares_one_encoder_pre_training(tmp_path: Path, monkeypatch, 
     def no_training(*args, **kwargs):
         raise AssertionError("a rerun trained again instead of reusing the encoder and the runs")
 
-    def tiny_demo(out, size, threads, recipes):  # `radzoo demo` at the tiny size of the run above
+    def tiny_demo(out, size, threads, recipes, seed):  # `radzoo demo` at the tiny size of the run above
+        assert seed == 0  # the default: the README table's seed
         return run_demo(out, size=DemoSize(studies=60, pretrain_epochs=1), overrides=TINY, threads=threads,
-                        recipes=recipes, bootstrap=20)
+                        recipes=recipes, bootstrap=20, seed=seed)
 
     monkeypatch.setattr(importlib.import_module("radzoo.training.pipeline"), "train", no_training)
     monkeypatch.setattr(importlib.import_module("radzoo.comparison.demo"), "run_demo", tiny_demo)
@@ -48,6 +51,46 @@ def test_tiny_demo_shares_one_encoder_pre_training(tmp_path: Path, monkeypatch, 
     for row in result.rows:
         assert row.name in text
     assert "leaderboard.md" in text and text.count("vs constant") == len(DEMO_RECIPES)
+
+
+def test_the_seed_changes_training_not_the_data(tmp_path: Path, monkeypatch) -> None:
+    """--seed N reseeds the encoder pre-training and every recipe (same test studies); the default changes no run."""
+    monkeypatch.setenv("RADZOO_CACHE", str(tmp_path / "cache"))
+    demo = importlib.import_module("radzoo.comparison.demo")
+    seen = []
+
+    def pretrain(cfg, out_dir):
+        seen.append(("pretrain", cfg, Path(out_dir)))
+        return tmp_path / "encoder.safetensors"
+
+    def compare(recipes, out_dir, overrides, bootstrap):
+        seen.append(("compare", [load_recipe(r, list(overrides)) for r in recipes], None))
+
+    monkeypatch.setattr(demo, "pretrain_encoder", pretrain)
+    monkeypatch.setattr(demo, "compare", compare)
+    size = DemoSize(studies=20)
+    for seed in (0, 3):
+        run_demo(tmp_path / f"demo-{seed}", size=size, threads=None, seed=seed)
+    (_, cfg0, dir0), (_, runs0, _), (_, cfg3, dir3), (_, runs3, _) = seen
+    assert [cfg0.trainer.seed, cfg3.trainer.seed] == [0, 3]
+    assert [r.trainer.seed for r in runs0] == [0, 0, 0] and [r.trainer.seed for r in runs3] == [3, 3, 3]
+    assert dir0.name != dir3.name  # a seed's encoder pre-training is its own run
+    data = [(r.data.options.seed, r.data.options.n) for r in runs0 + runs3] + [(cfg3.data.options.seed, 20)]
+    assert set(data) == {(0, 20)}  # one synthetic set for every training seed
+    assert len(list((tmp_path / "cache").glob("synthetic-*"))) == 1
+    plain = demo._data_overrides(size) + [f"encoder.args.path={(tmp_path / 'encoder.safetensors').resolve()}"]
+    assert [recipe_hash(r) for r in runs0] == [recipe_hash(load_recipe(r, plain)) for r in DEMO_RECIPES]
+
+    captured = []
+
+    def cli_demo(out, size, threads, recipes, seed):  # `radzoo demo --seed 7` hands its seed on
+        captured.append(seed)
+        return SimpleNamespace(rows=[], headline="chexpert_micro_f1_14", files={"md": "leaderboard.md"})
+
+    monkeypatch.setattr(demo, "run_demo", cli_demo)
+    monkeypatch.setattr(importlib.import_module("radzoo.comparison.console"), "print_leaderboard",
+                        lambda *args: None)
+    assert main(["demo", "--out", str(tmp_path / "cli"), "--seed", "7"]) == 0 and captured == [7]
 
 
 def test_verdict_needs_non_overlapping_intervals() -> None:
