@@ -189,24 +189,7 @@ def step_view(folder: Path, out: Path | None = None) -> dict:
             "image_bytes": sum(p.stat().st_size for p in images)}
 
 
-def step_view_standin(folder: Path) -> dict:
-    """`radzoo view` at this N over the smallest size's leaderboard (copied next to this size's predictions):
-    for a size whose compare would not finish in the time there is. The page's study data (labels, per-study
-    metrics, finding tables, texts, images) is this size's own; only the 8 leaderboard rows come from elsewhere."""
-    import shutil
-
-    donor = folder.parent / str(STANDIN_DONOR) / "out"
-    target = folder / "out-view"
-    target.mkdir(exist_ok=True)
-    for name in ("leaderboard.json", "evaluation.json", "comparison.json", "metrics.png", "quality_vs_speed.png"):
-        shutil.copy(donor / name, target / name)
-    if not (target / "runs").exists():
-        (target / "runs").symlink_to(folder / "out" / "runs")
-    return {**step_view(folder, target), "leaderboard_from": f"N = {STANDIN_DONOR}"}
-
-
-STEPS = {"evaluate": step_evaluate, "compare": step_compare, "view": step_view, "view-standin": step_view_standin}
-STANDIN_DONOR = 300  # the size whose leaderboard step_view_standin borrows (its compare must have run)
+STEPS = {"evaluate": step_evaluate, "compare": step_compare, "view": step_view}
 
 
 def run_child(step: str, folder: Path) -> dict:
@@ -302,14 +285,14 @@ def plot(points: list[dict], path: Path) -> None:
     series(time_ax, lambda p: p["evaluate"]["bootstrap_cpu_s"], label="evaluate: its bootstrap (500 resamples)")
     series(time_ax, lambda p: p["compare"]["cpu_s"], label=f"compare: scoring + leaderboard ({points[0]['systems']} "
            "systems)")
-    series(time_ax, lambda p: (p.get("view") or p["view-standin"])["cpu_s"], label="radzoo view")
+    series(time_ax, lambda p: p["view"]["cpu_s"], label="radzoo view")
     ns = [p["n"] for p in points]
     first = next((p["evaluate"]["cpu_s"] for p in points if "cpu_s" in p.get("evaluate", {})), None)
     if first:
         time_ax.plot([min(ns), max(ns)], [first, first * max(ns) / min(ns)], ls=":", color="grey",
                      label="linear (from evaluate's first point)")
     time_ax.set(xscale="log", yscale="log", xlabel="test studies", ylabel="CPU seconds", title="time")
-    for step in ("evaluate", "compare", "view", "view-standin"):
+    for step in ("evaluate", "compare", "view"):
         series(mem_ax, lambda p, step=step: p[step]["peak_rss_mib"] / 1024, label=step)
     mem_ax.axhline(4, ls="--", color="red", label="4 GB goal (compare)")
     mem_ax.set(xscale="log", xlabel="test studies", ylabel="peak RSS (GiB)", title="memory")
@@ -360,9 +343,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/radzoo-scale-bench"))
     parser.add_argument("--merge", action="store_true", help="keep the sizes already in the results file")
     parser.add_argument("--steps", nargs="+", default=["evaluate", "compare", "view", "page"],
-                        choices=["evaluate", "compare", "view", "view-standin", "page"],
-                        help="view-standin: the viewer over the 300-study leaderboard, for a size whose compare "
-                             "would not finish (page then opens that viewer)")
+                        choices=["evaluate", "compare", "view", "page"])
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--plot-only", action="store_true", help="redraw docs/scale_curves.png from the results")
     parser.add_argument("--child", choices=sorted(STEPS), help=argparse.SUPPRESS)
@@ -379,7 +360,7 @@ def main() -> None:
         point = {"n": n, "systems": args.systems, "load_average_before": [round(x, 2) for x in os.getloadavg()]}
         for step in args.steps:
             if step == "page":
-                view = folder / ("out-view" if "view-standin" in args.steps else "out") / "viewer" / "index.html"
+                view = folder / "out" / "viewer" / "index.html"
                 point["page"] = page_times(view)
                 log(f"  page: first paint {point['page']['first_contentful_paint_ms_median']} ms, first cards "
                     f"{point['page']['viewer_ready_ms_median']} ms, slowest action "
