@@ -176,6 +176,28 @@ def test_no_cycle_hides_behind_a_function_level_import():
     assert cycle is None, "import cycle through a function-level import: " + " -> ".join(cycle)
 
 
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """radzoo.<package> -> the other radzoo packages its modules import (top-level modules count as their own)."""
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    packages: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        packages.setdefault(package(module), set()).update(package(t) for t in targets)
+    return {name: targets - {name} for name, targets in packages.items()}
+
+
+def test_packages_import_each_other_one_way_only():
+    """Data flows one way between packages too: recipe never imports back from model, data never from a client."""
+    cycle = find_cycle(package_graph(full_import_graph()))
+    assert cycle is None, "package cycle: " + " -> ".join(cycle)
+
+
+def test_a_package_cycle_is_found():
+    graph = {"radzoo.a.x": {"radzoo.b.y"}, "radzoo.b.y": set(), "radzoo.b.z": {"radzoo.a"}, "radzoo.a": set()}
+    assert find_cycle(package_graph(graph)) == ["radzoo.a", "radzoo.b", "radzoo.a"]
+
+
 def test_core_imports_nothing_from_the_built_in_plugins():
     """The built-in plugins are replaceable: core reaches them only through the registry (entry points)."""
     reaching = sorted(f"{module} -> {target}" for module, targets in full_import_graph().items()

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from radzoo.data.synthetic import cache_root
 from radzoo.files.atomic import write_text_atomic
+from radzoo.files.cache import cache_root
 
 DEFAULT_ENDPOINT = "api.openai.com"  # what the openai client calls when no base_url is given
 

@@ -10,10 +10,8 @@ from PIL import Image
 from torch import nn
 
 from radzoo.errors import InputError
+from radzoo.model.parts import PARTS
 from radzoo.model.prompting import IGNORE_INDEX, IMAGE_TOKEN_INDEX, PromptBuilder
-from radzoo.recipe.schema import CHOICES
-
-PARTS = CHOICES["stages[].trainable[]"]  # the parts a recipe stage may train, declared by the recipe schema
 
 
 class RadiologyVLM(nn.Module):

@@ -10,6 +10,7 @@ from omegaconf import MISSING
 
 from radzoo.data.readers import FORMATS as DATA_FORMATS
 from radzoo.model.chat_formats import FORMATS as CHAT_FORMATS
+from radzoo.model.parts import PARTS
 from radzoo.model.study_prompt import IMAGE_SLOTS, LAYOUTS
 from radzoo.recipe.decode_settings import CACHES, ENGINES
 
@@ -179,11 +180,11 @@ def schema_default(config_type: Any, key: str) -> Any:
 
 
 # key -> allowed values, checked after the merge so errors can list the choices. A set a light module owns is
-# taken from it (data formats, chat formats); the rest are recipe vocabulary declared here, which the code that
-# acts on them imports (model.PARTS); tests/recipe/test_recipe_choices.py keeps both in step
+# taken from it (data formats, chat formats, model parts); the rest are recipe vocabulary declared here;
+# tests/recipe/test_recipe_choices.py keeps them in step
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.format": tuple(DATA_FORMATS),
-    "stages[].trainable[]": ("encoder", "encoder_head", "adapter", "llm", "lora"),
+    "stages[].trainable[]": PARTS,
     "stages[].task": ("report", "findings", "impression", "vqa", "instruction", "labels"),
     "stages[].scheduler": ("cosine", "linear", "constant"),
     "trainer.precision": ("32", "32-true", "16-mixed", "bf16-mixed", "bf16-true"),

@@ -16,7 +16,7 @@ from radzoo.components.protocols import PROTOCOLS
 from radzoo.data.readers import FORMATS as DATA_FORMATS
 from radzoo.evaluation.pipeline import DEFAULT_METRICS
 from radzoo.model.chat_formats import FORMATS as CHAT_FORMATS
-from radzoo.model.vlm import PARTS
+from radzoo.model.parts import PARTS
 from radzoo.recipe.load import RecipeError, _choice_values, load_recipe
 from radzoo.recipe.schema import CHOICES
 from radzoo.training.stages import lr_factor

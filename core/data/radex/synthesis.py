@@ -22,9 +22,9 @@ from radzoo.chat_endpoint.judge_client import JudgeClient, JudgeError
 from radzoo.data.radex.deidentify import age_text, identifiers_left, scrub
 from radzoo.data.radex.prompts import PROMPT_VERSION, case_message, conversations, parse_answer
 from radzoo.data.radex.quality import NearDuplicates, contradictions, length_problem
-from radzoo.data.synthetic import cache_root
 from radzoo.errors import InputError, MissingFileError
 from radzoo.files.atomic import write_json_atomic
+from radzoo.files.cache import cache_root
 
 CLIENT_KEYS = ("base_url", "api_key_env", "base_url_env", "api_version", "timeout", "connect_timeout",
                "max_retries", "backoff", "max_backoff", "max_total_s", "max_tokens", "temperature", "seed")

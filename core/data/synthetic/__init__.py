@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import tempfile
 from collections import Counter
@@ -31,9 +30,10 @@ from radzoo.data.synthetic.priors import change_sentences, draw_prior
 from radzoo.data.synthetic.reports import chexpert_labels, write_indication, write_report
 from radzoo.errors import InputError
 from radzoo.files.atomic import process_umask
+from radzoo.files.cache import cache_root  # re-exported: plugins take it from here (the support surface)
 
-__all__ = ["GENERATOR_VERSION", "SyntheticStudy", "default_dir", "ensure_generated", "generate", "render_study",
-           "render_truth"]
+__all__ = ["GENERATOR_VERSION", "SyntheticStudy", "cache_root", "default_dir", "ensure_generated", "generate",
+           "render_study", "render_truth"]
 
 GENERATOR_VERSION = 2  # bump when images or reports change, so cached sets are rebuilt
 MANIFEST = "synthetic.json"
@@ -129,11 +129,6 @@ def generate(out_dir: str | Path, n: int, seed: int = 0, image_size: int = 128, 
                 **({"multi_image": True} if multi_image else {})}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return out
-
-
-def cache_root() -> Path:
-    """Where default synthetic sets live: $RADZOO_CACHE or ~/.cache/radzoo."""
-    return Path(os.environ.get("RADZOO_CACHE") or Path.home() / ".cache" / "radzoo").expanduser()
 
 
 def default_dir(n: int, seed: int, image_size: int, multi_image: bool = False) -> Path:
