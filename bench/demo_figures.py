@@ -6,8 +6,9 @@ Reads DEMO/leaderboard.json and writes bench/results/demo_figures.json: each row
 its CI, p vs best, chexpert_micro_f1_5, BLEU-4, params), its timings, and the installed version of every package
 constraints.txt pins. tests/test_demo_figures.py checks the README's demo table and constraints.txt against it,
 so the table always says what the pinned set-up gives. The metric cells are seeded and repeat run to run on one
-machine and set-up, but the learned rows move with the training seed and the CPU (bench/demo_seed_spread.py
-measures and the README states by how much); the timings depend on the machine and its load (the README's timing
+machine and set-up and, with the demo's default portable kernels (recorded from DEMO/kernels.json), on any x86-64
+CPU with AVX2; the learned rows move with the training seed (bench/demo_seed_spread.py measures and the README
+states by how much) and with --kernels native on another CPU; the timings depend on the machine and its load (the README's timing
 cells are measured on idle cores).
 """
 
@@ -70,6 +71,12 @@ def installed_versions() -> dict[str, str | None]:
     return versions
 
 
+def kernels(demo: Path) -> dict | None:
+    """The CPU code paths the demo ran with (its kernels.json; None for a demo made before radzoo recorded them)."""
+    path = demo / "kernels.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def figures(demo: Path, machine: str) -> dict:
     board = json.loads((demo / "leaderboard.json").read_text(encoding="utf-8"))
     best = board["best"][HEADLINE]
@@ -78,6 +85,7 @@ def figures(demo: Path, machine: str) -> dict:
         "machine": machine,
         "python": platform.python_version(),
         "versions": installed_versions(),
+        "kernels": kernels(demo),
         "rows": {row["name"]: row_cells(row, best) for row in board["rows"]},
         "order": [row["name"] for row in board["rows"]],
         "timings": {row["name"]: {"train_s": (row.get("efficiency") or {}).get("train_time_s"),

@@ -26,12 +26,17 @@ METRICS = {HEADLINE: HEADLINE, "chexpert_micro_f1_5": "chexpert_micro_f1_5", "BL
 REFERENCES = ("nearest-neighbour", "constant")
 
 
-def _versions() -> dict[str, str | None]:
-    """The installed versions of what constraints.txt pins (as bench/demo_figures.py records them)."""
+def _script():
+    """bench/demo_figures.py, whose readers this script shares."""
     spec = importlib.util.spec_from_file_location("demo_figures", ROOT / "bench" / "demo_figures.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.installed_versions()
+    return module
+
+
+def _versions() -> dict[str, str | None]:
+    """The installed versions of what constraints.txt pins (as bench/demo_figures.py records them)."""
+    return _script().installed_versions()
 
 
 def _seeds(values: list[int]) -> str:
@@ -83,6 +88,7 @@ def spread(runs: dict[int, Path], machine: str) -> dict:
     moved = max((rows[n][HEADLINE]["max"] - rows[n][HEADLINE]["min"]) / 2 for n in learned)
     return {"demos": {str(s): str(runs[s]) for s in seeds}, "seeds": seeds, "machine": machine,
             "python": platform.python_version(), "versions": _versions(),
+            "kernels": {str(s): _script().kernels(runs[s]) for s in seeds},
             "note": "training seed only (radzoo demo --seed): same synthetic set, same 300 test studies",
             "order": order, "rows": rows, "headline_half_range": round(moved, 3),
             "readme_table": {name: table_cells(rows[name][HEADLINE], seeds) for name in order},
@@ -99,7 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("demos", nargs="+", help="SEED=FOLDER: a finished `radzoo demo --seed SEED --out FOLDER`")
     parser.add_argument("--machine", default=f"{platform.machine()}, {platform.system()}",
-                        help="where the demos ran (the figures move with the CPU's kernels too)")
+                        help="where the demos ran (with --kernels native the figures move with the CPU too)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     runs = {}

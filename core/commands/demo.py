@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from radzoo import cpu_kernels
 from radzoo.commands.threads_option import thread_count
 from radzoo.errors import InputError, OutputExistsError
 
@@ -24,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="training seed: the encoder pre-training's and every recipe's initial weights and "
                              "batch order (default 0, the README's table); the synthetic set stays the same")
+    parser.add_argument("--kernels", choices=cpu_kernels.KERNELS, default=cpu_kernels.DEFAULT_KERNELS,
+                        help="CPU code paths: portable (default) gives the README's figures bit for bit on any x86-64 "
+                             "CPU with AVX2 (torch's AVX2 kernels, MKL's COMPATIBLE branch, no oneDNN, no AVX-512 "
+                             "in numpy); native lets torch, MKL and numpy pick this CPU's fastest (figures may "
+                             "move by up to the seed spread)")
     parser.add_argument("--multi-image", action="store_true",
                         help="compare the frontal-only demo-llava-rad with demo-multi-image (frontal, lateral, prior "
                              "image and report) on synthetic studies with laterals and priors, scored against "
@@ -32,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     threads = thread_count(args)  # checked before anything loads: a typo is answered at once
+    cpu_kernels.pin(args.kernels)  # before torch and numpy load: they read the pins when they load
     if args.studies is not None and args.studies < MIN_STUDIES:
         raise InputError(f"--studies {args.studies}: the demo needs at least {MIN_STUDIES} (one in ten is a test "
                          "study); leave it out for the full 3,000")
@@ -44,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
     size = DemoSize(multi_image=args.multi_image, **({} if args.studies is None else {"studies": args.studies}))
     result = run_demo(args.out, size=size, threads=threads,
-                      recipes=MULTI_IMAGE_RECIPES if args.multi_image else DEMO_RECIPES, seed=args.seed)
+                      recipes=MULTI_IMAGE_RECIPES if args.multi_image else DEMO_RECIPES, seed=args.seed,
+                      kernels=args.kernels)
     print_leaderboard(result.rows, result.headline, result.files)
     console = Console()
     for line in verdict(result.rows, result.headline):

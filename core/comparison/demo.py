@@ -8,6 +8,7 @@ CXR-LLaVA pre-trains its encoder) and every recipe starts from those weights.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import warnings
@@ -15,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from radzoo import cpu_kernels
 from radzoo.comparison.leaderboard import LeaderboardRow
 from radzoo.comparison.pipeline import ComparisonResult, compare
 from radzoo.data.synthetic import ensure_generated
-from radzoo.errors import InputError
+from radzoo.errors import InputError, OutputExistsError
 from radzoo.recipe.load import load_recipe, recipe_hash
 from radzoo.training.encoder_pretraining import label_pretraining_recipe, pretrain_encoder
 
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 DEMO_RECIPES = ("demo/llava-rad", "demo/cxr-llava", "demo/slava-cxr")
 MULTI_IMAGE_RECIPES = ("demo/llava-rad", "demo/multi-image")  # frontal only vs frontal + lateral + prior
 PRETRAINING_RECIPE = "demo/cxr-llava"  # its encoder section is the demo's; its label stage the blueprint
+KERNELS_FILE = "kernels.json"  # the CPU code paths the demo ran with (radzoo.cpu_kernels.in_effect)
 
 
 @dataclass(frozen=True)
@@ -89,24 +92,53 @@ def verdict(rows: Sequence[LeaderboardRow], headline: str, reference: str = "con
     return lines
 
 
+def record_kernels(out_dir: Path, kernels: str) -> dict:
+    """Write (or check) ``out_dir/kernels.json``: a demo resumed with other kernels would mix their figures."""
+    effect = cpu_kernels.in_effect(kernels)
+    if not effect["pinned"]:
+        warnings.warn(cpu_kernels.KernelsNotPinnedWarning(
+            f"portable kernels are not in effect (torch's CPU capability {effect['torch_cpu_capability']}, numpy "
+            f"{effect['numpy_simd']}): portable kernels cover x86-64 CPUs with AVX2 in a fresh process, so this "
+            "demo's figures may differ from the README's"), stacklevel=3)
+    path = out_dir / KERNELS_FILE
+    if path.is_file():
+        before = json.loads(path.read_text(encoding="utf-8")).get("kernels")
+        if before != kernels:
+            raise OutputExistsError(f"--out {out_dir}: that demo ran with --kernels {before}; resuming it with "
+                                    f"--kernels {kernels} would mix their figures: choose another --out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(effect, indent=1) + "\n", encoding="utf-8")
+    return effect
+
+
 def run_demo(out_dir: str | Path = "radzoo-demo", *, size: DemoSize = DemoSize(), overrides: Sequence[str] = (),
              recipes: Sequence[str] = DEMO_RECIPES, threads: int | None = 1,
-             bootstrap: int | None = None, seed: int = 0) -> ComparisonResult:
+             bootstrap: int | None = None, seed: int = 0, kernels: str = cpu_kernels.DEFAULT_KERNELS
+             ) -> ComparisonResult:
     """Generate the synthetic set, pre-train the shared encoder, compare ``recipes`` plus the reference rows.
 
     ``threads``: torch CPU threads (tiny models gain little from more, and an oversubscribed core slows them
     several-fold); None leaves torch's default. ``seed``: the training seed (``trainer.seed`` of the encoder
     pre-training and of every recipe: initial weights, batch order); the data set stays ``size.seed``'s, so
-    seeds compare on the same test studies. Rerunning with the same ``out_dir`` resumes and reuses.
+    seeds compare on the same test studies. ``kernels``: ``portable`` (the same figures on any x86-64 CPU with
+    AVX2; pinned only if torch and numpy load after this call, else a KernelsNotPinnedWarning) or ``native``
+    (radzoo.cpu_kernels). Rerunning with the same ``out_dir`` resumes and reuses.
     """
+    cpu_kernels.pin(kernels)
     import torch
 
     if threads is not None:
         torch.set_num_threads(threads)
+    record_kernels(Path(out_dir), kernels)
+    with cpu_kernels.scope(kernels):
+        return _run(Path(out_dir), size, overrides, recipes, bootstrap, seed)
+
+
+def _run(out_dir: Path, size: DemoSize, overrides: Sequence[str], recipes: Sequence[str], bootstrap: int | None,
+         seed: int) -> ComparisonResult:
     # the demo's 1-channel ViT loads weights saved from a 1-channel ViT; timm notes its RGB default nonetheless
     logging.getLogger("timm.models._builder").addFilter(_drop_channel_note)  # added once however often called
     _quiet_lightning()
-    out_dir = Path(out_dir)
     began = time.perf_counter()
     log.info(f"[demo 1/3] synthetic CXR set: {size.studies} studies at {size.image_size} px (generated once, cached)")
     data_dir = ensure_generated(size.studies, size.seed, size.image_size, size.multi_image)

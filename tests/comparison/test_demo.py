@@ -22,7 +22,7 @@ TINY = ["trainer.progress_bar=false", "generation.max_new_tokens=8", "stages.0.m
 def test_tiny_demo_shares_one_encoder_pre_training(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("RADZOO_CACHE", str(tmp_path / "cache"))  # the synthetic set is generated here
     size = DemoSize(studies=60, pretrain_epochs=1)
-    result = run_demo(tmp_path / "demo", size=size, overrides=TINY, threads=None, bootstrap=20)
+    result = run_demo(tmp_path / "demo", size=size, overrides=TINY, threads=None, bootstrap=20, kernels="native")
     assert {r.name for r in result.rows if r.kind == "baseline"} == {"constant", "nearest-neighbour"}
     assert len([r for r in result.rows if r.kind == "learned"]) == len(DEMO_RECIPES)
     (encoder,) = (tmp_path / "demo" / "encoder-pretraining").glob("*/encoder.safetensors")
@@ -39,10 +39,10 @@ def test_tiny_demo_shares_one_encoder_pre_training(tmp_path: Path, monkeypatch, 
     def no_training(*args, **kwargs):
         raise AssertionError("a rerun trained again instead of reusing the encoder and the runs")
 
-    def tiny_demo(out, size, threads, recipes, seed):  # `radzoo demo` at the tiny size of the run above
-        assert seed == 0  # the default: the README table's seed
+    def tiny_demo(out, size, threads, recipes, seed, kernels):  # `radzoo demo` at the tiny size of the run above
+        assert seed == 0 and kernels == "portable"  # the defaults: the README table's seed and kernels
         return run_demo(out, size=DemoSize(studies=60, pretrain_epochs=1), overrides=TINY, threads=threads,
-                        recipes=recipes, bootstrap=20, seed=seed)
+                        recipes=recipes, bootstrap=20, seed=seed, kernels="native")  # pytest loaded torch already
 
     monkeypatch.setattr(importlib.import_module("radzoo.training.pipeline"), "train", no_training)
     monkeypatch.setattr(importlib.import_module("radzoo.comparison.demo"), "run_demo", tiny_demo)
@@ -70,7 +70,7 @@ def test_the_seed_changes_training_not_the_data(tmp_path: Path, monkeypatch) -> 
     monkeypatch.setattr(demo, "compare", compare)
     size = DemoSize(studies=20)
     for seed in (0, 3):
-        run_demo(tmp_path / f"demo-{seed}", size=size, threads=None, seed=seed)
+        run_demo(tmp_path / f"demo-{seed}", size=size, threads=None, seed=seed, kernels="native")
     (_, cfg0, dir0), (_, runs0, _), (_, cfg3, dir3), (_, runs3, _) = seen
     assert [cfg0.trainer.seed, cfg3.trainer.seed] == [0, 3]
     assert [r.trainer.seed for r in runs0] == [0, 0, 0] and [r.trainer.seed for r in runs3] == [3, 3, 3]
@@ -83,14 +83,15 @@ def test_the_seed_changes_training_not_the_data(tmp_path: Path, monkeypatch) -> 
 
     captured = []
 
-    def cli_demo(out, size, threads, recipes, seed):  # `radzoo demo --seed 7` hands its seed on
-        captured.append(seed)
+    def cli_demo(out, size, threads, recipes, seed, kernels):  # `radzoo demo --seed 7` hands its seed on
+        captured.append((seed, kernels))
         return SimpleNamespace(rows=[], headline="chexpert_micro_f1_14", files={"md": "leaderboard.md"})
 
     monkeypatch.setattr(demo, "run_demo", cli_demo)
     monkeypatch.setattr(importlib.import_module("radzoo.comparison.console"), "print_leaderboard",
                         lambda *args: None)
-    assert main(["demo", "--out", str(tmp_path / "cli"), "--seed", "7"]) == 0 and captured == [7]
+    assert main(["demo", "--out", str(tmp_path / "cli"), "--seed", "7", "--kernels", "native"]) == 0
+    assert captured == [(7, "native")]
 
 
 def test_verdict_needs_non_overlapping_intervals() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from radzoo.cpu_kernels import numpy_simd
 from radzoo.data.synthetic.anatomy import Anatomy, render_normal, to_pixels
 from radzoo.data.synthetic.findings import draw_findings, sample_truth
 from radzoo.data.synthetic.lateral import render_lateral
@@ -132,8 +134,11 @@ def generate(out_dir: str | Path, n: int, seed: int = 0, image_size: int = 128, 
 
 
 def default_dir(n: int, seed: int, image_size: int, multi_image: bool = False) -> Path:
-    """The cache folder of the set with these parameters."""
-    return cache_root() / f"synthetic-v{GENERATOR_VERSION}-n{n}-seed{seed}-px{image_size}{'-multi' * multi_image}"
+    """The cache folder of the set with these parameters, made with numpy's SIMD level of this process: float32
+    maths rounds differently with AVX-512 than with AVX2 (radzoo.cpu_kernels), so each level has its own set."""
+    simd = re.sub(r"[^a-z0-9]+", "_", numpy_simd().lower()).strip("_")
+    multi = "-multi" * multi_image
+    return cache_root() / f"synthetic-v{GENERATOR_VERSION}-n{n}-seed{seed}-px{image_size}{multi}-{simd}"
 
 
 def ensure_generated(n: int = 1000, seed: int = 0, image_size: int = 128, multi_image: bool = False) -> Path:
