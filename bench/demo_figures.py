@@ -8,8 +8,8 @@ constraints.txt pins. tests/test_demo_figures.py checks the README's demo table 
 so the table always says what the pinned set-up gives. The metric cells are seeded and repeat run to run on one
 machine and set-up and, with the demo's default portable kernels (recorded from DEMO/kernels.json), on any x86-64
 CPU with AVX2; the learned rows move with the training seed (bench/demo_seed_spread.py measures and the README
-states by how much) and with --kernels native on another CPU; the timings depend on the machine and its load (the README's timing
-cells are measured on idle cores).
+states by how much) and with --kernels native on another CPU; the timings depend on the machine and its load
+(--machine says under which; the README repeats it).
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def test_the_command_list_shows_whole_first_sentences(capsys):
         main(["--help"])
     listing = " ".join(capsys.readouterr().out.split())
     assert ("demo The offline demo: synthetic CXRs, a shared encoder pre-training, the three demo recipes compared "
-            "with two reference rows (about 6 minutes on two CPU cores, no downloads).") in listing
+            "with two reference rows (5 to 10 minutes on two CPU cores, no downloads).") in listing
 
 
 @pytest.mark.parametrize("command", [["train", "r", "--out", "o"], ["generate", "r", "--out", "o"],

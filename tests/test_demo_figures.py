@@ -15,6 +15,8 @@ import json
 import re
 from pathlib import Path
 
+from radzoo import cpu_kernels
+
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = json.loads((ROOT / "bench" / "results" / "demo_figures.json").read_text(encoding="utf-8"))
 SPREAD = json.loads((ROOT / "bench" / "results" / "demo_seed_spread.json").read_text(encoding="utf-8"))
@@ -51,6 +53,14 @@ def test_the_figures_were_made_with_the_pinned_versions():
     pins = _script().pinned()
     assert {"torch", "transformers", "tokenizers", "numpy", "peft", "timm"} <= set(pins)
     assert FIGURES["versions"] == pins
+
+
+def test_the_figures_were_made_with_the_demos_default_portable_kernels():
+    """The table holds on any x86-64 CPU with AVX2 only if its runs used the pins `radzoo demo` sets by default."""
+    for made in (FIGURES["kernels"], *SPREAD["kernels"].values()):
+        assert made["kernels"] == cpu_kernels.DEFAULT_KERNELS == "portable" and made["pinned"] is True
+        assert made["env"] == cpu_kernels.PORTABLE_ENV and made["torch_cpu_capability"] == "AVX2"
+        assert made["onednn"] is False
 
 
 def test_the_table_is_the_spreads_default_seed():
@@ -97,6 +107,8 @@ def test_the_spread_script_summarises_seeds_and_says_what_flips(tmp_path):
     assert result["claims"] == ["every learned row beats constant with non-overlapping 95% CIs for every seed",
                                 "a beats nearest-neighbour for every seed",
                                 "b stays below nearest-neighbour for every seed", "a beats b for every seed"]
+    once = _script("demo_seed_spread").summary({0: 0.70749, 1: 0.5})  # each cell rounded once, as leaderboards do
+    assert _script("demo_seed_spread").table_cells(once, [0, 1])[0] == "0.707"
     (tmp_path / "1" / "leaderboard.json").write_text(json.dumps(board(0.55, 0.62)))
     flipped = _script("demo_seed_spread").spread({s: tmp_path / str(s) for s in (0, 1, 2)}, "test")["claims"]
     assert flipped[1:] == ["a beats nearest-neighbour for seeds 0, 2 only",

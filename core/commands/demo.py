@@ -1,5 +1,5 @@
 """The offline demo: synthetic CXRs, a shared encoder pre-training, the three demo recipes compared with two
-reference rows (about 6 minutes on two CPU cores, no downloads). Rerun to resume.
+reference rows (5 to 10 minutes on two CPU cores, no downloads). Rerun to resume.
 
 Example: radzoo demo --out radzoo-demo
 """

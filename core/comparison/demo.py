@@ -95,11 +95,11 @@ def verdict(rows: Sequence[LeaderboardRow], headline: str, reference: str = "con
 def record_kernels(out_dir: Path, kernels: str) -> dict:
     """Write (or check) ``out_dir/kernels.json``: a demo resumed with other kernels would mix their figures."""
     effect = cpu_kernels.in_effect(kernels)
-    if not effect["pinned"]:
+    if not effect["pinned"] and effect["env"] == cpu_kernels.PORTABLE_ENV:  # pinned too late: pin() warned already
         warnings.warn(cpu_kernels.KernelsNotPinnedWarning(
-            f"portable kernels are not in effect (torch's CPU capability {effect['torch_cpu_capability']}, numpy "
-            f"{effect['numpy_simd']}): portable kernels cover x86-64 CPUs with AVX2 in a fresh process, so this "
-            "demo's figures may differ from the README's"), stacklevel=3)
+            f"portable kernels do not cover this CPU (torch's CPU capability {effect['torch_cpu_capability']}, "
+            f"numpy {effect['numpy_simd']}; they cover x86-64 CPUs with AVX2): this demo's figures may differ "
+            "from the README's"), stacklevel=3)
     path = out_dir / KERNELS_FILE
     if path.is_file():
         before = json.loads(path.read_text(encoding="utf-8")).get("kernels")
