@@ -24,6 +24,9 @@ import torch
 import torch.nn.functional as F
 import transformers
 from torch import nn
+from transformers import activations
+
+from radzoo.generation.merged_weights import Projection, ProjectionGroup, WeightMerger
 
 FAMILIES = ("llama", "mistral", "phi")
 # transformers releases (major.minor) on which the equality tests passed: add one only after they pass on it
@@ -33,21 +36,6 @@ CHECKED_TRANSFORMERS = ("5.25",)
 def checked_transformers(version: str = transformers.__version__) -> bool:
     """Whether the lean step was checked on this transformers version (major.minor)."""
     return ".".join(version.split(".")[:2]) in CHECKED_TRANSFORMERS
-
-
-@dataclass(frozen=True)
-class Projection:
-    """A linear layer's weights and, under peft, its active LoRA pairs ``(A, B, scaling)``."""
-
-    weight: torch.Tensor
-    bias: torch.Tensor | None
-    loras: tuple[tuple[torch.Tensor, torch.Tensor, float], ...] = ()
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.linear(x, self.weight, self.bias)
-        for a, b, scaling in self.loras:  # peft's order: base + lora_B(lora_A(x)) * scaling
-            y = y + F.linear(F.linear(x, a), b) * scaling
-        return y
 
 
 def projection(module: nn.Module) -> Projection | None:
@@ -75,6 +63,19 @@ def _rms_norm(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return module.weight * x.to(dtype)
 
 
+def _activation(module: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The activation as one torch function where there is one (the module's call, with transformers' kernel-hub
+    dispatch, costs ~4x the op at these sizes); phi's tanh GELU as one op rounds differently from transformers'
+    eight-op formula (within 3e-7), which leaves the greedy tokens equal (tests/generation/test_decode_engine.py)."""
+    if isinstance(module, (activations.SiLUActivation, nn.SiLU)):  # both are F.silu
+        return F.silu
+    if isinstance(module, activations.GELUTanh):
+        return module.act  # its own function, without the module call
+    if isinstance(module, activations.NewGELUActivation):
+        return lambda x: F.gelu(x, approximate="tanh")
+    return module
+
+
 def _layer_norm(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return F.layer_norm(x, module.normalized_shape, module.weight, module.bias, module.eps)
 
@@ -82,49 +83,72 @@ def _layer_norm(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class _Layer:
     attn_norm: Callable[[torch.Tensor], torch.Tensor]
-    q: Projection
-    k: Projection
-    v: Projection
-    o: Projection
-    mlp: tuple[Projection, ...]  # llama: gate, up, down; phi: fc1, fc2
+    qkv: ProjectionGroup
+    o: ProjectionGroup
+    mlp: tuple[ProjectionGroup, ProjectionGroup]  # llama: (gate, up), down; phi: fc1, fc2
     mlp_norm: Callable[[torch.Tensor], torch.Tensor] | None  # phi: None (attention and MLP read the same norm)
-    act: nn.Module
+    act: Callable[[torch.Tensor], torch.Tensor]
     rotary_dims: int  # < head_dim for phi's partial rotary
 
 
 class LeanStep:
-    """``step(token_ids [B,1], mask [B,L] (0 = left pad), position_ids [B,1], cache) -> logits [B,1,V]``."""
+    """``step(token_ids [B,1], mask [B,L] (0 = left pad), position_ids [B,1], cache) -> logits [B,1,V]``;
+    ``step.prefill`` writes a prompt's embeddings into the empty cache and gives its last position's logits."""
 
-    def __init__(self, lm: Any, layers: list[_Layer], final_norm: Callable, head: Projection) -> None:
+    def __init__(self, lm: Any, layers: list[_Layer], final_norm: Callable, head: ProjectionGroup) -> None:
         self.lm, self.layers, self.final_norm, self.head = lm, layers, final_norm, head
         config = lm.config
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.scaling = self.head_dim ** -0.5
         self.parallel = config.model_type == "phi"  # phi adds attention and MLP to the same residual
         self.rotate = sys.modules[type(lm).__module__].apply_rotary_pos_emb  # transformers' own rotary
-        self._mask: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # (mask, as bool, slot index)
+        self._bias: tuple[torch.Tensor, torch.Tensor] | None = None  # (mask, its additive form [B,1,1,L])
+        self._rotary: tuple[torch.Tensor, torch.Tensor] | None = None  # cos, sin of every slot [L, rotary dims]
 
     def __call__(self, input_ids: torch.Tensor, mask: torch.Tensor, position_ids: torch.Tensor,
                  cache: Any) -> torch.Tensor:
-        model = self.lm.model
-        h = model.embed_tokens(input_ids)
-        cos, sin = model.rotary_emb(h, position_ids=position_ids)
-        # the sdpa mask transformers builds: real (not left-pad) slots up to the one this token is written to
-        if self._mask is None or self._mask[0] is not mask:  # the engine passes one mask for every step
-            self._mask = (mask, mask.bool(), torch.arange(mask.shape[1], device=mask.device))
-        _, real, slots = self._mask
-        allowed = (real & (slots <= cache.layers[0].cumulative_length))[:, None, None, :]
+        # attention reads the slots written so far and this token's (as transformers' dynamic cache holds them),
+        # not the whole preallocated cache: of those, the real (not left-pad) ones
+        if self._bias is None or self._bias[0] is not mask:  # the engine passes one mask for every step
+            self._bias = (mask, _additive(mask.bool())[:, None, None, :])
+            self._rotary = self._rotary_table(mask.shape[1], input_ids.device)
+        filled = int(cache.layers[0].cumulative_length) + 1
+        h = F.embedding(input_ids, self.lm.model.embed_tokens.weight)
+        rotary = (self._rotary[0][position_ids], self._rotary[1][position_ids]) if self._rotary else None
+        return self._forward(h, position_ids, self._bias[1][..., :filled], cache, rotary=rotary)
+
+    def prefill(self, embeds: torch.Tensor, mask: torch.Tensor, position_ids: torch.Tensor,
+                cache: Any) -> torch.Tensor:
+        """Logits ``[B,1,V]`` of the last of ``embeds`` ``[B,T,H]`` (``mask`` ``[B,T]``: 0 = left pad)."""
+        length = mask.shape[1]
+        causal = torch.ones(length, length, dtype=torch.bool, device=mask.device).tril()
+        allowed = mask.bool()[:, None, None, :] & causal
+        # a left pad's query sees no real slot; itself keeps its row finite (no real query ever reads a pad slot)
+        allowed |= torch.eye(length, dtype=torch.bool, device=mask.device)
+        return self._forward(embeds, position_ids, _additive(allowed), cache, last_only=True)
+
+    def _rotary_table(self, length: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The rotary embedding's cos and sin for positions 0..length-1, looked up per step rather than computed
+        (the same values: each is one product and a cos or sin); None for rope types that rescale with length."""
+        rotary = self.lm.model.rotary_emb
+        if getattr(rotary, "rope_type", None) != "default":
+            return None
+        like = self.lm.model.embed_tokens.weight
+        cos, sin = rotary(like[:1, None], position_ids=torch.arange(length, device=device)[None])
+        return cos[0], sin[0]
+
+    def _forward(self, h: torch.Tensor, position_ids: torch.Tensor, bias: torch.Tensor, cache: Any,
+                 last_only: bool = False, rotary: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        cos, sin = rotary or self.lm.model.rotary_emb(h, position_ids=position_ids)
         for i, layer in enumerate(self.layers):
-            h = self._layer(h, i, layer, cos, sin, allowed, cache)
-        return self.head(self.final_norm(h))
+            h = self._layer(h, i, layer, cos, sin, bias, cache, last_only and i == len(self.layers) - 1)
+        return self.head(self.final_norm(h))[0]
 
     def _layer(self, h: torch.Tensor, i: int, layer: _Layer, cos: torch.Tensor, sin: torch.Tensor,
-               allowed: torch.Tensor, cache: Any) -> torch.Tensor:
-        batch = h.shape[0]
+               bias: torch.Tensor, cache: Any, last_only: bool = False) -> torch.Tensor:
+        batch, length = h.shape[:2]
         x = layer.attn_norm(h)
-        q = layer.q(x).view(batch, 1, -1, self.head_dim).transpose(1, 2)
-        k = layer.k(x).view(batch, 1, -1, self.head_dim).transpose(1, 2)
-        v = layer.v(x).view(batch, 1, -1, self.head_dim).transpose(1, 2)
+        q, k, v = (y.view(batch, length, -1, self.head_dim).transpose(1, 2) for y in layer.qkv(x))
         if layer.rotary_dims < self.head_dim:
             n = layer.rotary_dims
             q_rot, k_rot = self.rotate(q[..., :n], k[..., :n], cos, sin)
@@ -132,28 +156,44 @@ class LeanStep:
         else:
             q, k = self.rotate(q, k, cos, sin)
         keys, values = cache.update(k, v, i)
-        attn = F.scaled_dot_product_attention(q, keys, values, attn_mask=allowed, dropout_p=0.0,
-                                              scale=self.scaling, is_causal=False)
-        attn = layer.o(attn.transpose(1, 2).contiguous().reshape(batch, 1, -1).contiguous())
+        keys, values = keys[:, :, :bias.shape[-1]], values[:, :, :bias.shape[-1]]
+        if last_only:  # the prompt's last layer: every position's keys and values, but only the last one's output
+            q, bias, x, h, length = q[:, :, -1:], bias[:, :, -1:], x[:, -1:], h[:, -1:], 1
+        if length > 1:  # the prompt: sdpa, as transformers
+            attn = F.scaled_dot_product_attention(q, keys, values, attn_mask=bias.to(q.dtype), scale=self.scaling)
+        else:
+            # one query: batched products rather than sdpa, whose CPU kernel pays per (row, head) and at these
+            # sizes (a few heads of 16-64 dims) costs ~1.3x these; the two differ in float rounding only
+            scores = torch.matmul(q, keys.transpose(-1, -2)).float() * self.scaling + bias
+            attn = torch.matmul(scores.softmax(-1).to(v.dtype), values)
+        attn = layer.o(attn.transpose(1, 2).reshape(batch, length, -1))[0]
         if self.parallel:
             fc1, fc2 = layer.mlp
-            return attn + fc2(layer.act(fc1(x))) + h
+            return attn + fc2(layer.act(fc1(x)[0]))[0] + h
         h = h + attn
-        gate, up, down = layer.mlp
-        x = layer.mlp_norm(h)
-        return h + down(layer.act(gate(x)) * up(x))
+        gate_up, down = layer.mlp
+        gate, up = gate_up(layer.mlp_norm(h))
+        return h + down(layer.act(gate) * up)[0]
 
 
-def lean_step(lm: Any, cache_len: int) -> LeanStep | None:
-    """The lean step for ``lm`` (a transformers causal LM, LoRA layers inside), or None where it does not apply."""
+def _additive(allowed: torch.Tensor) -> torch.Tensor:
+    """0 where attention is allowed, -inf elsewhere (float32: scores are added and normalised in float32)."""
+    return torch.zeros(allowed.shape, device=allowed.device).masked_fill(~allowed, float("-inf"))
+
+
+def lean_step(lm: Any, cache_len: int, merger: WeightMerger | None = None) -> LeanStep | None:
+    """The lean step for ``lm`` (a transformers causal LM, LoRA layers inside), or None where it does not apply.
+
+    Its weights are ``merger``'s merged, stacked copies (a fresh merger: made now, for this step alone)."""
     config = lm.config
     family = config.model_type
     if (not checked_transformers() or family not in FAMILIES or config._attn_implementation != "sdpa" or lm.training
             or config.num_key_value_heads != config.num_attention_heads  # grouped-query packing: not here
             or (getattr(config, "sliding_window", None) or cache_len) < cache_len
-            or type(lm.model.embed_tokens) is not nn.Embedding or getattr(config, "qk_layernorm", False)):
+            or type(lm.model.embed_tokens) is not nn.Embedding or lm.model.embed_tokens.max_norm is not None
+            or getattr(config, "qk_layernorm", False)):
         return None
-    layers = []
+    found = []  # per layer: (norms, projections, activation, rotary dims)
     for layer in lm.model.layers:
         attn, mlp = layer.self_attn, layer.mlp
         if family == "phi":
@@ -165,14 +205,17 @@ def lean_step(lm: Any, cache_len: int) -> LeanStep | None:
             norms = (lambda x, m=layer.input_layernorm: _rms_norm(m, x),
                      lambda x, m=layer.post_attention_layernorm: _rms_norm(m, x))
             act, rotary = mlp.act_fn, attn.head_dim
-        projections = [projection(m) for m in names]
-        if any(p is None for p in projections):
-            return None
-        q, k, v, o, *mlp_projections = projections
-        layers.append(_Layer(norms[0], q, k, v, o, tuple(mlp_projections), norms[1], act, rotary))
+        found.append((norms, [projection(m) for m in names], _activation(act), rotary))
     head = projection(lm.lm_head)
-    if head is None:
+    if head is None or any(p is None for _, projections, _, _ in found for p in projections):
         return None
+    merger = merger or WeightMerger()
+    merger.begin()  # q/k/v, and a Llama MLP's gate/up, read one input: one stacked product each
+    group = merger.group
+    layers = [_Layer(norms[0], group(p[:3]), group(p[3:4]), (group(p[4:-1]), group(p[-1:])), norms[1], act, rotary)
+              for norms, p, act, rotary in found]
+    head_group = group([head])
+    merger.end()
     final = lm.model.final_layernorm if family == "phi" else lm.model.norm
     norm = (lambda x: _layer_norm(final, x)) if family == "phi" else (lambda x: _rms_norm(final, x))
-    return LeanStep(lm, layers, norm, head)
+    return LeanStep(lm, layers, norm, head_group)
