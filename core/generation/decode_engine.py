@@ -5,7 +5,9 @@ bookkeeping) in series with the model. Here the prompt (with the image embedding
 prefilled once into a ``StaticCache``; each decode step then runs on fixed shapes (one token per row, one
 attention mask of the cache's full length), picks its token on the device, and reads back whether every
 row has ended only every ``eos_check_every`` tokens. On CUDA the decode step is compiled with
-``torch.compile(mode="reduce-overhead")``, i.e. replayed as a CUDA graph. Greedy tokens equal ``generate``'s.
+``torch.compile(mode="reduce-overhead")``, i.e. replayed as a CUDA graph. On a CPU the prefill and each step
+run as lean_decode_step.py's flat forward (LoRA merged, q/k/v stacked). Greedy tokens equal ``generate``'s; on
+a CPU the logits differ from transformers' in float rounding (lean_decode_step.py says where).
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
-"""One decode step of a Llama, Mistral or Phi model as a flat run of tensor operations (the CPU path).
+"""A Llama, Mistral or Phi forward as a flat run of tensor operations: the CPU engine's decode step and prefill.
 
-On a CPU with a small model, most of a decode step is Python: transformers' layer and attention wrappers,
-mask building, peft's LoRA dispatch. This step performs the same tensor operations in the same order on
-the same weights (so its tokens equal transformers'), reading the weights from the model's own modules and
-writing into the same ``StaticCache``. Where a model has anything it does not know (another family, another
-attention implementation, a LoRA variant, q/k layer norms), ``lean_step`` returns None and the engine calls
-the model itself. On CUDA the engine replays transformers' forward as a CUDA graph instead.
+On a CPU with a small model, most of a decode step is per-op overhead: transformers' layer and attention
+wrappers, mask building, peft's LoRA dispatch. This step reads the weights from the model's own modules and
+writes into the same ``StaticCache``, with fewer operations: LoRA merged and q/k/v stacked (merged_weights.py),
+one query's attention as two batched products over the slots written so far, the rotary table looked up, a
+tanh GELU as one op. Those change the float rounding, not the arithmetic: **the greedy tokens equal
+transformers', the logits do not bit for bit** (they agree to ~1e-6 relative). tests/generation/ checks the
+tokens on every demo recipe, trained-like LoRA included. Where a model has anything it does not know (another
+family, another attention implementation, a LoRA variant, q/k layer norms), ``lean_step`` returns None and the
+engine calls the model itself. On CUDA the engine replays transformers' forward as a CUDA graph instead.
 
 It reads transformers internals (a module's ``apply_rotary_pos_emb``, the cache's layout, the attention
 implementation), so it runs only on the transformers versions in ``CHECKED_TRANSFORMERS``, where
@@ -15,7 +18,6 @@ calls the model itself, and ``test_the_lean_step_is_checked_on_this_transformers
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,7 @@ from torch import nn
 from transformers import activations
 
 from radzoo.generation.merged_weights import Projection, ProjectionGroup, WeightMerger
+from radzoo.generation.rotary_table import Rotation, rotation
 
 FAMILIES = ("llama", "mistral", "phi")
 # transformers releases (major.minor) on which the equality tests passed: add one only after they pass on it
@@ -88,7 +91,6 @@ class _Layer:
     mlp: tuple[ProjectionGroup, ProjectionGroup]  # llama: (gate, up), down; phi: fc1, fc2
     mlp_norm: Callable[[torch.Tensor], torch.Tensor] | None  # phi: None (attention and MLP read the same norm)
     act: Callable[[torch.Tensor], torch.Tensor]
-    rotary_dims: int  # < head_dim for phi's partial rotary
 
 
 class LeanStep:
@@ -101,9 +103,8 @@ class LeanStep:
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.scaling = self.head_dim ** -0.5
         self.parallel = config.model_type == "phi"  # phi adds attention and MLP to the same residual
-        self.rotate = sys.modules[type(lm).__module__].apply_rotary_pos_emb  # transformers' own rotary
         self._bias: tuple[torch.Tensor, torch.Tensor] | None = None  # (mask, its additive form [B,1,1,L])
-        self._rotary: tuple[torch.Tensor, torch.Tensor] | None = None  # cos, sin of every slot [L, rotary dims]
+        self._table: Rotation | None = None  # the rotation of every slot, looked up per step
 
     def __call__(self, input_ids: torch.Tensor, mask: torch.Tensor, position_ids: torch.Tensor,
                  cache: Any) -> torch.Tensor:
@@ -111,11 +112,11 @@ class LeanStep:
         # not the whole preallocated cache: of those, the real (not left-pad) ones
         if self._bias is None or self._bias[0] is not mask:  # the engine passes one mask for every step
             self._bias = (mask, _additive(mask.bool())[:, None, None, :])
-            self._rotary = self._rotary_table(mask.shape[1], input_ids.device)
+            self._table = self._rotary_table(mask.shape[1], input_ids.device)
         filled = int(cache.layers[0].cumulative_length) + 1
         h = F.embedding(input_ids, self.lm.model.embed_tokens.weight)
-        rotary = (self._rotary[0][position_ids], self._rotary[1][position_ids]) if self._rotary else None
-        return self._forward(h, position_ids, self._bias[1][..., :filled], cache, rotary=rotary)
+        rotate = self._table.at(position_ids) if self._table else None
+        return self._forward(h, position_ids, self._bias[1][..., :filled], cache, rotate=rotate)
 
     def prefill(self, embeds: torch.Tensor, mask: torch.Tensor, position_ids: torch.Tensor,
                 cache: Any) -> torch.Tensor:
@@ -127,34 +128,32 @@ class LeanStep:
         allowed |= torch.eye(length, dtype=torch.bool, device=mask.device)
         return self._forward(embeds, position_ids, _additive(allowed), cache, last_only=True)
 
-    def _rotary_table(self, length: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """The rotary embedding's cos and sin for positions 0..length-1, looked up per step rather than computed
-        (the same values: each is one product and a cos or sin); None for rope types that rescale with length."""
+    def _rotary_table(self, length: int, device: torch.device) -> Rotation | None:
+        """The rotation of positions 0..length-1, looked up per step rather than computed (the same values: each
+        is one product and a cos or sin); None for rope types that rescale with the length."""
         rotary = self.lm.model.rotary_emb
         if getattr(rotary, "rope_type", None) != "default":
             return None
         like = self.lm.model.embed_tokens.weight
         cos, sin = rotary(like[:1, None], position_ids=torch.arange(length, device=device)[None])
-        return cos[0], sin[0]
+        return rotation(cos[0], sin[0], self.head_dim)
 
     def _forward(self, h: torch.Tensor, position_ids: torch.Tensor, bias: torch.Tensor, cache: Any,
-                 last_only: bool = False, rotary: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        cos, sin = rotary or self.lm.model.rotary_emb(h, position_ids=position_ids)
+                 last_only: bool = False, rotate: Rotation | None = None) -> torch.Tensor:
+        if rotate is None:
+            cos, sin = self.lm.model.rotary_emb(h, position_ids=position_ids)
+            rotate = rotation(cos[:, :, None, None], sin[:, :, None, None], self.head_dim)
         for i, layer in enumerate(self.layers):
-            h = self._layer(h, i, layer, cos, sin, bias, cache, last_only and i == len(self.layers) - 1)
+            h = self._layer(h, i, layer, rotate, bias, cache, last_only and i == len(self.layers) - 1)
         return self.head(self.final_norm(h))[0]
 
-    def _layer(self, h: torch.Tensor, i: int, layer: _Layer, cos: torch.Tensor, sin: torch.Tensor,
-               bias: torch.Tensor, cache: Any, last_only: bool = False) -> torch.Tensor:
+    def _layer(self, h: torch.Tensor, i: int, layer: _Layer, rotate: Rotation, bias: torch.Tensor, cache: Any,
+               last_only: bool = False) -> torch.Tensor:
         batch, length = h.shape[:2]
         x = layer.attn_norm(h)
-        q, k, v = (y.view(batch, length, -1, self.head_dim).transpose(1, 2) for y in layer.qkv(x))
-        if layer.rotary_dims < self.head_dim:
-            n = layer.rotary_dims
-            q_rot, k_rot = self.rotate(q[..., :n], k[..., :n], cos, sin)
-            q, k = torch.cat((q_rot, q[..., n:]), dim=-1), torch.cat((k_rot, k[..., n:]), dim=-1)
-        else:
-            q, k = self.rotate(q, k, cos, sin)
+        qkv = layer.qkv.joined(x).view(batch, length, 3, -1, self.head_dim)
+        qk = rotate(qkv[:, :, :2])  # queries and keys together: [B, T, 2, heads, head_dim]
+        q, k, v = (part.transpose(1, 2) for part in (qk[:, :, 0], qk[:, :, 1], qkv[:, :, 2]))
         keys, values = cache.update(k, v, i)
         keys, values = keys[:, :, :bias.shape[-1]], values[:, :, :bias.shape[-1]]
         if last_only:  # the prompt's last layer: every position's keys and values, but only the last one's output
@@ -193,27 +192,27 @@ def lean_step(lm: Any, cache_len: int, merger: WeightMerger | None = None) -> Le
             or type(lm.model.embed_tokens) is not nn.Embedding or lm.model.embed_tokens.max_norm is not None
             or getattr(config, "qk_layernorm", False)):
         return None
-    found = []  # per layer: (norms, projections, activation, rotary dims)
+    found = []  # per layer: (norms, projections, activation)
     for layer in lm.model.layers:
         attn, mlp = layer.self_attn, layer.mlp
         if family == "phi":
             names = (attn.q_proj, attn.k_proj, attn.v_proj, attn.dense, mlp.fc1, mlp.fc2)
             norms = (lambda x, m=layer.input_layernorm: _layer_norm(m, x), None)
-            act, rotary = mlp.activation_fn, attn.rotary_ndims
+            act = mlp.activation_fn
         else:
             names = (attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj)
             norms = (lambda x, m=layer.input_layernorm: _rms_norm(m, x),
                      lambda x, m=layer.post_attention_layernorm: _rms_norm(m, x))
-            act, rotary = mlp.act_fn, attn.head_dim
-        found.append((norms, [projection(m) for m in names], _activation(act), rotary))
+            act = mlp.act_fn
+        found.append((norms, [projection(m) for m in names], _activation(act)))
     head = projection(lm.lm_head)
-    if head is None or any(p is None for _, projections, _, _ in found for p in projections):
+    if head is None or any(p is None for _, projections, _ in found for p in projections):
         return None
     merger = merger or WeightMerger()
     merger.begin()  # q/k/v, and a Llama MLP's gate/up, read one input: one stacked product each
     group = merger.group
-    layers = [_Layer(norms[0], group(p[:3]), group(p[3:4]), (group(p[4:-1]), group(p[-1:])), norms[1], act, rotary)
-              for norms, p, act, rotary in found]
+    layers = [_Layer(norms[0], group(p[:3]), group(p[3:4]), (group(p[4:-1]), group(p[-1:])), norms[1], act)
+              for norms, p, act in found]
     head_group = group([head])
     merger.end()
     final = lm.model.final_layernorm if family == "phi" else lm.model.norm

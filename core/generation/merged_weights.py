@@ -65,6 +65,10 @@ class ProjectionGroup:
             return self.parts[0](x).split(self.sizes, dim=-1)
         return tuple(p(x) for p in self.parts)
 
+    def joined(self, x: torch.Tensor) -> torch.Tensor:
+        """The projections' outputs side by side in one tensor (the stacked product's own output)."""
+        return self.parts[0](x) if self.sizes or len(self.parts) == 1 else torch.cat(self(x), dim=-1)
+
 
 @dataclass
 class _Copy:
