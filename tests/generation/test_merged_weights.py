@@ -8,6 +8,7 @@ import torch
 from peft.tuners.lora import Linear as LoraLinear
 from test_decode_engine import engines, ids
 from test_generate import make_studies
+from transformers import StaticCache
 
 from radzoo.generation.decode_engine import causal_lm
 from radzoo.generation.lean_decode_step import lean_step
@@ -82,8 +83,6 @@ def test_past_the_memory_budget_projections_stay_apart_with_the_same_tokens(stud
 
 @pytest.mark.parametrize("name", ["demo/llava-rad", "demo/slava-cxr"])
 def test_prefill_matches_the_models_forward_on_left_padded_prompts(name, studies):
-    from transformers import StaticCache
-
     hf, _ = engines(name)
     train_lora(hf.model)
     model, lm = hf.model, causal_lm(hf.model.language_model)
