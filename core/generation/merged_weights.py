@@ -7,7 +7,8 @@ For the demo's tiny models every product is mostly per-call overhead, so the dec
 
 What stays equal: the greedy tokens (tests/generation/test_decode_engine.py checks them against transformers on
 models whose LoRA weights are not zero). What does not: the bits. Merging rounds ``W + s B A`` once, where
-transformers rounds ``W x`` and ``s B A x`` apart, so logits move by float32 rounding (about 1e-6 relative).
+transformers rounds ``W x`` and ``s B A x`` apart, so logits move by float32 rounding (about 1e-6 relative;
+the lean step is float32 only for that reason).
 
 The copies are cached on a ``WeightMerger`` and rebuilt when any source tensor is replaced or changed in
 place (a training step, a loaded checkpoint: both bump the tensor's version counter). They cost memory, so a

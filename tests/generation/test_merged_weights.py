@@ -10,9 +10,11 @@ from test_decode_engine import engines, ids
 from test_generate import make_studies
 from transformers import StaticCache
 
+from radzoo.generation import decode_engine
 from radzoo.generation.decode_engine import causal_lm
 from radzoo.generation.lean_decode_step import lean_step
 from radzoo.generation.merged_weights import WeightMerger
+from radzoo.generation.pipeline import prepare_model
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +107,17 @@ def test_prefill_matches_the_models_forward_on_left_padded_prompts(name, studies
         assert bool(keys.isfinite().all()), "a left pad's keys stay finite (a NaN there would reach every step)"
         torch.testing.assert_close(keys.transpose(1, 2)[real], layer_theirs.keys[:, :, :mask.shape[1]]
                                    .transpose(1, 2)[real], rtol=1e-4, atol=1e-5)
+
+
+def test_in_bf16_the_lean_step_stands_down_for_the_models_own_forward(studies, monkeypatch):
+    # merging and reordering round at ~1e-2 in bf16, enough to change greedy tokens: there the engine calls the
+    # model (as it did before merging; its bf16 tokens are not always transformers' generate's, a separate matter)
+    hf, radzoo = engines("demo/llava-rad")
+    train_lora(hf.model)
+    assert lean_step(causal_lm(hf.model.language_model), 64) is not None  # float32: the lean step
+    model = prepare_model(hf.model, "cpu", "bf16")
+    assert lean_step(causal_lm(model.language_model), 64) is None
+    got = ids(radzoo, studies)
+    monkeypatch.setattr(decode_engine, "lean_step", lambda *args: None)
+    radzoo._engine = None
+    assert torch.equal(ids(radzoo, studies), got)
