@@ -11,8 +11,8 @@ tokens on every demo recipe, trained-like LoRA included. Where a model has anyth
 family, another attention implementation, a LoRA variant, q/k layer norms), ``lean_step`` returns None and the
 engine calls the model itself. On CUDA the engine replays transformers' forward as a CUDA graph instead.
 
-It reads transformers internals (a module's ``apply_rotary_pos_emb``, the cache's layout, the attention
-implementation), so it runs only on the transformers versions in ``CHECKED_TRANSFORMERS``, where
+It reads transformers internals (the families' rotary convention and rotary module, the cache's layout, the
+attention implementation), so it runs only on the transformers versions in ``CHECKED_TRANSFORMERS``, where
 tests/generation/test_decode_engine.py found its tokens equal to transformers'; on any other version the engine
 calls the model itself, and ``test_the_lean_step_is_checked_on_this_transformers`` fails until it is checked.
 """

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 # transformers' default top_k when sampling (GenerationConfig): kept so that both engines sample alike
 HF_DEFAULT_TOP_K = 50
@@ -39,17 +38,20 @@ def penalise_repeats(scores: torch.Tensor, tokens: torch.Tensor, penalty: float)
 
 
 def ban_repeated_ngrams(scores: torch.Tensor, tokens: torch.Tensor, step: int, size: int) -> torch.Tensor:
-    """-inf for every token that would repeat an n-gram of ``tokens[:, :step]`` (``tokens`` is the full buffer)."""
+    """-inf for every token that would repeat an n-gram of ``tokens[:, :step]`` (``tokens`` is the full buffer).
+
+    Windows are taken over the whole preallocated buffer and the ones not yet complete are masked out, so the
+    shapes do not change from step to step.
+    """
     if step < size:
         return scores
-    windows = tokens[:, :step].unfold(1, size, 1)  # [B, W, size]: every n-gram generated so far
+    windows = tokens.unfold(1, size, 1)  # [B, W, size]
     prefix = tokens[:, step - size + 1:step]  # the last size-1 tokens: the n-gram the next token would complete
     matches = (windows[..., :-1] == prefix[:, None, :]).all(-1)
-    # each match bans its n-gram's last token; the others point past the vocabulary, at a column then dropped
-    # (every write is -inf, so a token banned by several windows gets the same value whichever write lands)
-    vocab = scores.shape[-1]
-    banned = torch.where(matches, windows[..., -1], vocab)
-    return F.pad(scores, (0, 1)).scatter_(1, banned, float("-inf"))[:, :vocab]
+    matches[:, step - size + 1:] = False  # windows that reach past the tokens generated so far
+    # a minimum, not a plain scatter: with a token in several windows, scatter_ keeps an arbitrary write
+    ban = torch.where(matches, float("-inf"), float("inf")).to(scores.dtype)
+    return scores.scatter_reduce(1, windows[..., -1], ban, reduce="amin", include_self=True)
 
 
 def keep_top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
