@@ -154,9 +154,10 @@ class LeanStep:
         x = layer.attn_norm(h)
         qkv = layer.qkv.joined(x).view(batch, length, 3, -1, self.head_dim)
         qk = rotate(qkv[:, :, :2])  # queries and keys together: [B, T, 2, heads, head_dim]
-        q, k, v = (part.transpose(1, 2) for part in (qk[:, :, 0], qk[:, :, 1], qkv[:, :, 2]))
-        keys, values = cache.update(k, v, i)
-        keys, values = keys[:, :, :bias.shape[-1]], values[:, :, :bias.shape[-1]]
+        q, k, v = qk[:, :, 0].transpose(1, 2), qk[:, :, 1].transpose(1, 2), qkv[:, :, 2].transpose(1, 2)
+        filled = bias.shape[-1]
+        keys, values = _write(cache.layers[i], k, v, filled - length)
+        keys, values = keys[:, :, :filled], values[:, :, :filled]
         if last_only:  # the prompt's last layer: every position's keys and values, but only the last one's output
             q, bias, x, h, length = q[:, :, -1:], bias[:, :, -1:], x[:, -1:], h[:, -1:], 1
         if length > 1:  # the prompt: sdpa, as transformers
@@ -164,8 +165,8 @@ class LeanStep:
         else:
             # one query: batched products rather than sdpa, whose CPU kernel pays per (row, head) and at these
             # sizes (a few heads of 16-64 dims) costs ~1.3x these; the two differ in float rounding only
-            scores = torch.matmul(q, keys.transpose(-1, -2)).float() * self.scaling + bias
-            attn = torch.matmul(scores.softmax(-1).to(v.dtype), values)
+            scores = torch.matmul(q, keys.transpose(-1, -2)) * self.scaling + bias
+            attn = torch.matmul(scores.softmax(-1), values)
         attn = layer.o(attn.transpose(1, 2).reshape(batch, length, -1))[0]
         if self.parallel:
             fc1, fc2 = layer.mlp
@@ -176,8 +177,21 @@ class LeanStep:
         return h + down(layer.act(gate) * up)[0]
 
 
+def _write(layer: Any, keys: torch.Tensor, values: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Write ``keys``/``values`` ``[B, heads, T, D]`` into a ``StaticCache`` layer at slots ``start..start+T-1``, as
+    its ``update`` does (same slots, same counter) without building an index tensor for them; its whole buffers."""
+    if not layer.is_initialized:  # the first write makes the buffers
+        layer.update(keys, values)
+        return layer.keys, layer.values
+    end = start + keys.shape[2]
+    layer.keys[:, :, start:end].copy_(keys)
+    layer.values[:, :, start:end].copy_(values)
+    layer.cumulative_length.add_(end - start)
+    return layer.keys, layer.values
+
+
 def _additive(allowed: torch.Tensor) -> torch.Tensor:
-    """0 where attention is allowed, -inf elsewhere (float32: scores are added and normalised in float32)."""
+    """0 where attention is allowed, -inf elsewhere (float32, the only dtype the lean step runs in)."""
     return torch.zeros(allowed.shape, device=allowed.device).masked_fill(~allowed, float("-inf"))
 
 
