@@ -5,7 +5,7 @@ CPU part (always): the three demo recipes, reports/s and tokens/s for batch 1 (t
 LLaVA-Rad's inference script) vs batch 8 and 32 on the hf engine, outputs asserted identical. Target:
 batched >= 5x. Then the engines: hf vs radzoo at batch 1 and 32, timed in alternation (rounds of hf,
 radzoo, ...) so that both see the same machine load (recorded beside them), outputs asserted equal.
-Target: radzoo >= 2x at batch 1.
+Target: radzoo >= 2x at batch 1 and at batch 32.
 
 GPU part (only when torch.cuda.is_available()): LLaVA-Rad-shaped (ViT-B/14 @518, 1369 tokens,
 mlp2x_gelu, Llama-7B config) and SLaVA-shaped (ViT-L/14 @336, 576 tokens, Phi-2 config) models with

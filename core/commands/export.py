@@ -30,13 +30,15 @@ def run(args: argparse.Namespace) -> int:
 
         result = export_llava_hf(args.run_dir, args.out)
         print(f"exported {args.run_dir} -> {result.out} (transformers LlavaForConditionalGeneration, "
-              f"{result.tower} tower; load the processor with backend=\"pil\")")
+              f"{result.tower} tower; load the processor with "
+              f"{result.load_processor_with.replace('DIR', repr(str(result.out)))})")
         if result.vllm_problems:
             print(f"vLLM: cannot serve it: {'; '.join(result.vllm_problems)} "
                   "(transformers loads it; vLLM's Transformers backend is untested)")
         else:
+            trust = " --trust-remote-code" if "trust_remote_code" in result.load_processor_with else ""
             print(f"vLLM: can serve it ({result.tower} tower, 2-layer projector, 3 channels, as vLLM's LLaVA requires)"
-                  f": vllm serve {result.out}")
+                  f": vllm serve {result.out}{trust}")
         return 0
     from radzoo.interop.radzoo_export import export_run  # start-up time: radzoo --help imports every command
     from radzoo.runs.layout import RunDir

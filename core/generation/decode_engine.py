@@ -5,7 +5,9 @@ bookkeeping) in series with the model. Here the prompt (with the image embedding
 prefilled once into a ``StaticCache``; each decode step then runs on fixed shapes (one token per row, one
 attention mask of the cache's full length), picks its token on the device, and reads back whether every
 row has ended only every ``eos_check_every`` tokens. On CUDA the decode step is compiled with
-``torch.compile(mode="reduce-overhead")``, i.e. replayed as a CUDA graph. Greedy tokens equal ``generate``'s.
+``torch.compile(mode="reduce-overhead")``, i.e. replayed as a CUDA graph. On a CPU the prefill and each step
+run as lean_decode_step.py's flat forward (LoRA merged, q/k/v stacked). Greedy tokens equal ``generate``'s; on
+a CPU the logits differ from transformers' in float rounding (lean_decode_step.py says where).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import torch
 
 from radzoo.generation.lean_decode_step import lean_step
+from radzoo.generation.merged_weights import WeightMerger
 from radzoo.generation.report_end import eos_ids as report_eos_ids
 from radzoo.generation.token_choice import HF_DEFAULT_TOP_K, ChoiceRules, next_tokens
 from radzoo.recipe.decode_settings import DecodeSettings
@@ -71,6 +74,7 @@ class DecodeEngine:
         self._cache: Any = None
         self._cache_key: tuple[int, int, torch.dtype] | None = None
         self._lock = threading.Lock()
+        self._weights = WeightMerger()  # the lean step's merged LoRA and stacked q/k/v, kept between batches
 
     def generate(self, inputs: dict[str, torch.Tensor], settings: DecodeSettings,
                  on_token: TokenHook | None = None) -> torch.Tensor:
@@ -94,14 +98,19 @@ class DecodeEngine:
         full_mask[:, :prompt_len] = mask
         # as generate: a row's positions count its real tokens from 0 (pads get 1, masked out anyway)
         positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
-        out = self.lm(inputs_embeds=embeds, attention_mask=full_mask[:, :prompt_len], position_ids=positions,
-                      cache=cache, use_cache=True, logits_to_keep=1)
-        logits = out.logits[:, -1].to(torch.float32, copy=True)
+        prefill, step = self._step_functions(cache_len)
+        logits = prefill(embeds, full_mask[:, :prompt_len], positions, cache)
         position = positions[:, -1:] + 1
-        return self._decode(logits, full_mask, position, cache, settings, self._step_function(cache_len), on_token)
+        return self._decode(logits, full_mask, position, cache, settings, step, on_token)
 
-    def _step_function(self, cache_len: int) -> Callable[..., torch.Tensor]:
-        """``(token ids [B,1], mask, position ids [B,1], cache) -> float32 logits [B,V]`` for one decode step."""
+    def _step_functions(self, cache_len: int) -> tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]:
+        """(prefill, step): ``(embeds [B,T,H] | token ids [B,1], mask, position ids, cache) -> float32 logits
+        [B,V]`` of the prompt's last position, and of one decode step."""
+        def prefill(embeds: torch.Tensor, mask: torch.Tensor, position: torch.Tensor, cache: Any) -> torch.Tensor:
+            out = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=position, cache=cache,
+                          use_cache=True, logits_to_keep=1)
+            return out.logits[:, -1].to(torch.float32, copy=True)
+
         if self.device.type == "cuda":
             compiled = _compiled_step(self.lm)
 
@@ -111,17 +120,18 @@ class DecodeEngine:
                                use_cache=True, logits_to_keep=1)
                 return out.logits[:, -1].to(torch.float32, copy=True)  # the graph's output buffer is reused
 
-            return graphed
-        lean = lean_step(self.lm, cache_len)
+            return prefill, graphed
+        lean = lean_step(self.lm, cache_len, self._weights)
         if lean is not None:
-            return lambda ids, mask, position, cache: lean(ids, mask, position, cache)[:, -1].to(torch.float32)
+            return (lambda embeds, mask, position, cache: lean.prefill(embeds, mask, position, cache)[:, -1].float(),
+                    lambda ids, mask, position, cache: lean(ids, mask, position, cache)[:, -1].to(torch.float32))
 
         def plain(ids: torch.Tensor, mask: torch.Tensor, position: torch.Tensor, cache: Any) -> torch.Tensor:
             out = self.lm(input_ids=ids, attention_mask=mask, position_ids=position, cache=cache, use_cache=True,
                           logits_to_keep=1)
             return out.logits[:, -1].to(torch.float32)
 
-        return plain
+        return prefill, plain
 
     def _decode(self, logits: torch.Tensor, full_mask: torch.Tensor, position: torch.Tensor, cache: Any,
                 settings: EngineSteps, step_logits: Callable[..., torch.Tensor],

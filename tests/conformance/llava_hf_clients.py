@@ -12,6 +12,9 @@ OUT_JSON: {client: {study id: {"prompt_ids": [...] (image tokens collapsed to on
 - ``tokenizer+image_processor``: AutoTokenizer.apply_chat_template(tokenize=True) (parts), ``<image>`` repeated
   image_seq_length times as LlavaProcessor does, AutoImageProcessor for the pixels;
 - ``pipeline``: ``pipeline("image-text-to-text")`` with [image part (the PIL image), text part];
+- ``remote-code/processor/parts`` and ``remote-code/pipeline``: the same loaded with ``trust_remote_code=True``
+  (the export's ``image_processing_radzoo.py``, which crops as torchvision), on the default backend;
+  ``remote-code/class`` is the image processor class that loaded;
 - ``vllm/openai-format`` and ``vllm/string-format``: the prompt ids vLLM's chat path computes, rendered as vLLM
   calls transformers (``tokenizer.apply_chat_template(conversation=..., tools=None, chat_template=...,
   tokenize=True, return_dict=False, add_generation_prompt=True)``) on the conversation vLLM builds: in the
@@ -82,12 +85,22 @@ def run(export: str, cases: list[dict], max_new_tokens: int) -> dict:
                                                 chat_template=tokenizer.get_chat_template(), tokenize=True,
                                                 return_dict=False, add_generation_prompt=True)
             record(client, case["id"], torch.tensor([ids]), None)
-    pipe = pipeline("image-text-to-text", model=model, processor=processor)
+    exact = AutoProcessor.from_pretrained(export, trust_remote_code=True)  # the shipped round-crop processor
+    out["remote-code/class"] = type(exact.image_processor).__name__
     for case in cases:
         with Image.open(case["image"]) as img:
             image = img.convert("RGB")
-        result = pipe(text=parts(case["question"], image), generate_kwargs=greedy, return_full_text=False)
-        out.setdefault("pipeline", {})[case["id"]] = {"report": result[0]["generated_text"].strip()}
+        inputs = exact.apply_chat_template(parts(case["question"], image), add_generation_prompt=True, tokenize=True,
+                                           return_dict=True, return_tensors="pt")
+        record("remote-code/processor/parts", case["id"], inputs["input_ids"], inputs["pixel_values"])
+    for client, pipe in (("pipeline", pipeline("image-text-to-text", model=model, processor=processor)),
+                         ("remote-code/pipeline", pipeline("image-text-to-text", model=export, trust_remote_code=True,
+                                                           dtype=torch.float32))):
+        for case in cases:
+            with Image.open(case["image"]) as img:
+                image = img.convert("RGB")
+            result = pipe(text=parts(case["question"], image), generate_kwargs=greedy, return_full_text=False)
+            out.setdefault(client, {})[case["id"]] = {"report": result[0]["generated_text"].strip()}
     return out
 
 

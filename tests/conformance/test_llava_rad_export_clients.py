@@ -21,7 +21,8 @@ from release_replicas import hub_calls_fail  # noqa: F401 (autouse: hub download
 
 GOLDEN = json.loads((Path(__file__).parent / "goldens" / "llava_rad.json").read_text())
 STUDY_IDS = [f"s{i}" for i in range(len(GOLDEN["studies"]))]
-GENERATING = ["processor/parts", "processor/string", "processor/rendered", "tokenizer+image_processor"]
+GENERATING = ["processor/parts", "processor/string", "processor/rendered", "tokenizer+image_processor",
+              "remote-code/processor/parts"]
 pytestmark = pytest.mark.slow
 
 
@@ -115,10 +116,32 @@ def test_every_transformers_client_gets_the_official_greedy_ids_where_the_crop_a
 
 @pytest.mark.xfail(strict=True, reason="known difference: transformers' centre crop floors the offset where "
                    "torchvision (LLaVA-Rad's open_clip transform) rounds it, so one study's pixels are one column "
-                   "apart; no stock transformers image processor rounds (both backends floor), see docs/CONFORMANCE.md")
+                   "apart; no stock transformers image processor rounds (both backends floor): trust_remote_code=True "
+                   "loads the export's own rounding processor, see docs/CONFORMANCE.md")
 def test_the_export_gives_the_official_greedy_ids_for_every_study(export, clients):
     equal, _ = _greedy_matches(export, clients, "processor/parts")
     assert equal == STUDY_IDS
+
+
+def test_trust_remote_code_gives_the_official_greedy_ids_for_every_study(export, clients):
+    """The export ships image_processing_radzoo.py in its auto_map: with trust_remote_code=True the crop rounds as
+    torchvision does, so the crop-shifted study gets the official report too."""
+    assert clients["remote-code/class"] == "RadzooCLIPImageProcessor"
+    equal, shifted = _greedy_matches(export, clients, "remote-code/processor/parts")
+    assert shifted, "no study's crop margin differs: the check means nothing"
+    assert equal == STUDY_IDS
+
+
+def test_the_remote_code_pipeline_writes_the_official_reports(export, clients):
+    assert {sid: clients["remote-code/pipeline"][sid]["report"] for sid in STUDY_IDS} == _official_reports(export)
+
+
+def _official_reports(export) -> dict[str, str]:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(export[1])
+    return {sid: tokenizer.decode(study["greedy_ids"], skip_special_tokens=True).strip()
+            for sid, study in zip(STUDY_IDS, GOLDEN["studies"], strict=True)}
 
 
 def test_the_pipeline_writes_the_reports_of_the_processor_path(clients):

@@ -18,6 +18,7 @@ from PIL import Image
 
 from radzoo.data.study import Study
 from radzoo.files.jsonl import JsonlWriter, read_records
+from radzoo.generation.lean_decode_step import LeanStep
 from radzoo.generation.pipeline import ReportGenerator, generate
 from radzoo.generation.sharding import merge_shards
 from radzoo.recipe.decode_settings import DecodeSettings
@@ -42,17 +43,22 @@ def make_studies(folder: Path, n: int = 6) -> list[Study]:
 
 
 @pytest.mark.parametrize("recipe", ["demo/llava-rad", "demo/slava-cxr", "demo/cxr-llava"])
-def test_batched_greedy_equals_unbatched(recipe, tmp_path):
+def test_batched_greedy_equals_unbatched(recipe, tmp_path, monkeypatch):
     studies = make_studies(tmp_path)
     model, cfg = open_model(recipe, overrides=[INDICATION, "generation.max_new_tokens=24"])
     run = ReportGenerator(model, DecodeSettings.from_recipe(cfg.generation), cfg.name)
     lengths = {int(m.sum()) for m in run.inputs(studies)["attention_mask"]}
     assert len(lengths) > 1, "prompts must differ in length for the test to exercise left padding"
     prefill = []
-    lm = getattr(model.language_model, "get_base_model", lambda: model.language_model)()  # under peft: the HF model
-    hook = lm.register_forward_pre_hook(lambda _m, _a, kw: None if prefill else prefill.append(kw), with_kwargs=True)
+    # on a CPU the default engine prefills through its lean step, not the model's forward: record its arguments
+    lean_prefill = LeanStep.prefill
+
+    def recorded(self, embeds, mask, positions, cache):
+        prefill.append({"attention_mask": mask, "position_ids": positions})
+        return lean_prefill(self, embeds, mask, positions, cache)
+
+    monkeypatch.setattr(LeanStep, "prefill", recorded)
     batched = run(studies)
-    hook.remove()
     mask, positions = prefill[0]["attention_mask"], prefill[0]["position_ids"]
     for row_mask, row_pos in zip(mask, positions, strict=True):  # each row counts from 0 at its first real token
         assert row_mask[0] == 0 or row_mask.all()

@@ -25,7 +25,9 @@ def messages(info: dict, indication: str | None, parts: bool) -> list[dict]:
 def reports(export: str, studies: list[dict]) -> dict[str, str]:
     with open(f"{export}/radzoo_export.json", encoding="utf-8") as f:
         info = json.load(f)
-    processor = AutoProcessor.from_pretrained(export, backend="pil")
+    # as the export says: trust_remote_code=True where it ships image_processing_radzoo.py (torchvision's crop)
+    exact = "trust_remote_code=True" in info["load_processor_with"]
+    processor = AutoProcessor.from_pretrained(export, **({"trust_remote_code": True} if exact else {"backend": "pil"}))
     model = LlavaForConditionalGeneration.from_pretrained(export, dtype=torch.float32).eval()
     out = {}
     for i, study in enumerate(studies):

@@ -54,6 +54,7 @@ def _tiny_towers(root: Path) -> dict[str, str]:
               str(root / "open_clip" / "open_clip_model.safetensors"))
     return {
         "hf-clip": f"{{name: clip, args: {{hf_path: {root / 'clip'}, select_layer: -2}}}}",
+        "hf-clip-floor": f"{{name: clip, args: {{hf_path: {root / 'clip'}, select_layer: -2, crop_rounding: floor}}}}",
         "timm-dinov2": "{name: timm, args: {model_name: vit_small_patch14_dinov2, image_size: 28, embed_dim: 32, "
                        "depth: 3, num_heads: 2, select_layer: -2, seed: 1, in_chans: 1}}",  # grayscale
         "open-clip": f"{{name: clip, args: {{path: {root / 'open_clip'}, select_layer: -1, drop_cls: false}}}}",
@@ -84,7 +85,8 @@ def studies(tmp_path_factory):
     folder = tmp_path_factory.mktemp("images")
     rng = np.random.default_rng(1)
     out = []
-    for i, shape in enumerate([(70, 66), (41, 90), (64, 64), (33, 50)]):  # odd crops and both orientations
+    # odd crops and both orientations; (40, 45) resizes to 28 x 31, a margin of 3 where floor and round differ
+    for i, shape in enumerate([(70, 66), (41, 90), (64, 64), (33, 50), (40, 45)]):
         path = folder / f"{i}.png"
         Image.fromarray((rng.random(shape) * 255).astype("uint8")).save(path)
         out.append(Study(id=f"s{i}", image=str(path), indication="cough and fever" if i % 2 else None))
@@ -120,7 +122,7 @@ def exported(towers, studies, tmp_path_factory):
     return result
 
 
-@pytest.mark.parametrize("tower", ["hf-clip", "timm-dinov2", "open-clip", "rad-dino"])
+@pytest.mark.parametrize("tower", ["hf-clip", "hf-clip-floor", "timm-dinov2", "open-clip", "rad-dino"])
 def test_plain_transformers_gives_radzoos_greedy_reports(exported, tower):
     case = exported[tower]
     assert case["transformers"] == case["radzoo"]
@@ -148,6 +150,33 @@ def test_export_is_the_llava_layout_with_lora_merged(exported):
     image = next(t for t in tokenizer["added_tokens"] if t["content"] == "<image>")
     assert image["special"] and image["id"] == config["image_token_index"]
     assert json.loads((out / "generation_config.json").read_text())["suppress_tokens"] == [image["id"]]
+
+
+def test_a_torchvision_crop_ships_its_image_processor_as_remote_code(exported):
+    out = exported["hf-clip"]["out"]
+    image_processor = json.loads((out / "processor_config.json").read_text())["image_processor"]
+    assert image_processor["auto_map"] == {"AutoImageProcessor": "image_processing_radzoo.RadzooCLIPImageProcessor"}
+    assert image_processor["image_processor_type"] == "CLIPImageProcessor"  # the stock class without remote code
+    assert (out / "image_processing_radzoo.py").is_file()
+    info = json.loads((out / "radzoo_export.json").read_text())
+    assert info["crop_rounding"] == "round" and "trust_remote_code=True" in info["load_processor_with"]
+    assert "trust_remote_code=True" in exported["hf-clip"]["stdout"] and "--trust-remote-code" in \
+        exported["hf-clip"]["stdout"]
+
+
+def test_a_transformers_crop_ships_no_remote_code(exported):
+    """An encoder that floors the crop margin (as imported CXR-LLaVA, SLaVA-CXR and llava-hf releases do) is exact
+    with transformers' stock processor; a reimport keeps the rounding the export records."""
+    from radzoo.cli import main
+
+    out = exported["hf-clip-floor"]["out"]
+    assert not (out / "image_processing_radzoo.py").exists()
+    assert "auto_map" not in json.loads((out / "processor_config.json").read_text())["image_processor"]
+    info = json.loads((out / "radzoo_export.json").read_text())
+    assert info["crop_rounding"] == "floor" and "backend=\"pil\"" in info["load_processor_with"]
+    back = out.parent / "reimported-floor"
+    assert main(["import", "llava-hf", str(out), "--out", str(back)]) == 0
+    assert load_recipe(str(back / "recipe.yaml")).encoder.args.crop_rounding == "floor"
 
 
 def test_export_prints_whether_vllm_can_serve_it(exported):

@@ -5,6 +5,8 @@ Layout of OUT (``save_pretrained`` of the model, its processor and generation co
                                      (LoRA merged; the pre-4.52 layout every transformers version and vLLM read;
                                      a CLIP/SigLIP tower under vision_tower.vision_model.* as LLaVA-1.5's)
     preprocessor_config.json, processor_config.json, tokenizer files, chat_template.jinja
+    image_processing_radzoo.py       where the encoder crops as torchvision (LLaVA-Rad, radzoo's recipes): the
+                                     image processor's ``auto_map``, loaded with ``trust_remote_code=True``
     generation_config.json           the recipe's decoding settings; the added <image> id is suppressed
     radzoo_export.json               source run, the recipe's instruction(s), the vLLM verdict
 Before it is moved into place, the export is loaded back with transformers and checked against the run:
@@ -23,7 +25,8 @@ import torch
 from omegaconf import OmegaConf
 
 from radzoo.files.atomic import atomic_directory, write_text_atomic
-from radzoo.interop.llava_hf.processor import check_prompt_ids, llava_processor
+from radzoo.interop.llava_hf.image_processing_radzoo import RadzooCLIPImageProcessor
+from radzoo.interop.llava_hf.processor import check_prompt_ids, llava_processor, ship_exact_crop
 from radzoo.interop.llava_hf.towers import ConvertedTower, ExportRefused, convert_tower
 from radzoo.model.lora import merged_language_model
 from radzoo.recipe.decode_settings import DecodeSettings
@@ -36,11 +39,12 @@ VLLM_TOWERS = ("clip_vision_model", "siglip_vision_model")  # vLLM's LLaVA: CLIP
 
 @dataclass
 class LlavaExport:
-    """Where the export went and why vLLM cannot serve it (empty when it can)."""
+    """Where the export went, how to load its processor exactly, and why vLLM cannot serve it (empty when it can)."""
 
     out: Path
     tower: str
     vllm_problems: list[str] = field(default_factory=list)
+    load_processor_with: str = 'AutoProcessor.from_pretrained(DIR, backend="pil")'
 
 
 def projector_state(adapter: Any, name: str) -> dict[str, torch.Tensor]:
@@ -154,6 +158,8 @@ def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
                             .to(torch.uint8).numpy())
     check_prompt_ids(model, processor, image_id, tokens, probe, tokenizer)
     pixels = processor.image_processor(images=probe, return_tensors="pt").pixel_values
+    if (out / "image_processing_radzoo.py").is_file():
+        _verify_exact_crop(processor.image_processor, model.encoder)
     llava = LlavaForConditionalGeneration.from_pretrained(out).eval()
     with torch.no_grad():
         theirs = llava.model.get_image_features(pixel_values=pixels.to(llava.dtype)).pooler_output
@@ -164,6 +170,25 @@ def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
         raise ExportRefused("the exported processor and tower give other image features than the run (a tower "
                             "or transform this converter does not map exactly); nothing was written")
     del llava
+
+
+def _verify_exact_crop(stock: Any, encoder: Any) -> None:
+    """The shipped processor class gives radzoo's pixels where the stock crop is one pixel off (45 x 60 resized
+    to the crop size leaves a long-side margin of 3 mod 4 for the sizes radzoo uses)."""
+    from PIL import Image
+
+    size = int(encoder.image_size)
+    long_side = next(n for n in range(size + 3, 4 * size) if (n - size) % 4 == 3)
+    probe = Image.fromarray((torch.rand(size, long_side, generator=torch.Generator().manual_seed(1)) * 255)
+                            .to(torch.uint8).numpy())
+    exact = RadzooCLIPImageProcessor.from_dict(stock.to_dict())
+    theirs = exact(images=probe, return_tensors="pt").pixel_values[0]
+    ours = encoder.image_transform(False)(probe)
+    if ours.shape[0] == 1:
+        ours = ours.expand(3, -1, -1)
+    if theirs.shape != ours.shape or (theirs - ours).abs().max() > 1e-5:
+        raise ExportRefused("the shipped image_processing_radzoo.py does not reproduce the run's crop; nothing "
+                            "was written")
 
 
 def refuse_multi_image(prompt: Any) -> None:
@@ -201,17 +226,25 @@ def export_llava_hf(run_dir: str | Path, out: str | Path) -> LlavaExport:
         llava.save_pretrained(partial)
         classic_tower_keys(partial, config.vision_config.model_type)
         processor.save_pretrained(partial)
+        exact_crop = model.encoder.crop_rounding == "round"
+        if exact_crop:  # transformers' processors floor an odd crop margin; ship the rounding one as remote code
+            ship_exact_crop(partial)
         _generation_config(recipe, processor.tokenizer, image_id).save_pretrained(partial)
         problems = vllm_problems(config)
         info = {"format": "llava-hf", "source_run": str(run_dir.resolve()), "source_llm": str(recipe.llm.name),
                 "lora_merged": recipe.llm.lora is not None, "tower": tower.kind,
                 "instruction": model.prompt.instruction,
                 "instruction_with_indication": model.prompt.instruction_with_indication,
-                "load_processor_with": 'AutoProcessor.from_pretrained(DIR, backend="pil")',
-                "crop_note": "transformers centre-crops at floor((long - crop) / 2), radzoo (torchvision) at "
-                             "round-half-even: where the resized long side exceeds the crop by 3 mod 4 pixels the "
-                             "crop is one pixel apart",
+                "load_processor_with": ('AutoProcessor.from_pretrained(DIR, trust_remote_code=True)' if exact_crop
+                                        else 'AutoProcessor.from_pretrained(DIR, backend="pil")'),
+                "crop_rounding": model.encoder.crop_rounding,
+                "crop_note": "transformers centre-crops at floor((long - crop) / 2), torchvision at round-half-even: "
+                             "where the resized long side exceeds the crop by 3 mod 4 pixels the two are one pixel "
+                             "apart" + ("; this run crops as torchvision: trust_remote_code=True loads "
+                                        "image_processing_radzoo.py, which does too (without it, and with "
+                                        "backend='pil', transformers' stock processor is used)" if exact_crop else
+                                        "; this run crops as transformers: the stock processor is exact"),
                 "vllm_servable": not problems, "vllm_problems": problems}
         write_text_atomic(partial / INFO_FILE, json.dumps(info, indent=2) + "\n")
         _verify(partial, model, image_id, tokens)
-    return LlavaExport(final, tower.kind, problems)
+    return LlavaExport(final, tower.kind, problems, info["load_processor_with"])

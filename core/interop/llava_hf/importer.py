@@ -108,15 +108,17 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     write_tower = write_clip_tower if tower_type == "clip_vision_model" else write_dinov2_tower
     write_tower(vision, tower, src, stage / run_writer.ENCODER_DIR, out_dtype)
     save_weights(projector(keep, config, out_dtype), stage / WEIGHTS_FILE)
-    # a radzoo export's template renders its recipe's format and it keeps radzoo's transform; a llava-hf release
-    # is LLaVA-1.5's own template, and transformers' image processor, which floors an odd crop margin
+    # a radzoo export's template renders its recipe's format and it keeps its run's transform (crop rounding as
+    # recorded); a llava-hf release is LLaVA-1.5's own template, and transformers' image processor, which floors an
+    # odd crop margin
     release = not (src / EXPORT_INFO).is_file()
+    crop = "floor" if release else str(run_writer.read_json(src / EXPORT_INFO).get("crop_rounding", "round"))
     fmt = "llava_hf" if text_type == "llama" and release else PROMPT_FORMATS[text_type]
     drop_cls = config.get("vision_feature_select_strategy", "default") == "default"
     # the clip encoder takes a transformers directory as hf_path, rad-dino (any Dinov2Model) as path
     path_key, name = ("hf_path", "clip") if tower_type == "clip_vision_model" else ("path", "rad-dino")
     encoder = {"name": name, "args": {path_key: run_writer.ENCODER_DIR, "select_layer": layer, "drop_cls": drop_cls,
-                                      **({"crop_rounding": "floor"} if release else {})}}
+                                      "crop_rounding": crop}}
     recipe = run_writer.base_recipe(
         f"{src.resolve().name}-imported", f"transformers LLaVA directory {src.resolve().name}, imported", "",
         encoder, {"name": "mlp2x_gelu", "args": {}}, fmt,

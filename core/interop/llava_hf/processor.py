@@ -21,15 +21,23 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 from radzoo.interop.llava_hf.towers import ConvertedTower, ExportRefused
 from radzoo.model.chat_formats import IMAGE_PLACEHOLDER, ChatFormat
 from radzoo.model.prompting import IMAGE_TOKEN_INDEX, encode_example
 
+# PIL's resample codes for the encoder's ``interpolation``
+PIL_RESAMPLE = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "box": 4, "hamming": 5}
+EXACT_CROP_MODULE = Path(__file__).with_name("image_processing_radzoo.py")
+EXACT_CROP_CLASS = "RadzooCLIPImageProcessor"
+
 
 def image_processor(encoder: Any) -> Any:
-    """A CLIP image processor doing radzoo's transform: bicubic short-side resize, centre crop, mean/std.
+    """A CLIP image processor doing radzoo's transform: short-side resize with the encoder's filter, centre crop,
+    mean/std.
 
     Its PIL backend resizes as radzoo does (torchvision on PIL images); load it with ``backend="pil"``.
     A grayscale encoder's mean/std go on all three channels (the tower reads RGB, see ``as_rgb``).
@@ -40,10 +48,32 @@ def image_processor(encoder: Any) -> Any:
     mean, std = list(encoder.mean), list(encoder.std)
     if len(mean) == 1:
         mean, std = mean * 3, std * 3
+    if encoder.interpolation not in PIL_RESAMPLE or getattr(encoder, "rescale_intensity", False):
+        raise ExportRefused(f"the encoder's transform (interpolation {encoder.interpolation!r}, rescale_intensity "
+                            f"{getattr(encoder, 'rescale_intensity', False)}) has no transformers image processor "
+                            "setting; use `radzoo export RUN --out DIR` (radzoo format) or `radzoo serve`")
     return CLIPImageProcessorPil(
-        do_resize=True, size={"shortest_edge": size}, resample=3, do_center_crop=True,
+        do_resize=True, size={"shortest_edge": size}, resample=PIL_RESAMPLE[encoder.interpolation],
+        do_center_crop=True,
         crop_size={"height": size, "width": size}, do_rescale=True, rescale_factor=1 / 255, do_normalize=True,
         image_mean=mean, image_std=std, do_convert_rgb=True)
+
+
+def ship_exact_crop(directory: Path) -> None:
+    """Put ``image_processing_radzoo.py`` in a saved processor directory and name it in the image processor's
+    ``auto_map``: ``trust_remote_code=True`` then crops as torchvision; without it transformers keeps its stock
+    class (whose floor crop is one pixel off where the margin is odd)."""
+    shutil.copyfile(EXACT_CROP_MODULE, directory / EXACT_CROP_MODULE.name)
+    auto_map = {"AutoImageProcessor": f"{EXACT_CROP_MODULE.stem}.{EXACT_CROP_CLASS}"}
+    for name, key in (("preprocessor_config.json", None), ("processor_config.json", "image_processor")):
+        path = directory / name
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        target = data if key is None else data.get(key)
+        if isinstance(target, dict):
+            target["auto_map"] = auto_map
+            path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def with_image_token(tokenizer: Any) -> tuple[Any, int]:
