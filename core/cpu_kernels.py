@@ -16,6 +16,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from radzoo.errors import InputError
+
 KERNELS = ("portable", "native")
 DEFAULT_KERNELS = "portable"
 # ATen's own vectorized kernels (softmax, reductions, elementwise): the AVX2 build, present on every x86-64 wheel.
@@ -39,7 +41,7 @@ class KernelsNotPinnedWarning(UserWarning):
 def pin(kernels: str) -> None:
     """Set the environment for ``kernels`` before torch and numpy load (``native``: leave it as it is)."""
     if kernels not in KERNELS:
-        raise ValueError(f"kernels {kernels!r}: choose one of {', '.join(KERNELS)}")
+        raise InputError(f"kernels {kernels!r}: choose one of {', '.join(KERNELS)}")
     if kernels == "native" or all(os.environ.get(k) == v for k, v in PORTABLE_ENV.items()):
         return  # native, or pinned already (the command pins before anything loads, then calls the library)
     late = [name for name in PINNED_LIBRARIES if name in sys.modules]

@@ -17,6 +17,7 @@ import torch
 
 from radzoo import cpu_kernels
 from radzoo.data.synthetic import default_dir
+from radzoo.errors import InputError
 
 PROBE = """
 import json, sys
@@ -90,7 +91,7 @@ def test_asking_for_portable_kernels_after_torch_loaded_warns_and_names_the_fix(
     with pytest.warns(cpu_kernels.KernelsNotPinnedWarning, match="after torch and numpy loaded.*radzoo demo"):
         cpu_kernels.pin("portable")
     assert not any(name in os.environ for name in cpu_kernels.PORTABLE_ENV)  # nothing leaks into child processes
-    with pytest.raises(ValueError, match="portable, native"):
+    with pytest.raises(InputError, match="portable, native"):
         cpu_kernels.pin("fast")
 
 
