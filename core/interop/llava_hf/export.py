@@ -173,13 +173,12 @@ def _verify(out: Path, model: Any, image_id: int, tokens: int) -> None:
 
 
 def _verify_exact_crop(stock: Any, encoder: Any) -> None:
-    """The shipped processor class gives radzoo's pixels where the stock crop is one pixel off (45 x 60 resized
-    to the crop size leaves a long-side margin of 3 mod 4 for the sizes radzoo uses)."""
+    """The shipped processor class gives radzoo's pixels where the stock crop is one pixel off: a probe already at
+    the crop size on its short side, 3 pixels longer on the other (floor starts at 1, torchvision at 2)."""
     from PIL import Image
 
     size = int(encoder.image_size)
-    long_side = next(n for n in range(size + 3, 4 * size) if (n - size) % 4 == 3)
-    probe = Image.fromarray((torch.rand(size, long_side, generator=torch.Generator().manual_seed(1)) * 255)
+    probe = Image.fromarray((torch.rand(size, size + 3, generator=torch.Generator().manual_seed(1)) * 255)
                             .to(torch.uint8).numpy())
     exact = RadzooCLIPImageProcessor.from_dict(stock.to_dict())
     theirs = exact(images=probe, return_tensors="pt").pixel_values[0]
