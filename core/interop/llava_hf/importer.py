@@ -61,9 +61,9 @@ def projector(keep: dict[str, torch.Tensor], config: dict, dtype: torch.dtype | 
             for k, v in tensors.items()}
 
 
-def _prompt(src: Path) -> dict:
-    """The prompt section: a radzoo export's own instructions (with the indication variant), else LLaVA-1.5's."""
-    info = run_writer.read_json(src / EXPORT_INFO) if (src / EXPORT_INFO).is_file() else {}
+def _prompt(info: dict) -> dict:
+    """The prompt section: a radzoo export's own instructions (``info``, with the indication variant), else
+    LLaVA-1.5's (``info`` empty: a release)."""
     prompt = {"instruction": info.get("instruction")
               or "<image>\nProvide a description of the findings in the radiology image."}
     if info.get("instruction_with_indication"):
@@ -112,7 +112,8 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     # recorded); a llava-hf release is LLaVA-1.5's own template, and transformers' image processor, which floors an
     # odd crop margin
     release = not (src / EXPORT_INFO).is_file()
-    crop = "floor" if release else str(run_writer.read_json(src / EXPORT_INFO).get("crop_rounding", "round"))
+    info = {} if release else run_writer.read_json(src / EXPORT_INFO)
+    crop = "floor" if release else str(info.get("crop_rounding", "round"))
     fmt = "llava_hf" if text_type == "llama" and release else PROMPT_FORMATS[text_type]
     drop_cls = config.get("vision_feature_select_strategy", "default") == "default"
     # the clip encoder takes a transformers directory as hf_path, rad-dino (any Dinov2Model) as path
@@ -122,7 +123,7 @@ def import_into(stage: Path, src: Path, base_llm: Path | None, dtype: str | None
     recipe = run_writer.base_recipe(
         f"{src.resolve().name}-imported", f"transformers LLaVA directory {src.resolve().name}, imported", "",
         encoder, {"name": "mlp2x_gelu", "args": {}}, fmt,
-        _prompt(src),
+        _prompt(info),
         {"max_new_tokens": 256, "do_sample": False, "num_beams": 1})
     extra = [src / n for n in ("preprocessor_config.json", "processor_config.json") if (src / n).is_file()]
     return ImportInfo(
